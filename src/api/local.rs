@@ -1,0 +1,122 @@
+//! The local HTTP server: every route in one process, tokens checked by the
+//! same [`Verifier`] the Lambda authorizer uses, requests answered by the
+//! same front door the Lambda functions use.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+
+use super::{Caller, HttpConfig, Routes, serve};
+use crate::auth::{AuthError, TokenSource, Verdict, Verifier};
+use crate::scim::ScimError;
+use crate::tenant::{TenantId, split_scim_path};
+
+/// Largest request body accepted (API Gateway's own limit is 10 MB).
+pub const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+
+/// Everything one local server needs.
+pub struct LocalApp<R, S> {
+    pub routes: R,
+    pub verifier: Verifier<S>,
+    pub config: HttpConfig,
+}
+
+impl<R: Routes, S: TokenSource> LocalApp<R, S> {
+    /// The caller of a request, decided as the authorizer would.
+    pub async fn caller(&self, req: &http::Request<Bytes>) -> Caller {
+        let Some(tenant) =
+            split_scim_path(req.uri().path()).and_then(|(t, _)| TenantId::parse(t).ok())
+        else {
+            return Caller::Anonymous;
+        };
+        let header = req
+            .headers()
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        match self.verifier.verify(&tenant, header).await {
+            Ok(Verdict::Allowed { tenant, .. }) => Caller::Tenant(tenant),
+            Ok(Verdict::Denied) => Caller::Anonymous,
+            Err(AuthError::Unavailable(_) | AuthError::Malformed(_)) => Caller::Unavailable,
+        }
+    }
+
+    /// Answers one request.
+    pub async fn handle(&self, req: http::Request<Bytes>) -> http::Response<Bytes> {
+        let caller = self.caller(&req).await;
+        serve(&self.routes, &self.config, req, caller).await
+    }
+}
+
+async fn read_body(
+    req: http::Request<Incoming>,
+) -> Result<http::Request<Bytes>, http::Response<Bytes>> {
+    let (parts, body) = req.into_parts();
+    match Limited::new(body, MAX_BODY_BYTES).collect().await {
+        Ok(collected) => Ok(http::Request::from_parts(parts, collected.to_bytes())),
+        Err(_) => Err(super::response::ScimResponse::error(&ScimError::new(
+            413,
+            None,
+            format!("request body larger than {MAX_BODY_BYTES} bytes or unreadable"),
+        ))
+        .into_http()),
+    }
+}
+
+/// Serves HTTP/1.1 on `listener` until `shutdown` completes, then lets
+/// in-flight requests finish.
+pub async fn run<R, S>(
+    listener: TcpListener,
+    app: Arc<LocalApp<R, S>>,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()>
+where
+    R: Routes + 'static,
+    S: TokenSource,
+{
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, _) = match accepted {
+                    Ok(conn) => conn,
+                    Err(err) => {
+                        tracing::warn!(error = %err, "accept failed");
+                        continue;
+                    }
+                };
+                let app = app.clone();
+                let service = service_fn(move |req: http::Request<Incoming>| {
+                    let app = app.clone();
+                    async move {
+                        let response = match read_body(req).await {
+                            Ok(req) => app.handle(req).await,
+                            Err(response) => response,
+                        };
+                        Ok::<_, Infallible>(response.map(Full::new))
+                    }
+                });
+                let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+                let conn = graceful.watch(conn);
+                tokio::spawn(async move {
+                    if let Err(err) = conn.await {
+                        tracing::debug!(error = %err, "connection ended with an error");
+                    }
+                });
+            }
+            () = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
+}

@@ -1,0 +1,220 @@
+//! An incoming SCIM request, parsed once from the HTTP request: tenant,
+//! endpoint, decoded query, body.
+
+use bytes::Bytes;
+use http::{HeaderMap, Method};
+use percent_encoding::percent_decode_str;
+
+use crate::tenant::{SCIM_PATH_SEGMENT, TenantId, split_scim_path};
+
+/// The SCIM endpoint a path names (RFC 7644 §3.2), below the Tenant URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+    Users(Option<String>),
+    UsersSearch,
+    Groups(Option<String>),
+    GroupsSearch,
+    Schemas(Option<String>),
+    ResourceTypes(Option<String>),
+    ServiceProviderConfig,
+    /// Anything else: answered 404.
+    Unknown,
+}
+
+impl Endpoint {
+    /// Parses the path below the Tenant URL; endpoint names match
+    /// case-insensitively, ids are percent-decoded.
+    pub fn parse(rest: &str) -> Endpoint {
+        let rest = rest.trim_end_matches('/');
+        let (head, tail) = match rest.split_once('/') {
+            Some((h, t)) => (h, Some(t)),
+            None => (rest, None),
+        };
+        let id = match tail {
+            None => None,
+            Some(t) if t.is_empty() || t.contains('/') => return Endpoint::Unknown,
+            Some(t) => Some(percent_decode_str(t).decode_utf8_lossy().into_owned()),
+        };
+        let is = |name: &str| head.eq_ignore_ascii_case(name);
+        let search = id.as_deref() == Some(".search");
+        match () {
+            _ if is("Users") && search => Endpoint::UsersSearch,
+            _ if is("Users") => Endpoint::Users(id),
+            _ if is("Groups") && search => Endpoint::GroupsSearch,
+            _ if is("Groups") => Endpoint::Groups(id),
+            _ if is("Schemas") => Endpoint::Schemas(id),
+            _ if is("ResourceTypes") => Endpoint::ResourceTypes(id),
+            _ if is("ServiceProviderConfig") && id.is_none() => Endpoint::ServiceProviderConfig,
+            _ => Endpoint::Unknown,
+        }
+    }
+
+    /// A short, personal-data-free name for logs.
+    pub fn family(&self) -> &'static str {
+        match self {
+            Endpoint::Users(_) | Endpoint::UsersSearch => "Users",
+            Endpoint::Groups(_) | Endpoint::GroupsSearch => "Groups",
+            Endpoint::Schemas(_) => "Schemas",
+            Endpoint::ResourceTypes(_) => "ResourceTypes",
+            Endpoint::ServiceProviderConfig => "ServiceProviderConfig",
+            Endpoint::Unknown => "Unknown",
+        }
+    }
+}
+
+/// A request addressed to one tenant's SCIM endpoint.
+#[derive(Debug, Clone)]
+pub struct ScimRequest {
+    pub method: Method,
+    pub tenant: TenantId,
+    pub endpoint: Endpoint,
+    /// Query parameters, decoded, in order.
+    pub query: Vec<(String, String)>,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    /// The Tenant URL, for `Location`, `meta.location` and `$ref`.
+    pub base_url: String,
+}
+
+/// Why a request does not address a tenant at all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotScim {
+    /// The path has no `/scim/v2/{tenant}` part or an invalid tenant id.
+    NoTenant,
+}
+
+impl ScimRequest {
+    /// Parses an HTTP request. `scheme` is how the client reached us
+    /// (`https` behind API Gateway); `public_base_url` overrides the
+    /// origin derived from the `Host` header (custom domains).
+    pub fn parse(
+        req: http::Request<Bytes>,
+        scheme: &str,
+        public_base_url: Option<&str>,
+    ) -> Result<ScimRequest, NotScim> {
+        let (parts, body) = req.into_parts();
+        let path = parts.uri.path();
+        let (tenant, rest) = split_scim_path(path).ok_or(NotScim::NoTenant)?;
+        let tenant = TenantId::parse(tenant).map_err(|_| NotScim::NoTenant)?;
+        let prefix = &path[..path.find(SCIM_PATH_SEGMENT).unwrap_or(0)];
+        let origin = match public_base_url {
+            Some(base) => base.trim_end_matches('/').to_owned(),
+            None => {
+                let host = parts
+                    .headers
+                    .get(http::header::HOST)
+                    .and_then(|h| h.to_str().ok())
+                    .or_else(|| parts.uri.authority().map(|a| a.as_str()))
+                    .unwrap_or("localhost");
+                format!("{scheme}://{host}{prefix}")
+            }
+        };
+        let query = parts
+            .uri
+            .query()
+            .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+            .unwrap_or_default();
+        Ok(ScimRequest {
+            method: parts.method,
+            base_url: format!("{origin}{SCIM_PATH_SEGMENT}{tenant}"),
+            endpoint: Endpoint::parse(rest),
+            tenant,
+            query,
+            headers: parts.headers,
+            body,
+        })
+    }
+
+    /// The first value of a query parameter, matched case-insensitively
+    /// (clients send `excludedattributes` as well as `excludedAttributes`).
+    pub fn query_param(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoint_table() {
+        let cases = [
+            ("Users", Endpoint::Users(None)),
+            ("users/", Endpoint::Users(None)),
+            ("Users/abc", Endpoint::Users(Some("abc".into()))),
+            ("Users/.search", Endpoint::UsersSearch),
+            ("Groups/a%20b", Endpoint::Groups(Some("a b".into()))),
+            ("Groups/.search", Endpoint::GroupsSearch),
+            ("Schemas", Endpoint::Schemas(None)),
+            (
+                "Schemas/urn:ietf:params:scim:schemas:core:2.0:User",
+                Endpoint::Schemas(Some("urn:ietf:params:scim:schemas:core:2.0:User".into())),
+            ),
+            (
+                "ResourceTypes/User",
+                Endpoint::ResourceTypes(Some("User".into())),
+            ),
+            ("ServiceProviderConfig", Endpoint::ServiceProviderConfig),
+            ("ServiceProviderConfig/x", Endpoint::Unknown),
+            ("Users/a/b", Endpoint::Unknown),
+            ("Bulk", Endpoint::Unknown),
+            ("", Endpoint::Unknown),
+        ];
+        for (path, want) in cases {
+            assert_eq!(Endpoint::parse(path), want, "{path}");
+        }
+    }
+
+    fn request(uri: &str) -> http::Request<Bytes> {
+        http::Request::builder()
+            .uri(uri)
+            .header("host", "api.example.com")
+            .body(Bytes::new())
+            .unwrap()
+    }
+
+    #[test]
+    fn parses_tenant_base_url_and_decoded_query() {
+        let req = ScimRequest::parse(
+            request("/prod/scim/v2/acme/Users?filter=userName%20eq%20%22a+b%22&count=5"),
+            "https",
+            None,
+        )
+        .unwrap();
+        assert_eq!(req.tenant.as_str(), "acme");
+        assert_eq!(req.endpoint, Endpoint::Users(None));
+        assert_eq!(req.base_url, "https://api.example.com/prod/scim/v2/acme");
+        assert_eq!(req.query_param("FILTER"), Some("userName eq \"a b\""));
+        assert_eq!(req.query_param("count"), Some("5"));
+        let req = ScimRequest::parse(
+            request("/scim/v2/acme/Schemas"),
+            "https",
+            Some("https://scim.example.com/"),
+        )
+        .unwrap();
+        assert_eq!(req.base_url, "https://scim.example.com/scim/v2/acme");
+    }
+
+    #[test]
+    fn rejects_paths_without_a_valid_tenant() {
+        for uri in [
+            "/Users",
+            "/scim/v2/ACME/Users",
+            "/scim/v2/a_b/Users",
+            "/scim/v2//Users",
+        ] {
+            assert_eq!(
+                ScimRequest::parse(request(uri), "https", None).unwrap_err(),
+                NotScim::NoTenant,
+                "{uri}"
+            );
+        }
+    }
+}

@@ -1,0 +1,107 @@
+//! The API Gateway HTTP API Lambda authorizer (REQUEST type, payload 2.0,
+//! simple responses): checks the bearer token against the path's tenant.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use super::source::TokenSource;
+use super::verifier::{Verdict, Verifier};
+use crate::tenant::TenantId;
+
+/// Context key carrying the tenant the authorizer vouches for.
+pub const CONTEXT_TENANT: &str = "tenant";
+/// Context key carrying the id of the token used (never the token).
+pub const CONTEXT_TOKEN_ID: &str = "tokenId";
+/// Context key set when the token store could not be reached: the request
+/// is let through to the function only so that it can answer 503 with
+/// `Retry-After` (a 401 would make identity providers quarantine the job).
+pub const CONTEXT_UNAVAILABLE: &str = "unavailable";
+
+/// The part of the authorizer event this service reads.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthorizerRequest {
+    #[serde(default)]
+    pub headers: HashMap<String, String>,
+    #[serde(default)]
+    pub path_parameters: HashMap<String, String>,
+    #[serde(default)]
+    pub raw_path: Option<String>,
+}
+
+/// API Gateway's simple authorizer response.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SimpleResponse {
+    pub is_authorized: bool,
+    pub context: Map<String, Value>,
+}
+
+impl AuthorizerRequest {
+    /// The tenant named by the path: the `tenant` path parameter, else the
+    /// segment after `/scim/v2/` in the raw path.
+    pub fn tenant(&self) -> Option<TenantId> {
+        let from_params = self.path_parameters.get("tenant").map(String::as_str);
+        let from_path = || {
+            self.raw_path
+                .as_deref()
+                .and_then(crate::tenant::split_scim_path)
+                .map(|(t, _)| t)
+        };
+        TenantId::parse(from_params.or_else(from_path)?).ok()
+    }
+
+    fn authorization(&self) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("authorization"))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+fn deny() -> SimpleResponse {
+    SimpleResponse {
+        is_authorized: false,
+        context: Map::new(),
+    }
+}
+
+/// Decides one request. Never errors: an unreachable token store yields an
+/// allow flagged [`CONTEXT_UNAVAILABLE`], which the functions turn into 503
+/// without touching data.
+pub async fn authorize<S: TokenSource>(
+    verifier: &Verifier<S>,
+    request: &AuthorizerRequest,
+) -> SimpleResponse {
+    let Some(tenant) = request.tenant() else {
+        return deny();
+    };
+    match verifier.verify(&tenant, request.authorization()).await {
+        Ok(Verdict::Allowed { tenant, token_id }) => {
+            tracing::info!(tenant = %tenant, token_id = %token_id, "token accepted");
+            SimpleResponse {
+                is_authorized: true,
+                context: json!({ CONTEXT_TENANT: tenant.as_str(), CONTEXT_TOKEN_ID: token_id })
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default(),
+            }
+        }
+        Ok(Verdict::Denied) => {
+            tracing::info!(tenant = %tenant, "token refused");
+            deny()
+        }
+        Err(err) => {
+            tracing::error!(tenant = %tenant, error = %err, "token store unavailable");
+            SimpleResponse {
+                is_authorized: true,
+                context: json!({ CONTEXT_TENANT: tenant.as_str(), CONTEXT_UNAVAILABLE: true })
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default(),
+            }
+        }
+    }
+}

@@ -1,0 +1,158 @@
+//! Bearer tokens: generation, hashing and constant-time verification
+//! against the hashes a tenant's secret holds.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+/// Every token starts with this, so leaked tokens are recognisable by
+/// secret scanners and operators.
+pub const TOKEN_PREFIX: &str = "scim_";
+/// Random bytes per token: 256 bits of entropy.
+const TOKEN_BYTES: usize = 32;
+
+/// A freshly generated token: the plain text is shown once, only the
+/// record (with the hash) is stored.
+#[derive(Debug, Clone)]
+pub struct IssuedToken {
+    pub plain: String,
+    pub record: TokenRecord,
+}
+
+/// A stored token: never the token itself, only its SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenRecord {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Lower-case hex SHA-256 of the whole token, prefix included.
+    pub sha256: String,
+    pub created: String,
+}
+
+/// The content of one tenant's secret: all of its active tokens, so a
+/// token can be rotated without downtime.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenSet {
+    pub tokens: Vec<TokenRecord>,
+}
+
+/// Why token material could not be produced.
+#[derive(Debug, thiserror::Error)]
+#[error("the operating system's random number generator failed: {0}")]
+pub struct RandomError(String);
+
+fn random_bytes<const N: usize>() -> Result<[u8; N], RandomError> {
+    let mut buf = [0u8; N];
+    getrandom::fill(&mut buf).map_err(|e| RandomError(e.to_string()))?;
+    Ok(buf)
+}
+
+/// SHA-256 of a token, hex encoded.
+pub fn hash_token(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// A new random token with its record; `created` is an RFC 3339 instant.
+pub fn issue(name: Option<&str>, created: &str) -> Result<IssuedToken, RandomError> {
+    let plain = format!(
+        "{TOKEN_PREFIX}{}",
+        URL_SAFE_NO_PAD.encode(random_bytes::<TOKEN_BYTES>()?)
+    );
+    Ok(IssuedToken {
+        record: TokenRecord {
+            id: format!("tok_{}", hex::encode(random_bytes::<6>()?)),
+            name: name.map(str::to_owned),
+            sha256: hash_token(&plain),
+            created: created.to_owned(),
+        },
+        plain,
+    })
+}
+
+/// Extracts the token from an `Authorization` header value: scheme
+/// `Bearer` in any case, surrounding whitespace tolerated.
+pub fn bearer_token(header: &str) -> Option<&str> {
+    let (scheme, token) = header.trim().split_once(char::is_whitespace)?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+impl TokenSet {
+    /// The id of the record matching `token`. Every record is compared, in
+    /// constant time, so timing tells nothing about which or how many match.
+    pub fn verify(&self, token: &str) -> Option<&str> {
+        let presented = Sha256::digest(token.as_bytes());
+        let mut found = None;
+        for record in &self.tokens {
+            let stored = hex::decode(&record.sha256).unwrap_or_default();
+            if bool::from(presented.as_slice().ct_eq(stored.as_slice())) {
+                found = Some(record.id.as_str());
+            }
+        }
+        found
+    }
+
+    /// Removes a token; `false` when no token has that id.
+    pub fn revoke(&mut self, id: &str) -> bool {
+        let before = self.tokens.len();
+        self.tokens.retain(|t| t.id != id);
+        self.tokens.len() != before
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issued_tokens_are_prefixed_random_and_stored_only_as_hash() {
+        let a = issue(Some("entra"), "2026-11-23T00:00:00Z").unwrap();
+        let b = issue(None, "2026-11-23T00:00:00Z").unwrap();
+        assert!(a.plain.starts_with(TOKEN_PREFIX));
+        assert_eq!(a.plain.len(), TOKEN_PREFIX.len() + 43);
+        assert_ne!(a.plain, b.plain);
+        assert_ne!(a.record.id, b.record.id);
+        assert_eq!(a.record.sha256, hash_token(&a.plain));
+        let stored = serde_json::to_string(&a.record).unwrap();
+        assert!(!stored.contains(&a.plain));
+    }
+
+    #[test]
+    fn sha256_matches_a_known_vector() {
+        assert_eq!(
+            hash_token("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn two_active_tokens_verify_and_a_revoked_one_does_not() {
+        let old = issue(Some("old"), "t").unwrap();
+        let new = issue(Some("new"), "t").unwrap();
+        let mut set = TokenSet {
+            tokens: vec![old.record.clone(), new.record.clone()],
+        };
+        assert_eq!(set.verify(&old.plain), Some(old.record.id.as_str()));
+        assert_eq!(set.verify(&new.plain), Some(new.record.id.as_str()));
+        assert!(set.revoke(&old.record.id));
+        assert!(!set.revoke(&old.record.id));
+        assert_eq!(set.verify(&old.plain), None);
+        assert_eq!(set.verify(&new.plain), Some(new.record.id.as_str()));
+        assert_eq!(set.verify(""), None);
+        assert_eq!(set.verify(&new.record.sha256), None);
+    }
+
+    #[test]
+    fn bearer_header_parsing() {
+        assert_eq!(bearer_token("Bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("bearer   abc  "), Some("abc"));
+        assert_eq!(bearer_token("BEARER abc"), Some("abc"));
+        assert_eq!(bearer_token("Basic abc"), None);
+        assert_eq!(bearer_token("Bearer"), None);
+        assert_eq!(bearer_token("Bearer   "), None);
+        assert_eq!(bearer_token(""), None);
+    }
+}

@@ -1,0 +1,253 @@
+//! Token verification with a short per-container cache, shared by the
+//! Lambda authorizer and the local server.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use super::AuthError;
+use super::source::TokenSource;
+use super::token::{TokenSet, bearer_token};
+use crate::tenant::TenantId;
+
+/// Bound on cached tenants: tenant ids come from unauthenticated paths, so
+/// the cache must not grow without limit.
+const MAX_CACHED_TENANTS: usize = 10_000;
+
+/// The outcome of checking a request's credentials for a tenant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// The token belongs to the tenant; `token_id` names it for audit logs.
+    Allowed { tenant: TenantId, token_id: String },
+    /// Missing, malformed, unknown or foreign token, or unknown tenant.
+    Denied,
+}
+
+struct Entry {
+    fetched: Instant,
+    tokens: Option<TokenSet>,
+}
+
+/// Verifies bearer tokens against a [`TokenSource`], caching each tenant's
+/// token set for `ttl` so a warm container rarely calls the source. A token
+/// issued or revoked takes effect within `ttl`.
+pub struct Verifier<S> {
+    source: S,
+    ttl: Duration,
+    cache: Mutex<HashMap<TenantId, Entry>>,
+}
+
+impl<S: TokenSource> Verifier<S> {
+    pub fn new(source: S, ttl: Duration) -> Self {
+        Verifier {
+            source,
+            ttl,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn source(&self) -> &S {
+        &self.source
+    }
+
+    /// Checks an `Authorization` header value for `tenant`. Source failures
+    /// are errors, never an allow: the caller answers 503.
+    pub async fn verify(
+        &self,
+        tenant: &TenantId,
+        authorization: Option<&str>,
+    ) -> Result<Verdict, AuthError> {
+        let Some(token) = authorization.and_then(bearer_token) else {
+            return Ok(Verdict::Denied);
+        };
+        let tokens = self.tokens(tenant).await?;
+        Ok(match tokens.as_ref().and_then(|set| set.verify(token)) {
+            Some(id) => Verdict::Allowed {
+                tenant: tenant.clone(),
+                token_id: id.to_owned(),
+            },
+            None => Verdict::Denied,
+        })
+    }
+
+    async fn tokens(&self, tenant: &TenantId) -> Result<Option<TokenSet>, AuthError> {
+        if let Some(hit) = self.cached(tenant) {
+            return Ok(hit);
+        }
+        let tokens = self.source.load(tenant).await?;
+        if let Ok(mut cache) = self.cache.lock() {
+            if cache.len() >= MAX_CACHED_TENANTS {
+                let ttl = self.ttl;
+                cache.retain(|_, e| e.fetched.elapsed() < ttl);
+                if cache.len() >= MAX_CACHED_TENANTS {
+                    cache.clear();
+                }
+            }
+            cache.insert(
+                tenant.clone(),
+                Entry {
+                    fetched: Instant::now(),
+                    tokens: tokens.clone(),
+                },
+            );
+        }
+        Ok(tokens)
+    }
+
+    fn cached(&self, tenant: &TenantId) -> Option<Option<TokenSet>> {
+        let cache = self.cache.lock().ok()?;
+        let entry = cache.get(tenant)?;
+        (entry.fetched.elapsed() < self.ttl).then(|| entry.tokens.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+    use crate::auth::source::MemoryTokenSource;
+    use crate::auth::token::issue;
+
+    /// Counts loads, and fails them on demand.
+    #[derive(Clone, Default)]
+    struct Counting {
+        inner: MemoryTokenSource,
+        loads: Arc<AtomicUsize>,
+        fail: Arc<std::sync::atomic::AtomicBool>,
+    }
+
+    impl TokenSource for Counting {
+        async fn load(&self, tenant: &TenantId) -> Result<Option<TokenSet>, AuthError> {
+            self.loads.fetch_add(1, Ordering::SeqCst);
+            if self.fail.load(Ordering::SeqCst) {
+                return Err(AuthError::Unavailable("down".into()));
+            }
+            self.inner.load(tenant).await
+        }
+
+        async fn save(&self, tenant: &TenantId, tokens: &TokenSet) -> Result<(), AuthError> {
+            self.inner.save(tenant, tokens).await
+        }
+    }
+
+    fn tenant(s: &str) -> TenantId {
+        TenantId::parse(s).unwrap()
+    }
+
+    #[tokio::test]
+    async fn allows_own_token_denies_others_and_foreign_tenants() {
+        let source = Counting::default();
+        let a = issue(None, "t").unwrap();
+        let b = issue(None, "t").unwrap();
+        source
+            .save(
+                &tenant("a"),
+                &TokenSet {
+                    tokens: vec![a.record.clone()],
+                },
+            )
+            .await
+            .unwrap();
+        source
+            .save(
+                &tenant("b"),
+                &TokenSet {
+                    tokens: vec![b.record.clone()],
+                },
+            )
+            .await
+            .unwrap();
+        let v = Verifier::new(source, Duration::from_secs(60));
+        let header = format!("Bearer {}", a.plain);
+        assert_eq!(
+            v.verify(&tenant("a"), Some(&header)).await.unwrap(),
+            Verdict::Allowed {
+                tenant: tenant("a"),
+                token_id: a.record.id.clone()
+            }
+        );
+        assert_eq!(
+            v.verify(&tenant("b"), Some(&header)).await.unwrap(),
+            Verdict::Denied
+        );
+        assert_eq!(
+            v.verify(&tenant("nobody"), Some(&header)).await.unwrap(),
+            Verdict::Denied
+        );
+        assert_eq!(v.verify(&tenant("a"), None).await.unwrap(), Verdict::Denied);
+        assert_eq!(
+            v.verify(&tenant("a"), Some(&a.plain)).await.unwrap(),
+            Verdict::Denied,
+            "token without the Bearer scheme"
+        );
+    }
+
+    #[tokio::test]
+    async fn caches_within_ttl_and_reloads_after() {
+        let source = Counting::default();
+        let t = issue(None, "t").unwrap();
+        source
+            .save(
+                &tenant("a"),
+                &TokenSet {
+                    tokens: vec![t.record.clone()],
+                },
+            )
+            .await
+            .unwrap();
+        let loads = source.loads.clone();
+        let v = Verifier::new(source.clone(), Duration::from_millis(200));
+        let header = format!("Bearer {}", t.plain);
+        for _ in 0..5 {
+            assert!(matches!(
+                v.verify(&tenant("a"), Some(&header)).await.unwrap(),
+                Verdict::Allowed { .. }
+            ));
+        }
+        assert_eq!(loads.load(Ordering::SeqCst), 1);
+        // Revoked at the source: still cached, then refused after the TTL.
+        source
+            .save(&tenant("a"), &TokenSet::default())
+            .await
+            .unwrap();
+        assert!(matches!(
+            v.verify(&tenant("a"), Some(&header)).await.unwrap(),
+            Verdict::Allowed { .. }
+        ));
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        assert_eq!(
+            v.verify(&tenant("a"), Some(&header)).await.unwrap(),
+            Verdict::Denied
+        );
+        assert_eq!(loads.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn source_failure_is_an_error_not_an_allow_and_is_not_cached() {
+        let source = Counting::default();
+        let t = issue(None, "t").unwrap();
+        source
+            .save(
+                &tenant("a"),
+                &TokenSet {
+                    tokens: vec![t.record.clone()],
+                },
+            )
+            .await
+            .unwrap();
+        source.fail.store(true, Ordering::SeqCst);
+        let v = Verifier::new(source.clone(), Duration::from_secs(60));
+        let header = format!("Bearer {}", t.plain);
+        assert!(matches!(
+            v.verify(&tenant("a"), Some(&header)).await,
+            Err(AuthError::Unavailable(_))
+        ));
+        source.fail.store(false, Ordering::SeqCst);
+        assert!(matches!(
+            v.verify(&tenant("a"), Some(&header)).await.unwrap(),
+            Verdict::Allowed { .. }
+        ));
+    }
+}

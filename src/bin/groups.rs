@@ -1,0 +1,6 @@
+//! Lambda function for `/Groups`.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    scim_serverless::runtime::resources_function().await
+}

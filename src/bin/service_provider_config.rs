@@ -1,0 +1,6 @@
+//! Lambda function for the `service_provider_config` route family (discovery, no storage).
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    scim_serverless::runtime::discovery_function().await
+}

@@ -1,0 +1,9 @@
+//! The SCIM protocol, pure: no AWS, no HTTP framework, no I/O.
+
+pub mod discovery;
+pub mod error;
+pub mod list;
+pub mod path;
+pub mod schema;
+
+pub use error::{ScimError, ScimType};

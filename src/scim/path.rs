@@ -1,0 +1,194 @@
+//! Attribute paths `attr`, `attr.sub`, `urn:...:attr[.sub]` (RFC 7644
+//! §3.10), parsed once and resolved to canonical names.
+
+use super::schema::{Registry, Resolved, ResourceKind};
+
+/// Why a path could not be parsed or resolved.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PathError {
+    #[error("attribute path is empty")]
+    Empty,
+    #[error("malformed attribute path '{0}'")]
+    Malformed(String),
+    #[error("unknown attribute '{0}'")]
+    Unknown(String),
+}
+
+/// An attribute reference with canonical names after [`AttrPath::resolve`].
+/// `urn` is `Some` only for extension attributes (core attributes live at
+/// the top level of a resource, so their URN carries no information).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct AttrPath {
+    pub urn: Option<String>,
+    pub name: String,
+    pub sub: Option<String>,
+}
+
+impl AttrPath {
+    pub fn new(name: &str) -> Self {
+        AttrPath {
+            urn: None,
+            name: name.to_owned(),
+            sub: None,
+        }
+    }
+
+    pub fn with_sub(name: &str, sub: &str) -> Self {
+        AttrPath {
+            urn: None,
+            name: name.to_owned(),
+            sub: Some(sub.to_owned()),
+        }
+    }
+
+    pub fn in_extension(urn: &str, name: &str, sub: Option<&str>) -> Self {
+        AttrPath {
+            urn: Some(urn.to_owned()),
+            name: name.to_owned(),
+            sub: sub.map(str::to_owned),
+        }
+    }
+
+    /// Parses and resolves `text` for resource type `kind`: the schema URN
+    /// prefix is matched against the registry, names are canonicalised.
+    pub fn parse(text: &str, kind: ResourceKind, registry: &Registry) -> Result<Self, PathError> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(PathError::Empty);
+        }
+        let (urn, rest) = if text.len() > 4 && text[..4].eq_ignore_ascii_case("urn:") {
+            let (schema, rest) = registry
+                .split_urn(kind, text)
+                .ok_or_else(|| PathError::Unknown(text.to_owned()))?;
+            (Some(schema.id.clone()), rest)
+        } else {
+            (None, text)
+        };
+        let (name, sub) = match rest.split_once('.') {
+            Some((n, s)) => (n, Some(s)),
+            None => (rest, None),
+        };
+        let valid = |s: &str| {
+            let mut chars = s.chars();
+            chars
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '$')
+                && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '$')
+        };
+        if !valid(name) || sub.is_some_and(|s| !valid(s)) {
+            return Err(PathError::Malformed(text.to_owned()));
+        }
+        AttrPath {
+            urn,
+            name: name.to_owned(),
+            sub: sub.map(str::to_owned),
+        }
+        .resolve(kind, registry)
+    }
+
+    /// Canonicalises the names against the registry.
+    pub fn resolve(&self, kind: ResourceKind, registry: &Registry) -> Result<Self, PathError> {
+        let resolved = self
+            .definition(kind, registry)
+            .ok_or_else(|| PathError::Unknown(self.to_string()))?;
+        Ok(AttrPath {
+            urn: resolved.extension_urn(kind, registry).map(str::to_owned),
+            name: resolved.attr.name.clone(),
+            sub: resolved.sub.map(|s| s.name.clone()),
+        })
+    }
+
+    /// The definitions this path names, if any.
+    pub fn definition<'r>(
+        &self,
+        kind: ResourceKind,
+        registry: &'r Registry,
+    ) -> Option<Resolved<'r>> {
+        registry.resolve(kind, self.urn.as_deref(), &self.name, self.sub.as_deref())
+    }
+
+    /// The path without its sub-attribute.
+    pub fn parent(&self) -> AttrPath {
+        AttrPath {
+            urn: self.urn.clone(),
+            name: self.name.clone(),
+            sub: None,
+        }
+    }
+}
+
+impl std::fmt::Display for AttrPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(urn) = &self.urn {
+            write!(f, "{urn}:")?;
+        }
+        f.write_str(&self.name)?;
+        if let Some(sub) = &self.sub {
+            write!(f, ".{sub}")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scim::schema::{ENTERPRISE_URN, USER_URN};
+
+    fn parse(text: &str) -> Result<AttrPath, PathError> {
+        AttrPath::parse(text, ResourceKind::User, &Registry::default())
+    }
+
+    #[test]
+    fn table() {
+        let cases: &[(&str, Result<AttrPath, PathError>)] = &[
+            ("userName", Ok(AttrPath::new("userName"))),
+            ("USERNAME", Ok(AttrPath::new("userName"))),
+            (
+                "name.GivenName",
+                Ok(AttrPath::with_sub("name", "givenName")),
+            ),
+            ("emails.value", Ok(AttrPath::with_sub("emails", "value"))),
+            (
+                "meta.lastModified",
+                Ok(AttrPath::with_sub("meta", "lastModified")),
+            ),
+            (
+                &format!("{USER_URN}:userName"),
+                Ok(AttrPath::new("userName")),
+            ),
+            (
+                &format!("{ENTERPRISE_URN}:manager.value"),
+                Ok(AttrPath::in_extension(
+                    ENTERPRISE_URN,
+                    "manager",
+                    Some("value"),
+                )),
+            ),
+            (
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:user:DEPARTMENT",
+                Ok(AttrPath::in_extension(ENTERPRISE_URN, "department", None)),
+            ),
+            ("", Err(PathError::Empty)),
+            ("nope", Err(PathError::Unknown("nope".into()))),
+            ("name.nope", Err(PathError::Unknown("name.nope".into()))),
+            ("a b", Err(PathError::Malformed("a b".into()))),
+            ("name.", Err(PathError::Malformed("name.".into()))),
+            ("urn:x:y", Err(PathError::Unknown("urn:x:y".into()))),
+        ];
+        for (text, want) in cases {
+            assert_eq!(&parse(text), want, "{text}");
+        }
+    }
+
+    #[test]
+    fn display_round_trips() {
+        for text in [
+            "userName",
+            "name.givenName",
+            &format!("{ENTERPRISE_URN}:manager.value"),
+        ] {
+            assert_eq!(parse(text).unwrap().to_string(), text);
+        }
+    }
+}

@@ -1,0 +1,61 @@
+//! Key formats of the single table (documented in `docs/key-design.md`).
+//! Every key starts with the tenant, so no query can cross tenants.
+
+use crate::scim::schema::ResourceKind;
+use crate::store::UniqueKey;
+use crate::tenant::TenantId;
+
+pub const PK: &str = "pk";
+pub const SK: &str = "sk";
+pub const GSI1_PK: &str = "gsi1pk";
+pub const GSI1_SK: &str = "gsi1sk";
+
+/// Sort key of a resource item and of a unique-key marker.
+pub const RESOURCE_SK: &str = "R";
+pub const MARKER_SK: &str = "K";
+
+fn kind_tag(kind: ResourceKind) -> &'static str {
+    match kind {
+        ResourceKind::User => "U",
+        ResourceKind::Group => "G",
+    }
+}
+
+/// `T#{tenant}#U#{id}` / `T#{tenant}#G#{id}`: a resource's partition.
+pub fn resource_pk(tenant: &TenantId, kind: ResourceKind, id: &str) -> String {
+    format!("T#{tenant}#{}#{id}", kind_tag(kind))
+}
+
+/// `T#{tenant}#U` / `T#{tenant}#G`: the per-tenant collection on `gsi1`.
+pub fn collection_pk(tenant: &TenantId, kind: ResourceKind) -> String {
+    format!("T#{tenant}#{}", kind_tag(kind))
+}
+
+/// `T#{tenant}#UN#{lower-case userName}` / `T#{tenant}#GN#{lower-case displayName}`.
+pub fn marker_pk(tenant: &TenantId, key: &UniqueKey) -> String {
+    match key {
+        UniqueKey::UserName(v) => format!("T#{tenant}#UN#{v}"),
+        UniqueKey::GroupDisplayName(v) => format!("T#{tenant}#GN#{v}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_tenant_prefixed_and_distinct_per_kind() {
+        let t = TenantId::parse("acme").unwrap();
+        assert_eq!(resource_pk(&t, ResourceKind::User, "42"), "T#acme#U#42");
+        assert_eq!(resource_pk(&t, ResourceKind::Group, "42"), "T#acme#G#42");
+        assert_eq!(collection_pk(&t, ResourceKind::User), "T#acme#U");
+        assert_eq!(
+            marker_pk(&t, &UniqueKey::UserName("bob@x.com".into())),
+            "T#acme#UN#bob@x.com"
+        );
+        assert_eq!(
+            marker_pk(&t, &UniqueKey::GroupDisplayName("sales".into())),
+            "T#acme#GN#sales"
+        );
+    }
+}
