@@ -1,0 +1,42 @@
+//! Shared set-up of the integration suites: the local AWS-compatible servers
+//! that `tests/run.sh` starts (DynamoDB Local, moto) and unique tenants.
+
+#![allow(dead_code)] // each test binary uses a different part of this module
+
+use scim_serverless::store::DynamoStore;
+use scim_serverless::store::dynamo::table::create_table;
+use scim_serverless::tenant::TenantId;
+
+/// Table shared by the DynamoDB tests; tests isolate by tenant.
+pub const TEST_TABLE: &str = "scim-contract-tests";
+
+/// A tenant no other test uses.
+pub fn unique_tenant() -> TenantId {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    TenantId::parse(&format!("t-{}", &id[..16])).unwrap()
+}
+
+/// The SDK configuration for a local server whose endpoint variable is
+/// set. When it is not set the test is skipped, unless
+/// `SCIM_TEST_LOCAL_SERVERS=1` (the test command) demands the servers.
+pub async fn aws_config(endpoint_var: &str) -> Option<aws_config::SdkConfig> {
+    if std::env::var(endpoint_var).is_err() {
+        assert!(
+            std::env::var("SCIM_TEST_LOCAL_SERVERS").as_deref() != Ok("1"),
+            "{endpoint_var} is not set but SCIM_TEST_LOCAL_SERVERS=1 requires the local servers"
+        );
+        eprintln!("skipped: {endpoint_var} not set (run bash tests/run.sh for the full suite)");
+        return None;
+    }
+    Some(aws_config::load_from_env().await)
+}
+
+/// A store on DynamoDB Local with the test table created.
+pub async fn dynamo_store() -> Option<DynamoStore> {
+    let config = aws_config("AWS_ENDPOINT_URL_DYNAMODB").await?;
+    let client = aws_sdk_dynamodb::Client::new(&config);
+    create_table(&client, TEST_TABLE)
+        .await
+        .expect("create the test table on DynamoDB Local");
+    Some(DynamoStore::new(client, TEST_TABLE))
+}

@@ -1,0 +1,249 @@
+//! The local server over real TCP: the README's curl commands, auth
+//! failures, and a clean stop on Ctrl-C.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use scim_serverless::api::discovery::Discovery;
+use scim_serverless::api::local::{LocalApp, run};
+use scim_serverless::api::resources::Resources;
+use scim_serverless::api::{HttpConfig, Routes};
+use scim_serverless::auth::token::issue;
+use scim_serverless::auth::{AuthError, MemoryTokenSource, TokenSet, TokenSource, Verifier};
+use scim_serverless::scim::discovery::Capabilities;
+use scim_serverless::scim::schema::Registry;
+use scim_serverless::tenant::TenantId;
+use serde_json::Value;
+
+struct Reply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Value,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A minimal HTTP/1.1 client: one request per connection.
+fn request(addr: &str, method: &str, path: &str, token: Option<&str>) -> Reply {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    Reply {
+        status,
+        headers,
+        body: serde_json::from_str(body).unwrap_or(Value::Null),
+    }
+}
+
+/// A token source whose backend is down.
+struct Down;
+
+impl TokenSource for Down {
+    async fn load(&self, _: &TenantId) -> Result<Option<TokenSet>, AuthError> {
+        Err(AuthError::Unavailable("down".into()))
+    }
+
+    async fn save(&self, _: &TenantId, _: &TokenSet) -> Result<(), AuthError> {
+        Err(AuthError::Unavailable("down".into()))
+    }
+}
+
+fn routes() -> impl Routes + 'static {
+    (
+        Discovery::new(Arc::new(Registry::default()), Capabilities::current()),
+        Resources,
+    )
+}
+
+/// Starts a server in this process; it stops when the returned sender drops.
+async fn start<S: TokenSource>(source: S) -> (String, tokio::sync::oneshot::Sender<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let app = Arc::new(LocalApp {
+        routes: routes(),
+        verifier: Verifier::new(source, Duration::from_secs(60)),
+        config: HttpConfig {
+            scheme: "http".into(),
+            public_base_url: None,
+        },
+    });
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(run(listener, app, async {
+        let _ = stopped.await;
+    }));
+    (addr, stop)
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(f).await.unwrap()
+}
+
+#[tokio::test]
+async fn discovery_with_a_token_and_scim_errors_without() {
+    let source = MemoryTokenSource::default();
+    let acme = TenantId::parse("acme").unwrap();
+    let globex = TenantId::parse("globex").unwrap();
+    let token = issue(None, "t").unwrap();
+    let other = issue(None, "t").unwrap();
+    source
+        .save(
+            &acme,
+            &TokenSet {
+                tokens: vec![token.record.clone()],
+            },
+        )
+        .await
+        .unwrap();
+    source
+        .save(
+            &globex,
+            &TokenSet {
+                tokens: vec![other.record.clone()],
+            },
+        )
+        .await
+        .unwrap();
+    let (addr, _stop) = start(source).await;
+    let t = token.plain.clone();
+    blocking(move || {
+        let r = request(&addr, "GET", "/scim/v2/acme/Schemas", Some(&t));
+        assert_eq!(r.status, 200);
+        assert_eq!(r.header("content-type"), Some("application/scim+json"));
+        assert_eq!(r.body["totalResults"], 4);
+        assert_eq!(
+            r.body["Resources"][0]["meta"]["location"],
+            format!(
+                "http://{addr}/scim/v2/acme/Schemas/urn:ietf:params:scim:schemas:core:2.0:User"
+            )
+        );
+
+        for token in [None, Some("wrong"), Some(other.plain.as_str())] {
+            let r = request(&addr, "GET", "/scim/v2/acme/Schemas", token);
+            assert_eq!(r.status, 401, "{token:?}");
+            assert_eq!(r.body["status"], "401");
+            assert!(r.header("www-authenticate").unwrap().starts_with("Bearer"));
+        }
+        // acme's token on globex's path
+        let r = request(
+            &addr,
+            "GET",
+            "/scim/v2/globex/ServiceProviderConfig",
+            Some(&t),
+        );
+        assert_eq!(r.status, 401);
+
+        let r = request(&addr, "GET", "/scim/v2/acme/Nope", Some(&t));
+        assert_eq!((r.status, r.body["status"].as_str()), (404, Some("404")));
+        let r = request(&addr, "GET", "/elsewhere", Some(&t));
+        assert_eq!(r.status, 404);
+        let r = request(&addr, "POST", "/scim/v2/acme/Schemas", Some(&t));
+        assert_eq!(r.status, 405);
+        let r = request(&addr, "GET", "/scim/v2/acme/Users", Some(&t));
+        assert_eq!((r.status, r.body["status"].as_str()), (501, Some("501")));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_unreachable_token_store_is_503_with_retry_after() {
+    let (addr, _stop) = start(Down).await;
+    blocking(move || {
+        let r = request(&addr, "GET", "/scim/v2/acme/Schemas", Some("anything"));
+        assert_eq!(r.status, 503);
+        assert_eq!(r.body["status"], "503");
+        assert!(r.header("retry-after").is_some());
+    })
+    .await;
+}
+
+#[test]
+fn the_binary_prints_tenant_url_and_token_serves_and_stops_on_ctrl_c() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_scim-local"))
+        .args([
+            "--addr",
+            "127.0.0.1:0",
+            "--tenant",
+            "demo",
+            "--token",
+            "fixed-dev-token",
+        ])
+        .env_remove("SCIM_LOCAL_STORE")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut tenant_url = String::new();
+    let mut printed_token = String::new();
+    let mut line = String::new();
+    while tenant_url.is_empty() || printed_token.is_empty() {
+        line.clear();
+        assert!(
+            stdout.read_line(&mut line).unwrap() > 0,
+            "server exited early"
+        );
+        if let Some(url) = line.strip_prefix("Tenant URL:") {
+            tenant_url = url.trim().to_owned();
+        }
+        if let Some(token) = line.strip_prefix("Token:") {
+            printed_token = token.trim().to_owned();
+        }
+    }
+    assert_eq!(printed_token, "fixed-dev-token");
+    let rest = tenant_url.strip_prefix("http://").unwrap();
+    let (addr, path) = rest.split_once('/').unwrap();
+    assert_eq!(path, "scim/v2/demo");
+    let r = request(
+        addr,
+        "GET",
+        &format!("/{path}/Schemas"),
+        Some(&printed_token),
+    );
+    assert_eq!(r.status, 200);
+    let r = request(addr, "GET", &format!("/{path}/Schemas"), Some("nope"));
+    assert_eq!(r.status, 401);
+
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "clean exit on Ctrl-C, got {status}");
+    let mut tail = String::new();
+    stdout.read_to_string(&mut tail).unwrap();
+    assert!(tail.contains("stopped"));
+}
