@@ -67,3 +67,52 @@ pub async fn run<R: Routes + 'static>(
     }))
     .await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(authorizer: serde_json::Value) -> lambda_http::Request {
+        let event = serde_json::json!({
+            "version": "2.0",
+            "routeKey": "ANY /scim/v2/{tenant}/Schemas",
+            "rawPath": "/scim/v2/acme/Schemas",
+            "rawQueryString": "",
+            "headers": {"host": "example.com"},
+            "requestContext": {
+                "accountId": "1", "apiId": "a", "domainName": "example.com",
+                "http": {"method": "GET", "path": "/scim/v2/acme/Schemas",
+                         "protocol": "HTTP/1.1", "sourceIp": "203.0.113.1", "userAgent": "t"},
+                "requestId": "r", "routeKey": "ANY /scim/v2/{tenant}/Schemas",
+                "stage": "$default", "time": "22/Nov/2026:12:00:00 +0000", "timeEpoch": 0,
+                "authorizer": authorizer,
+            },
+            "isBase64Encoded": false,
+        });
+        lambda_http::request::from_str(&event.to_string()).unwrap()
+    }
+
+    #[test]
+    fn caller_comes_from_the_authorizer_context_only() {
+        let acme = TenantId::parse("acme").unwrap();
+        let cases = [
+            (
+                serde_json::json!({"lambda": {"tenant": "acme"}}),
+                Caller::Tenant(acme),
+            ),
+            (
+                serde_json::json!({"lambda": {"tenant": "acme", "unavailable": true}}),
+                Caller::Unavailable,
+            ),
+            (
+                serde_json::json!({"lambda": {"tenant": "Not Valid"}}),
+                Caller::Anonymous,
+            ),
+            (serde_json::json!({"lambda": {}}), Caller::Anonymous),
+            (serde_json::json!({}), Caller::Anonymous),
+        ];
+        for (authorizer, want) in cases {
+            assert_eq!(caller(&event(authorizer.clone())), want, "{authorizer}");
+        }
+    }
+}
