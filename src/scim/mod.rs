@@ -2,6 +2,7 @@
 
 pub mod discovery;
 pub mod error;
+pub mod filter;
 pub mod list;
 pub mod path;
 pub mod schema;

@@ -56,7 +56,7 @@ impl AttrPath {
         if text.is_empty() {
             return Err(PathError::Empty);
         }
-        let (urn, rest) = if text.len() > 4 && text[..4].eq_ignore_ascii_case("urn:") {
+        let (urn, rest) = if text.len() > 4 && has_urn_prefix(text) {
             let (schema, rest) = registry
                 .split_urn(kind, text)
                 .ok_or_else(|| PathError::Unknown(text.to_owned()))?;
@@ -117,6 +117,13 @@ impl AttrPath {
     }
 }
 
+/// Whether `text` starts with `urn:` in any case; safe on any UTF-8 (the
+/// fourth byte may fall inside a character).
+pub(crate) fn has_urn_prefix(text: &str) -> bool {
+    text.get(..4)
+        .is_some_and(|head| head.eq_ignore_ascii_case("urn:"))
+}
+
 impl std::fmt::Display for AttrPath {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         if let Some(urn) = &self.urn {
@@ -175,6 +182,7 @@ mod tests {
             ("a b", Err(PathError::Malformed("a b".into()))),
             ("name.", Err(PathError::Malformed("name.".into()))),
             ("urn:x:y", Err(PathError::Unknown("urn:x:y".into()))),
+            ("¥ꝯ𖼶", Err(PathError::Malformed("¥ꝯ𖼶".into()))),
         ];
         for (text, want) in cases {
             assert_eq!(&parse(text), want, "{text}");

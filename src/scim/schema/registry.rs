@@ -134,6 +134,12 @@ impl Registry {
         &self.common
     }
 
+    fn common_attribute(&self, name: &str) -> Option<&AttributeDef> {
+        self.common
+            .iter()
+            .find(|a| a.name.eq_ignore_ascii_case(name))
+    }
+
     /// Splits `urn:...:attr[.sub]` into the schema whose URN prefixes it and
     /// the rest; the URN may itself contain dots (`2.0`), so it is matched
     /// against the known URNs instead of being split on `.`. Returns the
@@ -166,21 +172,23 @@ impl Registry {
     ) -> Option<Resolved<'_>> {
         let (schema, attr) = match urn {
             Some(urn) => {
-                let schema = std::iter::once(self.core_schema(kind))
+                let core = self.core_schema(kind);
+                let schema = std::iter::once(core)
                     .chain(self.extensions(kind))
                     .find(|s| s.id.eq_ignore_ascii_case(urn))?;
-                (Some(schema), schema.attribute(name)?)
+                match schema.attribute(name) {
+                    Some(a) => (Some(schema), a),
+                    // `urn:...:core:2.0:User:id`: common attributes may be
+                    // qualified with the core schema's URN.
+                    None if std::ptr::eq(schema, core) => (None, self.common_attribute(name)?),
+                    None => return None,
+                }
             }
             None => {
                 let core = self.core_schema(kind);
                 match core.attribute(name) {
                     Some(a) => (Some(core), a),
-                    None => (
-                        None,
-                        self.common
-                            .iter()
-                            .find(|a| a.name.eq_ignore_ascii_case(name))?,
-                    ),
+                    None => (None, self.common_attribute(name)?),
                 }
             }
         };
@@ -212,6 +220,10 @@ mod tests {
             .resolve(ResourceKind::User, None, "ExternalId", None)
             .unwrap();
         assert!(got.schema.is_none());
+        let got = r
+            .resolve(ResourceKind::User, Some(USER_URN), "ID", None)
+            .unwrap();
+        assert_eq!((got.attr.name.as_str(), got.schema.is_none()), ("id", true));
         assert!(
             r.resolve(ResourceKind::User, None, "department", None)
                 .is_none()
