@@ -14,6 +14,11 @@ pub struct TenantId(String);
 pub struct InvalidTenantId;
 
 impl TenantId {
+    /// ```
+    /// use scim_serverless::tenant::TenantId;
+    /// assert_eq!(TenantId::parse("acme-eu").unwrap().as_str(), "acme-eu");
+    /// assert!(TenantId::parse("Acme_EU").is_err());
+    /// ```
     pub fn parse(text: &str) -> Result<Self, InvalidTenantId> {
         let ok = (1..=63).contains(&text.len())
             && text

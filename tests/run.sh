@@ -345,8 +345,15 @@ print_server_env() {
 
 # ---------------------------------------------------------------- tests
 
-cargo_test() { cargo test --all-targets "$@"; }
-cargo_doc_test() { cargo test --doc "$@"; }
+# Test output is also kept in $WORK_DIR (made by start_servers) for the summary.
+cargo_test() { cargo test --all-targets "$@" 2>&1 | tee -a "$WORK_DIR/tests.log"; }
+cargo_doc_test() { cargo test --doc "$@" 2>&1 | tee -a "$WORK_DIR/tests.log"; }
+
+# One closing line over every test binary: "tests: N passed, N failed".
+print_summary() {
+  awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1) } }
+       END { printf "tests: %d passed, %d failed\n", p, f }' "$WORK_DIR/tests.log"
+}
 
 # ---------------------------------------------------------------- main
 
@@ -392,6 +399,7 @@ main() {
 
   step "cargo test --all-targets $*" cargo_test "$@"
   step "cargo test --doc $*" cargo_doc_test "$@"
+  print_summary
 }
 
 main "$@"

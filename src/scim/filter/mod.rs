@@ -209,6 +209,23 @@ impl Filter {
     /// The canonical text printed by `Display` parses back to an equal
     /// filter whenever it fits [`MAX_FILTER_LEN`] (printing may add quotes
     /// around unquoted values and escape control characters).
+    ///
+    /// ```
+    /// use scim_serverless::scim::filter::{Filter, IndexTerm};
+    /// use scim_serverless::scim::schema::{Registry, ResourceKind};
+    ///
+    /// let registry = Registry::default();
+    /// // What Entra ID sends to match a user: attribute names in any case.
+    /// let filter = Filter::parse(r#"UserName eq "Bjensen@example.com""#, ResourceKind::User, &registry)?;
+    /// assert_eq!(filter.to_string(), r#"userName eq "Bjensen@example.com""#);
+    /// assert_eq!(
+    ///     filter.index_term(ResourceKind::User),
+    ///     Some(IndexTerm::UserName("Bjensen@example.com".into()))
+    /// );
+    /// let user = serde_json::json!({"userName": "bjensen@EXAMPLE.com"});
+    /// assert!(filter.matches(&user, ResourceKind::User, &registry));
+    /// # Ok::<(), scim_serverless::scim::filter::FilterError>(())
+    /// ```
     pub fn parse(text: &str, kind: ResourceKind, registry: &Registry) -> Result<Self, FilterError> {
         parser::parse(text, kind, registry, None)
     }
