@@ -3,6 +3,10 @@
 
 use serde::Serialize;
 
+use super::filter::FilterError;
+use super::patch::PatchError;
+use super::resource::ResourceError;
+
 pub const ERROR_URN: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
 
 /// `scimType` values of RFC 7644 §3.12 and RFC 9865 (cursors).
@@ -62,6 +66,44 @@ impl ScimError {
             body["scimType"] = serde_json::to_value(t).unwrap_or_default();
         }
         body
+    }
+}
+
+// The one place where the protocol's typed errors become SCIM errors.
+
+/// Every malformed filter is `400 invalidFilter` (RFC 7644 §3.4.2.2).
+impl From<FilterError> for ScimError {
+    fn from(e: FilterError) -> Self {
+        ScimError::bad_request(ScimType::InvalidFilter, e.to_string())
+    }
+}
+
+/// Bad resource bodies: `invalidSyntax` when not an object, `mutability`
+/// for an immutable change, `invalidValue` otherwise.
+impl From<ResourceError> for ScimError {
+    fn from(e: ResourceError) -> Self {
+        let scim_type = match e {
+            ResourceError::NotAnObject => ScimType::InvalidSyntax,
+            ResourceError::Immutable(_) => ScimType::Mutability,
+            _ => ScimType::InvalidValue,
+        };
+        ScimError::bad_request(scim_type, e.to_string())
+    }
+}
+
+/// PATCH errors carry their RFC 7644 §3.5.2 `scimType`.
+impl From<PatchError> for ScimError {
+    fn from(e: PatchError) -> Self {
+        let scim_type = match &e {
+            PatchError::InvalidSyntax(_) => ScimType::InvalidSyntax,
+            PatchError::InvalidPath(_) => ScimType::InvalidPath,
+            PatchError::InvalidFilter(_) => ScimType::InvalidFilter,
+            PatchError::NoTarget(_) => ScimType::NoTarget,
+            PatchError::InvalidValue(_) => ScimType::InvalidValue,
+            PatchError::Mutability(_) => ScimType::Mutability,
+            PatchError::Resource(r) => return r.clone().into(),
+        };
+        ScimError::bad_request(scim_type, e.to_string())
     }
 }
 

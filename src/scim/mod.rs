@@ -4,7 +4,10 @@ pub mod discovery;
 pub mod error;
 pub mod filter;
 pub mod list;
+pub mod patch;
 pub mod path;
+pub mod projection;
+pub mod resource;
 pub mod schema;
 
 pub use error::{ScimError, ScimType};

@@ -124,6 +124,52 @@ pub(crate) fn has_urn_prefix(text: &str) -> bool {
         .is_some_and(|head| head.eq_ignore_ascii_case("urn:"))
 }
 
+/// The text parts of a value path `attr[filter]` or `attr[filter].sub`
+/// (RFC 7644 §3.5.2), before resolution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ValuePathText<'a> {
+    pub attr: &'a str,
+    pub filter: &'a str,
+    pub sub: Option<&'a str>,
+}
+
+/// Cuts a value path into its parts; `Ok(None)` when `text` has no `[`. The
+/// closing bracket is found outside quoted strings, so
+/// `emails[value eq "a]b"]` splits right.
+pub fn split_value_path(text: &str) -> Result<Option<ValuePathText<'_>>, PathError> {
+    let Some(open) = text.find('[') else {
+        return Ok(None);
+    };
+    let malformed = || PathError::Malformed(text.to_owned());
+    let (mut in_string, mut escaped, mut close) = (false, false, None);
+    for (i, c) in text[open + 1..].char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if in_string => escaped = true,
+            '"' => in_string = !in_string,
+            ']' if !in_string => {
+                close = Some(open + 1 + i);
+                break;
+            }
+            _ => {}
+        }
+    }
+    let close = close.ok_or_else(malformed)?;
+    let sub = match &text[close + 1..] {
+        "" => None,
+        rest => Some(
+            rest.strip_prefix('.')
+                .filter(|s| !s.is_empty())
+                .ok_or_else(malformed)?,
+        ),
+    };
+    Ok(Some(ValuePathText {
+        attr: &text[..open],
+        filter: &text[open + 1..close],
+        sub,
+    }))
+}
+
 impl std::fmt::Display for AttrPath {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         if let Some(urn) = &self.urn {
@@ -186,6 +232,35 @@ mod tests {
         ];
         for (text, want) in cases {
             assert_eq!(&parse(text), want, "{text}");
+        }
+    }
+
+    #[test]
+    fn splits_value_paths_outside_quotes() {
+        let vp = |attr, filter, sub| Ok(Some(ValuePathText { attr, filter, sub }));
+        let cases: &[(&str, Result<Option<ValuePathText>, PathError>)] = &[
+            ("emails", Ok(None)),
+            (
+                r#"emails[type eq "work"]"#,
+                vp("emails", r#"type eq "work""#, None),
+            ),
+            (
+                r#"emails[type eq "work"].value"#,
+                vp("emails", r#"type eq "work""#, Some("value")),
+            ),
+            (
+                r#"members[value eq "a]\"b"]"#,
+                vp("members", r#"value eq "a]\"b""#, None),
+            ),
+            (
+                r#"emails[type eq "work""#,
+                Err(PathError::Malformed(r#"emails[type eq "work""#.into())),
+            ),
+            ("emails[x].", Err(PathError::Malformed("emails[x].".into()))),
+            ("emails[x]y", Err(PathError::Malformed("emails[x]y".into()))),
+        ];
+        for (text, want) in cases {
+            assert_eq!(&split_value_path(text), want, "{text}");
         }
     }
 

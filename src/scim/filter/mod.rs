@@ -23,7 +23,6 @@ use serde_json::Value;
 
 pub use index::IndexTerm;
 
-use super::error::{ScimError, ScimType};
 use super::path::AttrPath;
 use super::schema::{Registry, ResourceKind};
 
@@ -328,13 +327,5 @@ enum Precedence {
 impl fmt::Display for Filter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.write(f, Precedence::Or)
-    }
-}
-
-/// Every filter problem is the client's: 400 `invalidFilter` (RFC 7644
-/// §3.12) with the message as detail.
-impl From<FilterError> for ScimError {
-    fn from(e: FilterError) -> Self {
-        ScimError::bad_request(ScimType::InvalidFilter, e.to_string())
     }
 }

@@ -6,6 +6,7 @@ use proptest::prelude::*;
 use serde_json::{Value, json};
 
 use super::*;
+use crate::scim::error::{ScimError, ScimType};
 use crate::scim::schema::{DEFAULT_EXTENSION_URN, ENTERPRISE_URN, USER_URN};
 
 use CompareOp::{Co, Eq, Ew, Ge, Gt, Le, Lt, Ne, Sw};
