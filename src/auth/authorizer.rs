@@ -68,6 +68,16 @@ fn deny() -> SimpleResponse {
     }
 }
 
+fn allow(context: Value) -> SimpleResponse {
+    SimpleResponse {
+        is_authorized: true,
+        context: match context {
+            Value::Object(map) => map,
+            _ => Map::new(),
+        },
+    }
+}
+
 /// Decides one request. Never errors: an unreachable token store yields an
 /// allow flagged [`CONTEXT_UNAVAILABLE`], which the functions turn into 503
 /// without touching data.
@@ -81,13 +91,7 @@ pub async fn authorize<S: TokenSource>(
     match verifier.verify(&tenant, request.authorization()).await {
         Ok(Verdict::Allowed { tenant, token_id }) => {
             tracing::info!(tenant = %tenant, token_id = %token_id, "token accepted");
-            SimpleResponse {
-                is_authorized: true,
-                context: json!({ CONTEXT_TENANT: tenant.as_str(), CONTEXT_TOKEN_ID: token_id })
-                    .as_object()
-                    .cloned()
-                    .unwrap_or_default(),
-            }
+            allow(json!({ CONTEXT_TENANT: tenant.as_str(), CONTEXT_TOKEN_ID: token_id }))
         }
         Ok(Verdict::Denied) => {
             tracing::info!(tenant = %tenant, "token refused");
@@ -95,13 +99,7 @@ pub async fn authorize<S: TokenSource>(
         }
         Err(err) => {
             tracing::error!(tenant = %tenant, error = %err, "token store unavailable");
-            SimpleResponse {
-                is_authorized: true,
-                context: json!({ CONTEXT_TENANT: tenant.as_str(), CONTEXT_UNAVAILABLE: true })
-                    .as_object()
-                    .cloned()
-                    .unwrap_or_default(),
-            }
+            allow(json!({ CONTEXT_TENANT: tenant.as_str(), CONTEXT_UNAVAILABLE: true }))
         }
     }
 }

@@ -108,7 +108,7 @@ mod tests {
 
     use super::*;
     use crate::auth::source::MemoryTokenSource;
-    use crate::auth::token::issue;
+    use crate::auth::token::{IssuedToken, issue};
 
     /// Counts loads, and fails them on demand.
     #[derive(Clone, Default)]
@@ -136,29 +136,21 @@ mod tests {
         TenantId::parse(s).unwrap()
     }
 
+    /// Makes `token` the only token of `tenant`.
+    async fn grant(source: &impl TokenSource, tenant_id: &str, token: &IssuedToken) {
+        let set = TokenSet {
+            tokens: vec![token.record.clone()],
+        };
+        source.save(&tenant(tenant_id), &set).await.unwrap();
+    }
+
     #[tokio::test]
     async fn allows_own_token_denies_others_and_foreign_tenants() {
         let source = Counting::default();
         let a = issue(None, "t").unwrap();
         let b = issue(None, "t").unwrap();
-        source
-            .save(
-                &tenant("a"),
-                &TokenSet {
-                    tokens: vec![a.record.clone()],
-                },
-            )
-            .await
-            .unwrap();
-        source
-            .save(
-                &tenant("b"),
-                &TokenSet {
-                    tokens: vec![b.record.clone()],
-                },
-            )
-            .await
-            .unwrap();
+        grant(&source, "a", &a).await;
+        grant(&source, "b", &b).await;
         let v = Verifier::new(source, Duration::from_secs(60));
         let header = format!("Bearer {}", a.plain);
         assert_eq!(
@@ -188,15 +180,7 @@ mod tests {
     async fn caches_within_ttl_and_reloads_after() {
         let source = Counting::default();
         let t = issue(None, "t").unwrap();
-        source
-            .save(
-                &tenant("a"),
-                &TokenSet {
-                    tokens: vec![t.record.clone()],
-                },
-            )
-            .await
-            .unwrap();
+        grant(&source, "a", &t).await;
         let loads = source.loads.clone();
         let v = Verifier::new(source.clone(), Duration::from_millis(200));
         let header = format!("Bearer {}", t.plain);
@@ -228,15 +212,7 @@ mod tests {
     async fn source_failure_is_an_error_not_an_allow_and_is_not_cached() {
         let source = Counting::default();
         let t = issue(None, "t").unwrap();
-        source
-            .save(
-                &tenant("a"),
-                &TokenSet {
-                    tokens: vec![t.record.clone()],
-                },
-            )
-            .await
-            .unwrap();
+        grant(&source, "a", &t).await;
         source.fail.store(true, Ordering::SeqCst);
         let v = Verifier::new(source.clone(), Duration::from_secs(60));
         let header = format!("Bearer {}", t.plain);

@@ -55,6 +55,19 @@ fn check_unique(
     Ok(())
 }
 
+/// The condition of every update: the resource exists at `version`.
+fn check_version(
+    t: &Tables,
+    k: &(TenantId, ResourceKind, String),
+    version: u64,
+) -> Result<(), StoreError> {
+    match t.resources.get(k) {
+        None => Err(StoreError::NotFound),
+        Some(current) if current.version != version => Err(StoreError::VersionMismatch),
+        Some(_) => Ok(()),
+    }
+}
+
 impl Store for MemoryStore {
     async fn create(&self, tenant: &TenantId, record: &Record) -> Result<(), StoreError> {
         let mut t = self.lock()?;
@@ -88,13 +101,7 @@ impl Store for MemoryStore {
     ) -> Result<(), StoreError> {
         let mut t = self.lock()?;
         let k = key(tenant, previous.kind, &previous.id);
-        match t.resources.get(&k) {
-            None => return Err(StoreError::NotFound),
-            Some(current) if current.version != previous.version => {
-                return Err(StoreError::VersionMismatch);
-            }
-            Some(_) => {}
-        }
+        check_version(&t, &k, previous.version)?;
         let new_keys = next.unique_keys();
         check_unique(&t, tenant, &new_keys, &previous.id)?;
         for old in previous.unique_keys() {
@@ -110,13 +117,7 @@ impl Store for MemoryStore {
     async fn delete(&self, tenant: &TenantId, record: &Record) -> Result<(), StoreError> {
         let mut t = self.lock()?;
         let k = key(tenant, record.kind, &record.id);
-        match t.resources.get(&k) {
-            None => return Err(StoreError::NotFound),
-            Some(current) if current.version != record.version => {
-                return Err(StoreError::VersionMismatch);
-            }
-            Some(_) => {}
-        }
+        check_version(&t, &k, record.version)?;
         for uk in record.unique_keys() {
             t.unique.remove(&(tenant.clone(), uk));
         }
