@@ -2,6 +2,7 @@
 //! (`store`), HTTP (`api`) and tenant tokens (`auth`), shared by the Lambda
 //! binaries and the local server in `src/bin/`.
 
+pub mod admin;
 pub mod api;
 pub mod auth;
 pub mod config;

@@ -9,7 +9,7 @@ use scim_serverless::api::resources::Resources;
 use scim_serverless::api::{HttpConfig, lambda};
 use scim_serverless::auth::authorizer::{AuthorizerRequest, authorize};
 use scim_serverless::auth::token::{TokenRecord, hash_token};
-use scim_serverless::auth::{MemoryTokenSource, TokenSet, TokenSource, Verifier};
+use scim_serverless::auth::{MemoryTokenSource, TokenSet, TokenStore, Verifier};
 use scim_serverless::scim::discovery::Capabilities;
 use scim_serverless::scim::schema::Registry;
 use scim_serverless::tenant::TenantId;
@@ -182,9 +182,7 @@ async fn verifier_with_example_token() -> Verifier<MemoryTokenSource> {
     source
         .save(
             &TenantId::parse("acme").unwrap(),
-            &TokenSet {
-                tokens: vec![record],
-            },
+            &TokenSet::of(vec![record]),
         )
         .await
         .unwrap();

@@ -12,7 +12,9 @@ use scim_serverless::api::local::{LocalApp, run};
 use scim_serverless::api::resources::Resources;
 use scim_serverless::api::{HttpConfig, Routes};
 use scim_serverless::auth::token::issue;
-use scim_serverless::auth::{AuthError, MemoryTokenSource, TokenSet, TokenSource, Verifier};
+use scim_serverless::auth::{
+    AuthError, MemoryTokenSource, TokenSet, TokenSource, TokenStore, Verifier,
+};
 use scim_serverless::scim::discovery::Capabilities;
 use scim_serverless::scim::schema::Registry;
 use scim_serverless::tenant::TenantId;
@@ -75,10 +77,6 @@ impl TokenSource for Down {
     async fn load(&self, _: &TenantId) -> Result<Option<TokenSet>, AuthError> {
         Err(AuthError::Unavailable("down".into()))
     }
-
-    async fn save(&self, _: &TenantId, _: &TokenSet) -> Result<(), AuthError> {
-        Err(AuthError::Unavailable("down".into()))
-    }
 }
 
 fn routes() -> impl Routes + 'static {
@@ -119,21 +117,11 @@ async fn discovery_with_a_token_and_scim_errors_without() {
     let token = issue(None, "t").unwrap();
     let other = issue(None, "t").unwrap();
     source
-        .save(
-            &acme,
-            &TokenSet {
-                tokens: vec![token.record.clone()],
-            },
-        )
+        .save(&acme, &TokenSet::of(vec![token.record.clone()]))
         .await
         .unwrap();
     source
-        .save(
-            &globex,
-            &TokenSet {
-                tokens: vec![other.record.clone()],
-            },
-        )
+        .save(&globex, &TokenSet::of(vec![other.record.clone()]))
         .await
         .unwrap();
     let (addr, _stop) = start(source).await;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use scim_serverless::auth::token::issue;
 use scim_serverless::auth::{
-    AuthError, SecretsManagerSource, TokenSet, TokenSource, Verdict, Verifier,
+    AuthError, SecretsManagerSource, TokenSet, TokenSource, TokenStore, Verdict, Verifier,
 };
 
 const PATTERN: &str = "scim-test/tenants/{tenant}";
@@ -26,9 +26,7 @@ async fn saves_only_hashes_and_loads_them_back() {
     let tenant = common::unique_tenant();
     assert_eq!(source.load(&tenant).await.unwrap(), None, "no secret yet");
     let token = issue(Some("entra"), "2026-11-23T00:00:00Z").unwrap();
-    let set = TokenSet {
-        tokens: vec![token.record.clone()],
-    };
+    let set = TokenSet::of(vec![token.record.clone()]);
     source.save(&tenant, &set).await.unwrap();
     assert_eq!(source.load(&tenant).await.unwrap(), Some(set));
     let raw = client
@@ -54,12 +52,7 @@ async fn rotation_keeps_both_tokens_valid_until_the_old_one_is_revoked() {
     let old = issue(Some("old"), "t").unwrap();
     let new = issue(Some("new"), "t").unwrap();
     source
-        .save(
-            &tenant,
-            &TokenSet {
-                tokens: vec![old.record.clone()],
-            },
-        )
+        .save(&tenant, &TokenSet::of(vec![old.record.clone()]))
         .await
         .unwrap();
     let mut set = source.load(&tenant).await.unwrap().unwrap();
@@ -101,21 +94,11 @@ async fn a_tenants_token_is_refused_on_another_tenant() {
     let ta = issue(None, "t").unwrap();
     let tb = issue(None, "t").unwrap();
     source
-        .save(
-            &a,
-            &TokenSet {
-                tokens: vec![ta.record.clone()],
-            },
-        )
+        .save(&a, &TokenSet::of(vec![ta.record.clone()]))
         .await
         .unwrap();
     source
-        .save(
-            &b,
-            &TokenSet {
-                tokens: vec![tb.record.clone()],
-            },
-        )
+        .save(&b, &TokenSet::of(vec![tb.record.clone()]))
         .await
         .unwrap();
     let verifier = Verifier::new(source, Duration::from_secs(60));

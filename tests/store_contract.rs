@@ -283,6 +283,70 @@ async fn concurrent_writers_never_lose_an_update<S: Store + Clone>(store: &S) {
     assert_eq!(last.version, 1 + writers as u64);
 }
 
+async fn purging_a_tenant_deletes_its_items_in_pages_and_nothing_else(store: &impl Store) {
+    let doomed = common::unique_tenant();
+    let kept = common::unique_tenant();
+    for i in 0..7 {
+        store
+            .create(
+                &doomed,
+                &user(&format!("u{i}"), &format!("user{i}@x.com"), 1),
+            )
+            .await
+            .unwrap();
+    }
+    store.create(&doomed, &group("g1", "Sales")).await.unwrap();
+    store
+        .create(&kept, &user("u0", "user0@x.com", 1))
+        .await
+        .unwrap();
+    // 8 resources and 8 markers, deleted 5 at a time.
+    let mut pages = Vec::new();
+    loop {
+        let deleted = store.purge_tenant(&doomed, 5).await.unwrap();
+        if deleted == 0 {
+            break;
+        }
+        assert!(deleted <= 5);
+        pages.push(deleted);
+    }
+    assert_eq!(pages.iter().sum::<usize>(), 16, "{pages:?}");
+    for i in 0..7 {
+        let id = format!("u{i}");
+        assert_eq!(
+            store.get(&doomed, ResourceKind::User, &id).await.unwrap(),
+            None
+        );
+        let key = UniqueKey::UserName(format!("user{i}@x.com"));
+        assert_eq!(store.find_unique(&doomed, &key).await.unwrap(), None);
+    }
+    assert_eq!(
+        store.get(&doomed, ResourceKind::Group, "g1").await.unwrap(),
+        None
+    );
+    assert!(
+        store
+            .get(&kept, ResourceKind::User, "u0")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let kept_key = UniqueKey::UserName("user0@x.com".into());
+    assert_eq!(
+        store
+            .find_unique(&kept, &kept_key)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("u0")
+    );
+    // The tenant's names are free again.
+    store
+        .create(&doomed, &user("u0", "user0@x.com", 1))
+        .await
+        .unwrap();
+}
+
 macro_rules! contract {
     ($($case:ident),* $(,)?) => {
         mod memory {
@@ -315,4 +379,5 @@ contract!(
     rename_moves_the_unique_key_atomically,
     delete_is_conditional_and_releases_keys,
     concurrent_writers_never_lose_an_update,
+    purging_a_tenant_deletes_its_items_in_pages_and_nothing_else,
 );

@@ -16,7 +16,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
 use super::{Caller, HttpConfig, Routes, serve};
-use crate::auth::{AuthError, TokenSource, Verdict, Verifier};
+use crate::auth::{TokenSource, Verdict, Verifier};
 use crate::scim::ScimError;
 use crate::tenant::{TenantId, split_scim_path};
 
@@ -45,7 +45,8 @@ impl<R: Routes, S: TokenSource> LocalApp<R, S> {
         match self.verifier.verify(&tenant, header).await {
             Ok(Verdict::Allowed { tenant, .. }) => Caller::Tenant(tenant),
             Ok(Verdict::Denied) => Caller::Anonymous,
-            Err(AuthError::Unavailable(_) | AuthError::Malformed(_)) => Caller::Unavailable,
+            // The token store failed: never an allow, never a 401 either.
+            Err(_) => Caller::Unavailable,
         }
     }
 

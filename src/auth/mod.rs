@@ -6,7 +6,7 @@ pub mod source;
 pub mod token;
 pub mod verifier;
 
-pub use source::{MemoryTokenSource, SecretsManagerSource, TokenSource};
+pub use source::{MemoryTokenSource, SecretsManagerSource, TokenSource, TokenStore};
 pub use token::{IssuedToken, TokenRecord, TokenSet};
 pub use verifier::{Verdict, Verifier};
 
@@ -19,4 +19,7 @@ pub enum AuthError {
     /// A secret exists but does not hold a token set.
     #[error("malformed token secret: {0}")]
     Malformed(String),
+    /// The tenant already has a token set.
+    #[error("tenant {0} already exists")]
+    AlreadyExists(String),
 }

@@ -33,9 +33,14 @@ pub struct TokenRecord {
 }
 
 /// The content of one tenant's secret: all of its active tokens, so a
-/// token can be rotated without downtime.
+/// token can be rotated without downtime, and what operators named it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct TokenSet {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
     pub tokens: Vec<TokenRecord>,
 }
 
@@ -81,6 +86,14 @@ pub fn bearer_token(header: &str) -> Option<&str> {
 }
 
 impl TokenSet {
+    /// A token set holding just these tokens.
+    pub fn of(tokens: Vec<TokenRecord>) -> Self {
+        TokenSet {
+            tokens,
+            ..TokenSet::default()
+        }
+    }
+
     /// The id of the record matching `token`. Every record is compared, in
     /// constant time, so timing tells nothing about which or how many match.
     pub fn verify(&self, token: &str) -> Option<&str> {
@@ -132,9 +145,7 @@ mod tests {
     fn two_active_tokens_verify_and_a_revoked_one_does_not() {
         let old = issue(Some("old"), "t").unwrap();
         let new = issue(Some("new"), "t").unwrap();
-        let mut set = TokenSet {
-            tokens: vec![old.record.clone(), new.record.clone()],
-        };
+        let mut set = TokenSet::of(vec![old.record.clone(), new.record.clone()]);
         assert_eq!(set.verify(&old.plain), Some(old.record.id.as_str()));
         assert_eq!(set.verify(&new.plain), Some(new.record.id.as_str()));
         assert!(set.revoke(&old.record.id));

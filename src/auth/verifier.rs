@@ -107,7 +107,7 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use super::*;
-    use crate::auth::source::MemoryTokenSource;
+    use crate::auth::source::{MemoryTokenSource, TokenStore};
     use crate::auth::token::{IssuedToken, issue};
 
     /// Counts loads, and fails them on demand.
@@ -126,10 +126,6 @@ mod tests {
             }
             self.inner.load(tenant).await
         }
-
-        async fn save(&self, tenant: &TenantId, tokens: &TokenSet) -> Result<(), AuthError> {
-            self.inner.save(tenant, tokens).await
-        }
     }
 
     fn tenant(s: &str) -> TenantId {
@@ -137,11 +133,9 @@ mod tests {
     }
 
     /// Makes `token` the only token of `tenant`.
-    async fn grant(source: &impl TokenSource, tenant_id: &str, token: &IssuedToken) {
-        let set = TokenSet {
-            tokens: vec![token.record.clone()],
-        };
-        source.save(&tenant(tenant_id), &set).await.unwrap();
+    async fn grant(source: &Counting, tenant_id: &str, token: &IssuedToken) {
+        let set = TokenSet::of(vec![token.record.clone()]);
+        source.inner.save(&tenant(tenant_id), &set).await.unwrap();
     }
 
     #[tokio::test]
@@ -193,6 +187,7 @@ mod tests {
         assert_eq!(loads.load(Ordering::SeqCst), 1);
         // Revoked at the source: still cached, then refused after the TTL.
         source
+            .inner
             .save(&tenant("a"), &TokenSet::default())
             .await
             .unwrap();

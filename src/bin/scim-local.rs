@@ -5,12 +5,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use clap::{Parser, ValueEnum};
-use scim_serverless::api::HttpConfig;
 use scim_serverless::api::discovery::Discovery;
 use scim_serverless::api::local::{self, LocalApp};
 use scim_serverless::api::resources::Resources;
-use scim_serverless::auth::token::{TokenRecord, hash_token, issue};
-use scim_serverless::auth::{MemoryTokenSource, TokenSet, TokenSource, Verifier};
+use scim_serverless::api::{HttpConfig, Routes};
+use scim_serverless::auth::token::{RandomError, TokenRecord, hash_token, issue};
+use scim_serverless::auth::{
+    MemoryTokenSource, SecretsManagerSource, TokenSet, TokenSource, TokenStore, Verifier,
+};
 use scim_serverless::config::Config;
 use scim_serverless::scim::discovery::Capabilities;
 use scim_serverless::scim::schema::Registry;
@@ -24,6 +26,15 @@ enum StoreKind {
     /// DynamoDB through the standard AWS environment
     /// (e.g. AWS_ENDPOINT_URL_DYNAMODB), table from SCIM_TABLE_NAME.
     Dynamodb,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum TokenKind {
+    /// One token for --tenant, printed at start (or --token).
+    Memory,
+    /// Every tenant's tokens from Secrets Manager, verified exactly as the
+    /// Lambda authorizer does (manage them with scim-admin).
+    Secretsmanager,
 }
 
 /// Serves the SCIM API locally. Configuration variables of the Lambda
@@ -46,6 +57,9 @@ struct Args {
     /// With --store dynamodb: create the table if it does not exist.
     #[arg(long, env = "SCIM_LOCAL_CREATE_TABLE")]
     create_table: bool,
+    /// Where tokens are checked.
+    #[arg(long, env = "SCIM_LOCAL_TOKENS", value_enum, default_value = "memory")]
+    tokens: TokenKind,
 }
 
 #[tokio::main]
@@ -70,7 +84,48 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
 
-    let (token, record) = match args.token {
+    let http = HttpConfig {
+        scheme: "http".to_owned(),
+        public_base_url: config.public_base_url.clone(),
+    };
+    let registry = Arc::new(Registry::new(&config.extension));
+    let routes = (Discovery::new(registry, Capabilities::current()), Resources);
+    let listener = tokio::net::TcpListener::bind(args.addr).await?;
+    let addr = listener.local_addr()?;
+    println!("SCIM service listening on http://{addr}");
+    println!("Tenant URL: http://{addr}/scim/v2/{tenant}");
+    match args.tokens {
+        TokenKind::Memory => {
+            let (token, record) = local_token(args.token)?;
+            let tokens = MemoryTokenSource::default();
+            tokens.save(&tenant, &TokenSet::of(vec![record])).await?;
+            println!("Token:      {token}");
+            println!(
+                "Try:        curl -H \"Authorization: Bearer {token}\" http://{addr}/scim/v2/{tenant}/Schemas"
+            );
+            serve(listener, routes, tokens, &config, http).await?;
+        }
+        TokenKind::Secretsmanager => {
+            let aws = aws_config::load_from_env().await;
+            let tokens = SecretsManagerSource::new(
+                aws_sdk_secretsmanager::Client::new(&aws),
+                config.secret_name_pattern.clone(),
+            );
+            println!(
+                "Tokens:     from Secrets Manager ({}), cached {} s; create them with scim-admin",
+                config.secret_name_pattern,
+                config.token_cache_ttl.as_secs()
+            );
+            serve(listener, routes, tokens, &config, http).await?;
+        }
+    }
+    println!("stopped");
+    Ok(())
+}
+
+/// The token of `--tenant` in memory mode: `--token` or a random one.
+fn local_token(fixed: Option<String>) -> Result<(String, TokenRecord), RandomError> {
+    Ok(match fixed {
         Some(token) => {
             let record = TokenRecord {
                 id: "tok_local".to_owned(),
@@ -84,40 +139,26 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let issued = issue(Some("scim-local"), "1970-01-01T00:00:00Z")?;
             (issued.plain, issued.record)
         }
-    };
-    let tokens = MemoryTokenSource::default();
-    tokens
-        .save(
-            &tenant,
-            &TokenSet {
-                tokens: vec![record],
-            },
-        )
-        .await?;
+    })
+}
 
-    let registry = Arc::new(Registry::new(&config.extension));
+/// Serves until Ctrl-C.
+async fn serve<R: Routes + 'static, S: TokenSource>(
+    listener: tokio::net::TcpListener,
+    routes: R,
+    tokens: S,
+    config: &Config,
+    http: HttpConfig,
+) -> std::io::Result<()> {
     let app = Arc::new(LocalApp {
-        routes: (Discovery::new(registry, Capabilities::current()), Resources),
+        routes,
         verifier: Verifier::new(tokens, config.token_cache_ttl),
-        config: HttpConfig {
-            scheme: "http".to_owned(),
-            public_base_url: config.public_base_url.clone(),
-        },
+        config: http,
     });
-    let listener = tokio::net::TcpListener::bind(args.addr).await?;
-    let addr = listener.local_addr()?;
-    println!("SCIM service listening on http://{addr}");
-    println!("Tenant URL: http://{addr}/scim/v2/{tenant}");
-    println!("Token:      {token}");
-    println!(
-        "Try:        curl -H \"Authorization: Bearer {token}\" http://{addr}/scim/v2/{tenant}/Schemas"
-    );
     let shutdown = async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
         }
     };
-    local::run(listener, app, shutdown).await?;
-    println!("stopped");
-    Ok(())
+    local::run(listener, app, shutdown).await
 }

@@ -125,6 +125,31 @@ impl Store for MemoryStore {
         Ok(())
     }
 
+    async fn purge_tenant(&self, tenant: &TenantId, limit: usize) -> Result<usize, StoreError> {
+        let mut t = self.lock()?;
+        let resources: Vec<_> = t
+            .resources
+            .keys()
+            .filter(|(owner, _, _)| owner == tenant)
+            .take(limit)
+            .cloned()
+            .collect();
+        for k in &resources {
+            t.resources.remove(k);
+        }
+        let markers: Vec<_> = t
+            .unique
+            .keys()
+            .filter(|(owner, _)| owner == tenant)
+            .take(limit - resources.len())
+            .cloned()
+            .collect();
+        for k in &markers {
+            t.unique.remove(k);
+        }
+        Ok(resources.len() + markers.len())
+    }
+
     async fn find_unique(
         &self,
         tenant: &TenantId,

@@ -120,6 +120,16 @@ pub trait Store: Send + Sync + 'static {
         record: &Record,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
+    /// Deletes up to `limit` items of the tenant, of every kind, and
+    /// returns how many it deleted: 0 once nothing is left. Operators call
+    /// it until it returns 0; an interrupted purge is resumed by calling it
+    /// again.
+    fn purge_tenant(
+        &self,
+        tenant: &TenantId,
+        limit: usize,
+    ) -> impl Future<Output = Result<usize, StoreError>> + Send;
+
     /// The id holding a unique key, if any.
     fn find_unique(
         &self,

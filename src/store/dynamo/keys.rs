@@ -31,6 +31,22 @@ pub fn collection_pk(tenant: &TenantId, kind: ResourceKind) -> String {
     format!("T#{tenant}#{}", kind_tag(kind))
 }
 
+/// `T#{tenant}#K`: the tenant's unique-key markers on `gsi1`.
+pub fn marker_collection_pk(tenant: &TenantId) -> String {
+    format!("T#{tenant}#K")
+}
+
+/// Every `gsi1` partition of a tenant: together they hold every item of
+/// the tenant, which is how a tenant is deleted without a Scan. A new item
+/// type must add its collection here.
+pub fn tenant_collections(tenant: &TenantId) -> [String; 3] {
+    [
+        collection_pk(tenant, ResourceKind::User),
+        collection_pk(tenant, ResourceKind::Group),
+        marker_collection_pk(tenant),
+    ]
+}
+
 /// `T#{tenant}#UN#{lower-case userName}` / `T#{tenant}#GN#{lower-case displayName}`.
 pub fn marker_pk(tenant: &TenantId, key: &UniqueKey) -> String {
     match key {

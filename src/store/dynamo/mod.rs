@@ -10,7 +10,8 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+    AttributeValue, Delete, DeleteRequest, Put, ReturnValuesOnConditionCheckFailure,
+    TransactWriteItem, WriteRequest,
 };
 
 use super::{Record, Store, StoreError, UniqueKey};
@@ -22,6 +23,8 @@ const ATTR_ID: &str = "id";
 const ATTR_VERSION: &str = "ver";
 const ATTR_DOC: &str = "doc";
 const ATTR_KIND: &str = "kind";
+/// Most items one `BatchWriteItem` takes.
+const BATCH_WRITE_LIMIT: usize = 25;
 
 /// A [`Store`] on one DynamoDB table.
 #[derive(Debug, Clone)]
@@ -95,8 +98,11 @@ impl DynamoStore {
         k: &UniqueKey,
         id: &str,
     ) -> Result<TransactWriteItem, StoreError> {
-        let mut item = key(keys::marker_pk(tenant, k), MARKER_SK);
+        let marker_pk = keys::marker_pk(tenant, k);
+        let mut item = key(marker_pk.clone(), MARKER_SK);
         item.insert(ATTR_ID.into(), s(id));
+        item.insert(GSI1_PK.into(), s(keys::marker_collection_pk(tenant)));
+        item.insert(GSI1_SK.into(), s(marker_pk));
         let put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(item))
@@ -121,6 +127,47 @@ impl DynamoStore {
             .build()
             .map_err(build_err)?;
         Ok(TransactWriteItem::builder().delete(delete).build())
+    }
+
+    /// Deletes up to 25 items by key, retrying what DynamoDB leaves
+    /// unprocessed (throttling) with a growing pause.
+    async fn delete_batch(
+        &self,
+        keys: &[HashMap<String, AttributeValue>],
+    ) -> Result<(), StoreError> {
+        let mut pending: Vec<WriteRequest> = keys
+            .iter()
+            .map(|k| {
+                DeleteRequest::builder()
+                    .set_key(Some(k.clone()))
+                    .build()
+                    .map(|d| WriteRequest::builder().delete_request(d).build())
+                    .map_err(build_err)
+            })
+            .collect::<Result<_, _>>()?;
+        for attempt in 0..8u32 {
+            if pending.is_empty() {
+                return Ok(());
+            }
+            let output = self
+                .client
+                .batch_write_item()
+                .request_items(&self.table, pending)
+                .send()
+                .await
+                .map_err(|e| unavailable("BatchWriteItem", &e))?;
+            pending = output
+                .unprocessed_items()
+                .and_then(|u| u.get(&self.table))
+                .cloned()
+                .unwrap_or_default();
+            if !pending.is_empty() {
+                tokio::time::sleep(std::time::Duration::from_millis(50 << attempt)).await;
+            }
+        }
+        Err(StoreError::Unavailable(
+            "DynamoDB BatchWriteItem left items unprocessed".into(),
+        ))
     }
 
     /// Runs a transaction; `explain` turns the index of the first failed
@@ -276,6 +323,34 @@ impl Store for DynamoStore {
             _ => StoreError::VersionMismatch,
         })
         .await
+    }
+
+    async fn purge_tenant(&self, tenant: &TenantId, limit: usize) -> Result<usize, StoreError> {
+        let mut doomed: Vec<HashMap<String, AttributeValue>> = Vec::new();
+        for collection in keys::tenant_collections(tenant) {
+            if doomed.len() >= limit {
+                break;
+            }
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(table::INDEXES[0].0)
+                .key_condition_expression("#pk = :pk")
+                .expression_attribute_names("#pk", GSI1_PK)
+                .expression_attribute_values(":pk", s(collection))
+                .projection_expression("pk, sk")
+                .limit(i32::try_from(limit - doomed.len()).unwrap_or(i32::MAX))
+                .send()
+                .await
+                .map_err(|e| unavailable("Query", &e))?;
+            doomed.extend(page.items().iter().cloned());
+        }
+        let deleted = doomed.len();
+        for chunk in doomed.chunks(BATCH_WRITE_LIMIT) {
+            self.delete_batch(chunk).await?;
+        }
+        Ok(deleted)
     }
 
     async fn find_unique(

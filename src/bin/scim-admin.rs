@@ -1,0 +1,295 @@
+//! `scim-admin`: the operator's command line for tenants, tokens and the
+//! table. Talks to Secrets Manager and DynamoDB through the standard AWS
+//! configuration (profiles, region, AWS_ENDPOINT_URL_*).
+
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use scim_serverless::admin::{AdminError, IssuedTokenView, Operator};
+use scim_serverless::auth::SecretsManagerSource;
+use scim_serverless::config::Config;
+use scim_serverless::store::DynamoStore;
+use scim_serverless::store::dynamo::table::create_table;
+use scim_serverless::tenant::TenantId;
+use serde_json::json;
+
+/// Exit code when a destructive command lacks `--confirm`.
+const EXIT_REFUSED: u8 = 5;
+/// Exit code for invalid arguments (as clap uses for usage errors).
+const EXIT_USAGE: u8 = 2;
+
+/// Manage the tenants and tokens of a SCIM deployment.
+///
+/// Configuration comes from the same SCIM_* variables as the functions
+/// (SCIM_TABLE_NAME, SCIM_SECRET_NAME_PATTERN) and the standard AWS
+/// environment. Exit codes: 0 ok, 1 AWS or other failure, 2 usage,
+/// 3 not found, 4 already exists, 5 confirmation missing.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    /// How Tenant URLs are printed, e.g. the stack output TenantUrlPattern
+    /// `https://abc.execute-api.eu-west-1.amazonaws.com/prod/scim/v2/{tenant}`.
+    #[arg(long, env = "SCIM_TENANT_URL_PATTERN", global = true)]
+    tenant_url_pattern: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Tenants: the customers of this deployment.
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// Bearer tokens of a tenant.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// The DynamoDB table.
+    #[command(subcommand)]
+    Table(TableCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum TenantCommand {
+    /// Create a tenant; prints its Tenant URL and first token (shown only once).
+    Create {
+        tenant: String,
+        /// A human-readable name for the tenant.
+        #[arg(long)]
+        display_name: Option<String>,
+        /// A name for the first token (e.g. the identity provider).
+        #[arg(long)]
+        token_name: Option<String>,
+    },
+    /// List the tenants.
+    List,
+    /// Show a tenant and its tokens (ids, names, creation times; never a token).
+    Show { tenant: String },
+    /// Revoke every token of a tenant and delete all its data.
+    Delete {
+        tenant: String,
+        /// Required: the deletion cannot be undone.
+        #[arg(long)]
+        confirm: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Issue an additional token (shown only once).
+    Issue(IssueArgs),
+    /// Revoke a token.
+    Revoke { tenant: String, token_id: String },
+    /// Issue a successor of a token; the old one stays valid until revoked.
+    Rotate {
+        tenant: String,
+        token_id: String,
+        /// Name of the new token (default: the old token's name).
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+struct IssueArgs {
+    tenant: String,
+    /// A name for the token (e.g. "okta").
+    #[arg(long)]
+    name: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum TableCommand {
+    /// Create the table with its key schema and indexes (no-op if it exists).
+    Create,
+}
+
+/// A failure and the exit code it maps to.
+struct Failure {
+    code: u8,
+    message: String,
+}
+
+impl From<AdminError> for Failure {
+    fn from(e: AdminError) -> Self {
+        Failure {
+            code: e.exit_code(),
+            message: e.to_string(),
+        }
+    }
+}
+
+fn tenant_id(text: &str) -> Result<TenantId, Failure> {
+    TenantId::parse(text).map_err(|e| Failure {
+        code: EXIT_USAGE,
+        message: format!("invalid tenant id '{text}': {e}"),
+    })
+}
+
+fn print_issued(json: bool, view: &IssuedTokenView) {
+    if json {
+        println!("{}", serde_json::to_string_pretty(view).unwrap_or_default());
+        return;
+    }
+    if let Some(url) = &view.tenant_url {
+        println!("Tenant URL: {url}");
+    }
+    println!("Token id:   {}", view.token_id);
+    println!("Token:      {}", view.token);
+    println!("The token is shown only now; store it in the identity provider.");
+}
+
+async fn run(cli: Cli) -> Result<(), Failure> {
+    let config = Config::from_env().map_err(|e| Failure {
+        code: EXIT_USAGE,
+        message: e.to_string(),
+    })?;
+    let aws = aws_config::load_from_env().await;
+    let operator = Operator {
+        tokens: SecretsManagerSource::new(
+            aws_sdk_secretsmanager::Client::new(&aws),
+            config.secret_name_pattern.clone(),
+        ),
+        store: DynamoStore::new(
+            aws_sdk_dynamodb::Client::new(&aws),
+            config.table_name.clone(),
+        ),
+        tenant_url_pattern: cli.tenant_url_pattern,
+    };
+    let json = cli.json;
+    match cli.command {
+        Command::Table(TableCommand::Create) => {
+            create_table(operator.store.client(), &config.table_name)
+                .await
+                .map_err(AdminError::from)?;
+            if json {
+                println!(
+                    "{}",
+                    json!({ "table": config.table_name, "status": "active" })
+                );
+            } else {
+                println!("table {} is active", config.table_name);
+            }
+        }
+        Command::Tenant(TenantCommand::Create {
+            tenant,
+            display_name,
+            token_name,
+        }) => {
+            let tenant = tenant_id(&tenant)?;
+            let view = operator
+                .create_tenant(&tenant, display_name.as_deref(), token_name.as_deref())
+                .await?;
+            print_issued(json, &view);
+        }
+        Command::Tenant(TenantCommand::List) => {
+            let tenants = operator.list_tenants().await?;
+            if json {
+                let ids: Vec<&str> = tenants.iter().map(TenantId::as_str).collect();
+                println!("{}", json!({ "tenants": ids }));
+            } else {
+                for t in tenants {
+                    println!("{t}");
+                }
+            }
+        }
+        Command::Tenant(TenantCommand::Show { tenant }) => {
+            let info = operator.show_tenant(&tenant_id(&tenant)?).await?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&info).unwrap_or_default()
+                );
+            } else {
+                println!("Tenant:     {}", info.tenant);
+                if let Some(name) = &info.display_name {
+                    println!("Name:       {name}");
+                }
+                if let Some(url) = &info.tenant_url {
+                    println!("Tenant URL: {url}");
+                }
+                println!("Tokens:");
+                for t in &info.tokens {
+                    let name = t.name.as_deref().unwrap_or("-");
+                    println!("  {}  {name}  created {}", t.id, t.created);
+                }
+            }
+        }
+        Command::Tenant(TenantCommand::Delete { tenant, confirm }) => {
+            let tenant = tenant_id(&tenant)?;
+            if !confirm {
+                return Err(Failure {
+                    code: EXIT_REFUSED,
+                    message: format!(
+                        "deleting tenant {tenant} revokes its tokens and deletes all its data; \
+                         add --confirm to proceed"
+                    ),
+                });
+            }
+            let deleted = operator
+                .delete_tenant(&tenant, |n| {
+                    if !json {
+                        eprintln!("deleted {n} items ...");
+                    }
+                })
+                .await?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&deleted).unwrap_or_default()
+                );
+            } else {
+                println!(
+                    "tenant {} deleted: {} tokens revoked, {} items deleted",
+                    deleted.tenant, deleted.tokens_revoked, deleted.items_deleted
+                );
+            }
+        }
+        Command::Token(TokenCommand::Issue(args)) => {
+            let view = operator
+                .issue_token(&tenant_id(&args.tenant)?, args.name.as_deref())
+                .await?;
+            print_issued(json, &view);
+        }
+        Command::Token(TokenCommand::Revoke { tenant, token_id }) => {
+            let tenant = tenant_id(&tenant)?;
+            operator.revoke_token(&tenant, &token_id).await?;
+            if json {
+                println!(
+                    "{}",
+                    json!({ "tenant": tenant.as_str(), "revoked": token_id })
+                );
+            } else {
+                println!("token {token_id} of tenant {tenant} revoked");
+            }
+        }
+        Command::Token(TokenCommand::Rotate {
+            tenant,
+            token_id,
+            name,
+        }) => {
+            let view = operator
+                .rotate_token(&tenant_id(&tenant)?, &token_id, name.as_deref())
+                .await?;
+            print_issued(json, &view);
+            if !json {
+                println!("Token {token_id} stays valid until you revoke it.");
+            }
+        }
+    }
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("error: {}", failure.message);
+            ExitCode::from(failure.code)
+        }
+    }
+}
