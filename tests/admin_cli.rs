@@ -105,10 +105,10 @@ fn start_local(d: &Deployment) -> (Local, String) {
     let mut line = String::new();
     loop {
         line.clear();
-        assert!(
-            stdout.read_line(&mut line).unwrap() > 0,
-            "scim-local exited early"
-        );
+        if stdout.read_line(&mut line).unwrap_or(0) == 0 {
+            let status = child.wait();
+            panic!("scim-local exited early: {status:?}");
+        }
         if let Some(addr) = line.strip_prefix("SCIM service listening on http://") {
             let addr = addr.trim().to_owned();
             return (
