@@ -101,7 +101,11 @@ fn start_local(d: &Deployment) -> (Local, String) {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let Some(out) = child.stdout.take() else {
+        let status = child.wait();
+        panic!("scim-local has no stdout: {status:?}");
+    };
+    let mut stdout = BufReader::new(out);
     let mut line = String::new();
     loop {
         line.clear();
