@@ -103,3 +103,48 @@ pub async fn authorize<S: TokenSource>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::auth::AuthError;
+    use crate::auth::token::TokenSet;
+
+    /// A token store that is down.
+    struct Down;
+
+    impl TokenSource for Down {
+        async fn load(&self, _: &TenantId) -> Result<Option<TokenSet>, AuthError> {
+            Err(AuthError::Unavailable("timeout".into()))
+        }
+    }
+
+    fn request(path_tenant: &str) -> AuthorizerRequest {
+        AuthorizerRequest {
+            headers: HashMap::from([("Authorization".into(), "Bearer scim_x".into())]),
+            path_parameters: HashMap::new(),
+            raw_path: Some(format!("/prod/scim/v2/{path_tenant}/Users")),
+        }
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_store_is_flagged_so_the_function_answers_503() {
+        let verifier = Verifier::new(Down, Duration::from_secs(60));
+        let response = authorize(&verifier, &request("acme")).await;
+        assert!(response.is_authorized);
+        assert_eq!(response.context[CONTEXT_UNAVAILABLE], true);
+        assert_eq!(response.context[CONTEXT_TENANT], "acme");
+        assert!(response.context.get(CONTEXT_TOKEN_ID).is_none());
+    }
+
+    #[tokio::test]
+    async fn a_path_without_a_valid_tenant_is_denied_without_asking_the_store() {
+        let verifier = Verifier::new(Down, Duration::from_secs(60));
+        for path in ["Not_A_Tenant", ""] {
+            let response = authorize(&verifier, &request(path)).await;
+            assert!(!response.is_authorized, "{path:?}");
+        }
+    }
+}
