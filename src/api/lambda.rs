@@ -18,10 +18,9 @@ pub fn caller(req: &lambda_http::Request) -> Caller {
     let Some(fields) = ctx.authorizer.as_ref().map(|a| &a.fields) else {
         return Caller::Anonymous;
     };
-    if fields
-        .get(CONTEXT_UNAVAILABLE)
-        .is_some_and(|v| v.as_bool() == Some(true))
-    {
+    // API Gateway may pass context values on as strings.
+    let flagged = |v: &serde_json::Value| v.as_bool() == Some(true) || v.as_str() == Some("true");
+    if fields.get(CONTEXT_UNAVAILABLE).is_some_and(flagged) {
         return Caller::Unavailable;
     }
     fields
@@ -102,6 +101,10 @@ mod tests {
             ),
             (
                 serde_json::json!({"lambda": {"tenant": "acme", "unavailable": true}}),
+                Caller::Unavailable,
+            ),
+            (
+                serde_json::json!({"lambda": {"tenant": "acme", "unavailable": "true"}}),
                 Caller::Unavailable,
             ),
             (
