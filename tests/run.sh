@@ -285,21 +285,18 @@ wait_until() {
 # SigV4 is not checked by either server; a syntactically plausible header is enough.
 FAKE_AUTH='AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/SERVICE/aws4_request, SignedHeaders=host, Signature=x'
 
-probe_dynamodb() {
-  curl -s --max-time 2 -X POST "http://127.0.0.1:$DYNAMODB_PORT/" \
-    -H 'X-Amz-Target: DynamoDB_20120810.ListTables' \
-    -H 'Content-Type: application/x-amz-json-1.0' \
-    -H "Authorization: ${FAKE_AUTH/SERVICE/dynamodb}" \
-    -d '{}' 2>/dev/null | grep -q TableNames
+# aws_probe PORT TARGET JSON_VERSION SERVICE EXPECTED: one JSON-RPC call, true when
+# the answer contains EXPECTED.
+aws_probe() {
+  curl -s --max-time 2 -X POST "http://127.0.0.1:$1/" \
+    -H "X-Amz-Target: $2" \
+    -H "Content-Type: application/x-amz-json-$3" \
+    -H "Authorization: ${FAKE_AUTH/SERVICE/$4}" \
+    -d '{}' 2>/dev/null | grep -q "$5"
 }
 
-probe_moto() {
-  curl -s --max-time 2 -X POST "http://127.0.0.1:$MOTO_PORT/" \
-    -H 'X-Amz-Target: secretsmanager.ListSecrets' \
-    -H 'Content-Type: application/x-amz-json-1.1' \
-    -H "Authorization: ${FAKE_AUTH/SERVICE/secretsmanager}" \
-    -d '{}' 2>/dev/null | grep -q SecretList
-}
+probe_dynamodb() { aws_probe "$DYNAMODB_PORT" DynamoDB_20120810.ListTables 1.0 dynamodb TableNames; }
+probe_moto() { aws_probe "$MOTO_PORT" secretsmanager.ListSecrets 1.1 secretsmanager SecretList; }
 
 start_servers() {
   WORK_DIR=$(mktemp -d "${TMPDIR:-/tmp}/scim-tests.XXXXXX")
