@@ -69,9 +69,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let config = Config::from_env()?;
     let tenant = TenantId::parse(&args.tenant)?;
 
-    if args.store == StoreKind::Dynamodb {
-        let aws = aws_config::load_from_env().await;
-        let client = aws_sdk_dynamodb::Client::new(&aws);
+    // The AWS configuration is resolved once, and only when something uses it.
+    let aws = if args.store == StoreKind::Dynamodb || args.tokens == TokenKind::Secretsmanager {
+        Some(aws_config::load_from_env().await)
+    } else {
+        None
+    };
+
+    if let (StoreKind::Dynamodb, Some(aws)) = (args.store, &aws) {
+        let client = aws_sdk_dynamodb::Client::new(aws);
         if args.create_table {
             create_table(&client, &config.table_name).await?;
         } else {
@@ -106,7 +112,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             serve(listener, routes, tokens, &config, http).await?;
         }
         TokenKind::Secretsmanager => {
-            let aws = aws_config::load_from_env().await;
+            let aws = aws.ok_or("AWS configuration was not loaded")?;
             let tokens = SecretsManagerSource::new(
                 aws_sdk_secretsmanager::Client::new(&aws),
                 config.secret_name_pattern.clone(),
