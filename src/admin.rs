@@ -334,12 +334,12 @@ mod tests {
         let op = operator();
         let created = op.create_tenant(&acme(), None, None).await.unwrap();
         for i in 0..250 {
-            let record = Record {
-                kind: ResourceKind::User,
-                id: format!("u{i}"),
-                version: 1,
-                document: serde_json::json!({"userName": format!("u{i}@x.com")}),
-            };
+            let record = Record::new(
+                ResourceKind::User,
+                format!("u{i}"),
+                1,
+                serde_json::json!({"userName": format!("u{i}@x.com")}),
+            );
             op.store.create(&acme(), &record).await.unwrap();
         }
         let mut reports = Vec::new();

@@ -229,20 +229,20 @@ async fn operator_flow_create_use_rotate_revoke_isolate_delete() {
     let acme_id = TenantId::parse("acme").unwrap();
     let globex_id = TenantId::parse("globex").unwrap();
     for i in 0..30 {
-        let user = Record {
-            kind: ResourceKind::User,
-            id: format!("u{i}"),
-            version: 1,
-            document: json!({"userName": format!("user{i}@acme.com")}),
-        };
+        let user = Record::new(
+            ResourceKind::User,
+            format!("u{i}"),
+            1,
+            json!({"userName": format!("user{i}@acme.com")}),
+        );
         store.create(&acme_id, &user).await.unwrap();
     }
-    let kept = Record {
-        kind: ResourceKind::User,
-        id: "g1".into(),
-        version: 1,
-        document: json!({"userName": "someone@globex.com"}),
-    };
+    let kept = Record::new(
+        ResourceKind::User,
+        "g1",
+        1,
+        json!({"userName": "someone@globex.com"}),
+    );
     store.create(&globex_id, &kept).await.unwrap();
 
     let refused = d.admin(&["tenant", "delete", "acme"]);
@@ -250,8 +250,8 @@ async fn operator_flow_create_use_rotate_revoke_isolate_delete() {
     let deleted = d.admin_json(&["tenant", "delete", "acme", "--confirm"]);
     assert_eq!(deleted["tokensRevoked"], 2);
     assert_eq!(
-        deleted["itemsDeleted"], 60,
-        "30 users and their 30 userName markers"
+        deleted["itemsDeleted"], 61,
+        "30 users, their 30 userName markers and the tenant's user counter"
     );
     assert_eq!(status(&addr, "/scim/v2/acme/Schemas", &new_token), 401);
     assert_eq!(

@@ -21,16 +21,17 @@ fn user(id: &str, user_name: &str, version: u64) -> Record {
             "userName": user_name,
             "emails": [{"value": user_name, "type": "work"}],
         }),
+        manager: None,
     }
 }
 
 fn group(id: &str, name: &str) -> Record {
-    Record {
-        kind: ResourceKind::Group,
-        id: id.to_owned(),
-        version: 1,
-        document: json!({"id": id, "displayName": name}),
-    }
+    Record::new(
+        ResourceKind::Group,
+        id.to_owned(),
+        1,
+        json!({"id": id, "displayName": name}),
+    )
 }
 
 fn renamed(record: &Record, user_name: &str) -> Record {

@@ -1,17 +1,20 @@
 //! The embedded store: one process, no dependencies, the same semantics as
 //! DynamoDB (atomic conditional writes, case-insensitive unique keys).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::{Record, Store, StoreError, UniqueKey};
+use super::{Lookup, Page, Record, Store, StoreError, UniqueKey};
 use crate::scim::schema::ResourceKind;
 use crate::tenant::TenantId;
 
 #[derive(Debug, Default)]
 struct Tables {
-    resources: HashMap<(TenantId, ResourceKind, String), Record>,
+    /// Ordered like DynamoDB's per-tenant index: by tenant, kind, id.
+    resources: BTreeMap<(TenantId, ResourceKind, String), Record>,
     unique: HashMap<(TenantId, UniqueKey), String>,
+    /// Per-tenant resource counters, as the DynamoDB adapter keeps them.
+    counts: HashMap<(TenantId, ResourceKind), u64>,
 }
 
 /// An in-memory [`Store`]; clones share the data.
@@ -31,6 +34,25 @@ impl MemoryStore {
             .lock()
             .map_err(|_| StoreError::Unavailable("memory store lock poisoned".into()))
     }
+}
+
+/// A tenant's resources of one kind, in id order, starting after `after`.
+fn range<'t>(
+    t: &'t Tables,
+    tenant: &TenantId,
+    kind: ResourceKind,
+    after: Option<&str>,
+) -> impl Iterator<Item = &'t Record> {
+    use std::ops::Bound::{Excluded, Included, Unbounded};
+    let start = match after {
+        Some(id) => Excluded(key(tenant, kind, id)),
+        None => Included(key(tenant, kind, "")),
+    };
+    let (tenant, kind) = (tenant.clone(), kind);
+    t.resources
+        .range((start, Unbounded))
+        .take_while(move |((t, k, _), _)| *t == tenant && *k == kind)
+        .map(|(_, r)| r)
 }
 
 fn key(tenant: &TenantId, kind: ResourceKind, id: &str) -> (TenantId, ResourceKind, String) {
@@ -81,6 +103,7 @@ impl Store for MemoryStore {
             t.unique.insert((tenant.clone(), uk), record.id.clone());
         }
         t.resources.insert(k, record.clone());
+        *t.counts.entry((tenant.clone(), record.kind)).or_default() += 1;
         Ok(())
     }
 
@@ -122,6 +145,9 @@ impl Store for MemoryStore {
             t.unique.remove(&(tenant.clone(), uk));
         }
         t.resources.remove(&k);
+        if let Some(n) = t.counts.get_mut(&(tenant.clone(), record.kind)) {
+            *n = n.saturating_sub(1);
+        }
         Ok(())
     }
 
@@ -147,6 +173,7 @@ impl Store for MemoryStore {
         for k in &markers {
             t.unique.remove(k);
         }
+        t.counts.retain(|(owner, _), _| owner != tenant);
         Ok(resources.len() + markers.len())
     }
 
@@ -160,5 +187,58 @@ impl Store for MemoryStore {
             .unique
             .get(&(tenant.clone(), key.clone()))
             .cloned())
+    }
+
+    async fn find(
+        &self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        lookup: &Lookup,
+    ) -> Result<Vec<Record>, StoreError> {
+        let t = self.lock()?;
+        Ok(range(&t, tenant, kind, None)
+            .filter(|r| r.matches(lookup))
+            .cloned()
+            .collect())
+    }
+
+    async fn list(
+        &self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page, StoreError> {
+        let t = self.lock()?;
+        let mut records: Vec<Record> = range(&t, tenant, kind, after)
+            .take(limit.saturating_add(1))
+            .cloned()
+            .collect();
+        let more = records.len() > limit;
+        records.truncate(limit);
+        Ok(Page { records, more })
+    }
+
+    async fn id_at(
+        &self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        position: u64,
+    ) -> Result<Option<String>, StoreError> {
+        let Some(skip) = usize::try_from(position)
+            .ok()
+            .and_then(|p| p.checked_sub(1))
+        else {
+            return Ok(None);
+        };
+        let t = self.lock()?;
+        Ok(range(&t, tenant, kind, None)
+            .nth(skip)
+            .map(|r| r.id.clone()))
+    }
+
+    async fn count(&self, tenant: &TenantId, kind: ResourceKind) -> Result<u64, StoreError> {
+        let t = self.lock()?;
+        Ok(t.counts.get(&(tenant.clone(), kind)).copied().unwrap_or(0))
     }
 }

@@ -50,6 +50,18 @@ impl UniqueKey {
     }
 }
 
+/// Where a user's manager reference points. Identity providers provision
+/// managers in any order, so a reference may name a user that does not
+/// exist yet; it stays `Pending` (the value as sent) until that user is
+/// provisioned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ManagerLink {
+    /// The id of a user of the same tenant.
+    Resolved(String),
+    /// The value as sent (an id, externalId or email) that matched no user.
+    Pending(String),
+}
+
 /// A stored resource: its document and the version every write is
 /// conditional on (also its ETag).
 #[derive(Debug, Clone, PartialEq)]
@@ -58,12 +70,88 @@ pub struct Record {
     pub id: String,
     pub version: u64,
     pub document: Value,
+    /// Users only: the manager reference, indexed for direct reports.
+    pub manager: Option<ManagerLink>,
 }
 
+/// Most email addresses of one user that are indexed (each is one item
+/// written in the user's transaction, which DynamoDB caps at 100 items).
+pub const MAX_INDEXED_EMAILS: usize = 20;
+
 impl Record {
+    /// A record without a manager reference.
+    pub fn new(kind: ResourceKind, id: impl Into<String>, version: u64, document: Value) -> Self {
+        Record {
+            kind,
+            id: id.into(),
+            version,
+            document,
+            manager: None,
+        }
+    }
+
     pub fn unique_keys(&self) -> Vec<UniqueKey> {
         UniqueKey::for_document(self.kind, &self.document)
     }
+
+    /// `externalId`, compared exactly (RFC 7643: `caseExact`).
+    pub fn external_id(&self) -> Option<&str> {
+        self.document.get("externalId").and_then(Value::as_str)
+    }
+
+    /// The user's email addresses, lower-cased and without duplicates, in
+    /// document order, at most [`MAX_INDEXED_EMAILS`].
+    pub fn email_keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> = Vec::new();
+        if self.kind != ResourceKind::User {
+            return keys;
+        }
+        let emails = self.document.get("emails").and_then(Value::as_array);
+        for email in emails.into_iter().flatten() {
+            if let Some(v) = email.get("value").and_then(Value::as_str) {
+                let folded = v.to_lowercase();
+                if !keys.contains(&folded) && keys.len() < MAX_INDEXED_EMAILS {
+                    keys.push(folded);
+                }
+            }
+        }
+        keys
+    }
+
+    /// Whether this record is found by `lookup`: the one definition both
+    /// adapters index by.
+    pub fn matches(&self, lookup: &Lookup) -> bool {
+        match lookup {
+            Lookup::ExternalId(v) => self.external_id() == Some(v.as_str()),
+            Lookup::Email(v) => self.email_keys().contains(&v.to_lowercase()),
+            Lookup::DirectReports(id) => self.manager == Some(ManagerLink::Resolved(id.clone())),
+            Lookup::PendingManager(raw) => matches!(
+                &self.manager,
+                Some(ManagerLink::Pending(p)) if p.to_lowercase() == raw.to_lowercase()
+            ),
+        }
+    }
+}
+
+/// A secondary key a resource is found by without a Scan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup {
+    /// `externalId eq` (exact).
+    ExternalId(String),
+    /// `emails.value eq` (any case).
+    Email(String),
+    /// Users whose manager is the user with this id.
+    DirectReports(String),
+    /// Users whose unresolved manager reference is this value (any case).
+    PendingManager(String),
+}
+
+/// One page of a tenant's resources in id order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page {
+    pub records: Vec<Record>,
+    /// Whether resources follow the last one of this page.
+    pub more: bool,
 }
 
 /// Why a store operation did not happen. Nothing is half-written in any case.
@@ -136,4 +224,40 @@ pub trait Store: Send + Sync + 'static {
         tenant: &TenantId,
         key: &UniqueKey,
     ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+
+    /// The resources found by a secondary key, in id order. Served by an
+    /// index, which DynamoDB updates eventually (typically within a second).
+    fn find(
+        &self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        lookup: &Lookup,
+    ) -> impl Future<Output = Result<Vec<Record>, StoreError>> + Send;
+
+    /// Up to `limit` resources of a kind in id order, starting after the id
+    /// `after` (from the first when `None`).
+    fn list(
+        &self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        after: Option<&str>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Page, StoreError>> + Send;
+
+    /// The id of the `position`-th resource (1-based) in id order, reading
+    /// ids only; `None` when there are fewer. Index paging starts after it.
+    fn id_at(
+        &self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        position: u64,
+    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+
+    /// How many resources of a kind the tenant has: a counter kept in the
+    /// same transactions as creates and deletes, so no items are counted.
+    fn count(
+        &self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 }

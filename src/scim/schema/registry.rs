@@ -8,7 +8,7 @@ use super::definitions::{
 };
 
 /// The two resource types this service provides.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ResourceKind {
     User,
     Group,

@@ -9,6 +9,10 @@ pub const PK: &str = "pk";
 pub const SK: &str = "sk";
 pub const GSI1_PK: &str = "gsi1pk";
 pub const GSI1_SK: &str = "gsi1sk";
+pub const GSI2_PK: &str = "gsi2pk";
+pub const GSI2_SK: &str = "gsi2sk";
+pub const GSI3_PK: &str = "gsi3pk";
+pub const GSI3_SK: &str = "gsi3sk";
 
 /// Sort key of a resource item and of a unique-key marker.
 pub const RESOURCE_SK: &str = "R";
@@ -36,15 +40,59 @@ pub fn marker_collection_pk(tenant: &TenantId) -> String {
     format!("T#{tenant}#K")
 }
 
+/// `T#{tenant}#X`: the tenant's auxiliary items (email lookups, counters)
+/// on `gsi1`.
+pub fn auxiliary_collection_pk(tenant: &TenantId) -> String {
+    format!("T#{tenant}#X")
+}
+
 /// Every `gsi1` partition of a tenant: together they hold every item of
 /// the tenant, which is how a tenant is deleted without a Scan. A new item
 /// type must add its collection here.
-pub fn tenant_collections(tenant: &TenantId) -> [String; 3] {
+pub fn tenant_collections(tenant: &TenantId) -> [String; 4] {
     [
         collection_pk(tenant, ResourceKind::User),
         collection_pk(tenant, ResourceKind::Group),
         marker_collection_pk(tenant),
+        auxiliary_collection_pk(tenant),
     ]
+}
+
+/// `T#{tenant}#UX#{externalId}` / `T#{tenant}#GX#{externalId}`: `gsi2`
+/// partition of a resource item with an `externalId`.
+pub fn external_id_pk(tenant: &TenantId, kind: ResourceKind, external_id: &str) -> String {
+    format!("T#{tenant}#{}X#{external_id}", kind_tag(kind))
+}
+
+/// `T#{tenant}#UE#{lower-case email}`: `gsi2` partition of email items.
+pub fn email_pk(tenant: &TenantId, email: &str) -> String {
+    format!("T#{tenant}#UE#{email}")
+}
+
+/// `E#{lower-case email}`: sort key of an email item in its user's partition.
+pub fn email_sk(email: &str) -> String {
+    format!("E#{email}")
+}
+
+/// `T#{tenant}#M#{manager id}`: `gsi3` partition of a manager's direct reports.
+pub fn reports_pk(tenant: &TenantId, manager_id: &str) -> String {
+    format!("T#{tenant}#M#{manager_id}")
+}
+
+/// `T#{tenant}#MP#{lower-case value}`: `gsi3` partition of users whose
+/// manager reference matched no user yet.
+pub fn pending_reports_pk(tenant: &TenantId, raw: &str) -> String {
+    format!("T#{tenant}#MP#{}", raw.to_lowercase())
+}
+
+/// `T#{tenant}#C`: the partition of the tenant's resource counters; the
+/// sort key is the kind (`U` or `G`).
+pub fn counter_pk(tenant: &TenantId) -> String {
+    format!("T#{tenant}#C")
+}
+
+pub fn counter_sk(kind: ResourceKind) -> &'static str {
+    kind_tag(kind)
 }
 
 /// `T#{tenant}#UN#{lower-case userName}` / `T#{tenant}#GN#{lower-case displayName}`.

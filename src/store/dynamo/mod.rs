@@ -10,21 +10,28 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, DeleteRequest, Put, ReturnValuesOnConditionCheckFailure,
-    TransactWriteItem, WriteRequest,
+    AttributeValue, Delete, DeleteRequest, KeysAndAttributes, Put,
+    ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update, WriteRequest,
 };
 
-use super::{Record, Store, StoreError, UniqueKey};
+use super::{Lookup, ManagerLink, Page, Record, Store, StoreError, UniqueKey};
 use crate::scim::schema::ResourceKind;
 use crate::tenant::TenantId;
-use keys::{GSI1_PK, GSI1_SK, MARKER_SK, PK, RESOURCE_SK, SK};
+use keys::{GSI1_PK, GSI1_SK, GSI2_PK, GSI2_SK, GSI3_PK, GSI3_SK, MARKER_SK, PK, RESOURCE_SK, SK};
 
 const ATTR_ID: &str = "id";
 const ATTR_VERSION: &str = "ver";
 const ATTR_DOC: &str = "doc";
 const ATTR_KIND: &str = "kind";
+const ATTR_MANAGER: &str = "mgr";
+const ATTR_COUNT: &str = "n";
 /// Most items one `BatchWriteItem` takes.
 const BATCH_WRITE_LIMIT: usize = 25;
+/// Most keys one `BatchGetItem` takes.
+const BATCH_GET_LIMIT: usize = 100;
+/// Attempts of a transaction that another transaction on the same item
+/// (the tenant counter) cancelled.
+const TRANSACTION_ATTEMPTS: u32 = 6;
 
 /// A [`Store`] on one DynamoDB table.
 #[derive(Debug, Clone)]
@@ -46,12 +53,38 @@ fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
 }
 
-fn key(pk: String, sk: &str) -> HashMap<String, AttributeValue> {
+fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+type Item = HashMap<String, AttributeValue>;
+
+fn key(pk: String, sk: &str) -> Item {
     HashMap::from([(PK.to_owned(), s(pk)), (SK.to_owned(), s(sk))])
 }
 
 fn build_err(e: impl std::fmt::Display) -> StoreError {
     StoreError::Unavailable(format!("invalid DynamoDB request: {e}"))
+}
+
+fn write(p: Put) -> TransactWriteItem {
+    TransactWriteItem::builder().put(p).build()
+}
+
+/// How the manager reference is stored: `R#{id}` or `P#{value}`.
+fn encode_manager(link: &ManagerLink) -> String {
+    match link {
+        ManagerLink::Resolved(id) => format!("R#{id}"),
+        ManagerLink::Pending(raw) => format!("P#{raw}"),
+    }
+}
+
+fn decode_manager(text: &str) -> Result<ManagerLink, StoreError> {
+    match text.split_at_checked(2) {
+        Some(("R#", id)) => Ok(ManagerLink::Resolved(id.to_owned())),
+        Some(("P#", raw)) => Ok(ManagerLink::Pending(raw.to_owned())),
+        _ => Err(StoreError::Corrupt("manager reference".into())),
+    }
 }
 
 impl DynamoStore {
@@ -70,11 +103,9 @@ impl DynamoStore {
         &self.table
     }
 
-    fn resource_item(
-        &self,
-        tenant: &TenantId,
-        record: &Record,
-    ) -> Result<HashMap<String, AttributeValue>, StoreError> {
+    /// The resource item with its index keys: `gsi1` (collection), `gsi2`
+    /// (`externalId`), `gsi3` (manager reference).
+    fn resource_item(&self, tenant: &TenantId, record: &Record) -> Result<Item, StoreError> {
         let doc = serde_json::to_string(&record.document).map_err(build_err)?;
         let mut item = key(
             keys::resource_pk(tenant, record.kind, &record.id),
@@ -82,13 +113,24 @@ impl DynamoStore {
         );
         item.insert(ATTR_ID.into(), s(&record.id));
         item.insert(ATTR_KIND.into(), s(record.kind.name()));
-        item.insert(
-            ATTR_VERSION.into(),
-            AttributeValue::N(record.version.to_string()),
-        );
+        item.insert(ATTR_VERSION.into(), n(record.version));
         item.insert(ATTR_DOC.into(), s(doc));
         item.insert(GSI1_PK.into(), s(keys::collection_pk(tenant, record.kind)));
         item.insert(GSI1_SK.into(), s(&record.id));
+        if let Some(external_id) = record.external_id() {
+            let pk = keys::external_id_pk(tenant, record.kind, external_id);
+            item.insert(GSI2_PK.into(), s(pk));
+            item.insert(GSI2_SK.into(), s(&record.id));
+        }
+        if let Some(link) = &record.manager {
+            let pk = match link {
+                ManagerLink::Resolved(id) => keys::reports_pk(tenant, id),
+                ManagerLink::Pending(raw) => keys::pending_reports_pk(tenant, raw),
+            };
+            item.insert(ATTR_MANAGER.into(), s(encode_manager(link)));
+            item.insert(GSI3_PK.into(), s(pk));
+            item.insert(GSI3_SK.into(), s(&record.id));
+        }
         Ok(item)
     }
 
@@ -109,7 +151,7 @@ impl DynamoStore {
             .condition_expression("attribute_not_exists(pk)")
             .build()
             .map_err(build_err)?;
-        Ok(TransactWriteItem::builder().put(put).build())
+        Ok(write(put))
     }
 
     fn delete_marker(
@@ -129,12 +171,78 @@ impl DynamoStore {
         Ok(TransactWriteItem::builder().delete(delete).build())
     }
 
+    /// The item that finds a user by one of its email addresses (`gsi2`).
+    fn put_email(
+        &self,
+        tenant: &TenantId,
+        record: &Record,
+        email: &str,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let pk = keys::resource_pk(tenant, record.kind, &record.id);
+        let sk = keys::email_sk(email);
+        let mut item = key(pk.clone(), &sk);
+        item.insert(ATTR_ID.into(), s(&record.id));
+        item.insert(GSI1_PK.into(), s(keys::auxiliary_collection_pk(tenant)));
+        item.insert(GSI1_SK.into(), s(format!("{pk}#{sk}")));
+        item.insert(GSI2_PK.into(), s(keys::email_pk(tenant, email)));
+        item.insert(GSI2_SK.into(), s(&record.id));
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .build()
+            .map_err(build_err)?;
+        Ok(write(put))
+    }
+
+    fn delete_email(
+        &self,
+        tenant: &TenantId,
+        record: &Record,
+        email: &str,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let delete = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(
+                keys::resource_pk(tenant, record.kind, &record.id),
+                &keys::email_sk(email),
+            )))
+            .build()
+            .map_err(build_err)?;
+        Ok(TransactWriteItem::builder().delete(delete).build())
+    }
+
+    /// Adds `delta` to the tenant's counter of `kind`.
+    fn count_by(
+        &self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        delta: i64,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::counter_pk(tenant), keys::counter_sk(kind))))
+            .update_expression("ADD #n :d SET #g1 = :g1, #s1 = :s1")
+            .expression_attribute_names("#n", ATTR_COUNT)
+            .expression_attribute_names("#g1", GSI1_PK)
+            .expression_attribute_names("#s1", GSI1_SK)
+            .expression_attribute_values(":d", n(delta))
+            .expression_attribute_values(":g1", s(keys::auxiliary_collection_pk(tenant)))
+            .expression_attribute_values(
+                ":s1",
+                s(format!(
+                    "{}#{}",
+                    keys::counter_pk(tenant),
+                    keys::counter_sk(kind)
+                )),
+            )
+            .build()
+            .map_err(build_err)?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
     /// Deletes up to 25 items by key, retrying what DynamoDB leaves
     /// unprocessed (throttling) with a growing pause.
-    async fn delete_batch(
-        &self,
-        keys: &[HashMap<String, AttributeValue>],
-    ) -> Result<(), StoreError> {
+    async fn delete_batch(&self, keys: &[Item]) -> Result<(), StoreError> {
         let mut pending: Vec<WriteRequest> = keys
             .iter()
             .map(|k| {
@@ -170,43 +278,141 @@ impl DynamoStore {
         ))
     }
 
+    /// Reads resource items by id (strongly consistent), retrying unprocessed
+    /// keys; missing ones are skipped.
+    async fn get_many(
+        &self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        ids: &[String],
+    ) -> Result<Vec<Record>, StoreError> {
+        let mut records = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(BATCH_GET_LIMIT) {
+            let keys: Vec<Item> = chunk
+                .iter()
+                .map(|id| key(keys::resource_pk(tenant, kind, id), RESOURCE_SK))
+                .collect();
+            let mut pending = Some(
+                KeysAndAttributes::builder()
+                    .set_keys(Some(keys))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(build_err)?,
+            );
+            for attempt in 0..8u32 {
+                let Some(request) = pending.take() else { break };
+                let output = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(|e| unavailable("BatchGetItem", &e))?;
+                for item in output
+                    .responses()
+                    .and_then(|r| r.get(&self.table))
+                    .into_iter()
+                    .flatten()
+                {
+                    records.push(decode(item, kind)?);
+                }
+                pending = output
+                    .unprocessed_keys()
+                    .and_then(|u| u.get(&self.table))
+                    .filter(|k| !k.keys().is_empty())
+                    .cloned();
+                if pending.is_some() {
+                    tokio::time::sleep(std::time::Duration::from_millis(50 << attempt)).await;
+                }
+            }
+            if pending.is_some() {
+                return Err(StoreError::Unavailable(
+                    "DynamoDB BatchGetItem left keys unprocessed".into(),
+                ));
+            }
+        }
+        Ok(records)
+    }
+
+    /// Every item of an index partition (following `LastEvaluatedKey`).
+    async fn query_all(
+        &self,
+        index: &str,
+        (pk_name, _): (&str, &str),
+        pk: String,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(index)
+                .key_condition_expression("#pk = :pk")
+                .expression_attribute_names("#pk", pk_name)
+                .expression_attribute_values(":pk", s(pk.clone()))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| unavailable("Query", &e))?;
+            items.extend(page.items().iter().cloned());
+            start = page.last_evaluated_key().cloned();
+            if start.is_none() {
+                return Ok(items);
+            }
+        }
+    }
+
     /// Runs a transaction; `explain` turns the index of the first failed
     /// condition (and whether that item existed) into the error to report.
+    /// A transaction cancelled by a concurrent one on a shared item (the
+    /// tenant counter) is retried with jittered back-off.
     async fn transact(
         &self,
         items: Vec<TransactWriteItem>,
         explain: impl Fn(usize, bool) -> StoreError,
     ) -> Result<(), StoreError> {
-        let result = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await;
-        let err = match result {
-            Ok(_) => return Ok(()),
-            Err(err) => err,
-        };
-        if let Some(TransactWriteItemsError::TransactionCanceledException(cancel)) =
-            err.as_service_error()
-        {
-            let failed = cancel
-                .cancellation_reasons()
+        for attempt in 0..TRANSACTION_ATTEMPTS {
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .send()
+                .await;
+            let err = match result {
+                Ok(_) => return Ok(()),
+                Err(err) => err,
+            };
+            let Some(TransactWriteItemsError::TransactionCanceledException(cancel)) =
+                err.as_service_error()
+            else {
+                return Err(unavailable("TransactWriteItems", &err));
+            };
+            let reasons = cancel.cancellation_reasons();
+            if let Some((index, reason)) = reasons
                 .iter()
                 .enumerate()
-                .find(|(_, r)| r.code() == Some("ConditionalCheckFailed"));
-            if let Some((index, reason)) = failed {
+                .find(|(_, r)| r.code() == Some("ConditionalCheckFailed"))
+            {
                 return Err(explain(index, reason.item().is_some()));
             }
+            if !reasons
+                .iter()
+                .any(|r| r.code() == Some("TransactionConflict"))
+            {
+                return Err(unavailable("TransactWriteItems", &err));
+            }
+            let jitter = u64::from(uuid::Uuid::new_v4().as_bytes()[0]) % 20;
+            tokio::time::sleep(std::time::Duration::from_millis((20 << attempt) + jitter)).await;
         }
-        Err(unavailable("TransactWriteItems", &err))
+        Err(StoreError::Unavailable(
+            "DynamoDB TransactWriteItems kept conflicting; retry later".into(),
+        ))
     }
 }
 
-fn decode(
-    item: &HashMap<String, AttributeValue>,
-    kind: ResourceKind,
-) -> Result<Record, StoreError> {
+fn decode(item: &Item, kind: ResourceKind) -> Result<Record, StoreError> {
     let text = |name: &str| {
         item.get(name)
             .and_then(|v| v.as_s().ok())
@@ -217,13 +423,26 @@ fn decode(
         .and_then(|v| v.as_n().ok())
         .and_then(|n| n.parse().ok())
         .ok_or_else(|| StoreError::Corrupt("missing version".into()))?;
+    let manager = match item.get(ATTR_MANAGER).and_then(|v| v.as_s().ok()) {
+        Some(text) => Some(decode_manager(text)?),
+        None => None,
+    };
     Ok(Record {
         kind,
         id: text(ATTR_ID)?.clone(),
         version,
         document: serde_json::from_str(text(ATTR_DOC)?)
             .map_err(|e| StoreError::Corrupt(format!("document: {e}")))?,
+        manager,
     })
+}
+
+/// The `ExclusiveStartKey` of a `gsi1` query resuming after resource `id`.
+fn collection_start(tenant: &TenantId, kind: ResourceKind, id: &str) -> Item {
+    let mut start = key(keys::resource_pk(tenant, kind, id), RESOURCE_SK);
+    start.insert(GSI1_PK.into(), s(keys::collection_pk(tenant, kind)));
+    start.insert(GSI1_SK.into(), s(id));
+    start
 }
 
 impl Store for DynamoStore {
@@ -239,8 +458,13 @@ impl Store for DynamoStore {
         for k in &unique {
             items.push(self.put_marker(tenant, k, &record.id)?);
         }
-        self.transact(items, |i, _| {
-            StoreError::Conflict(i.checked_sub(1).map(|i| unique[i].clone()))
+        for email in record.email_keys() {
+            items.push(self.put_email(tenant, record, &email)?);
+        }
+        items.push(self.count_by(tenant, record.kind, 1)?);
+        self.transact(items, |i, _| match i {
+            0 => StoreError::Conflict(None),
+            i => StoreError::Conflict(unique.get(i - 1).cloned()),
         })
         .await
     }
@@ -292,11 +516,18 @@ impl Store for DynamoStore {
             items.push(self.put_marker(tenant, k, &previous.id)?);
         }
         let removed = items.len() - 1 - added.len();
+        let (old_emails, new_emails) = (previous.email_keys(), next.email_keys());
+        for email in old_emails.iter().filter(|e| !new_emails.contains(e)) {
+            items.push(self.delete_email(tenant, previous, email)?);
+        }
+        for email in new_emails.iter().filter(|e| !old_emails.contains(e)) {
+            items.push(self.put_email(tenant, next, email)?);
+        }
         self.transact(items, |i, existed| match i {
             0 if existed => StoreError::VersionMismatch,
             0 => StoreError::NotFound,
             i if i <= removed => StoreError::VersionMismatch,
-            i => StoreError::Conflict(Some(added[i - 1 - removed].clone())),
+            i => StoreError::Conflict(added.get(i - 1 - removed).cloned()),
         })
         .await
     }
@@ -318,6 +549,10 @@ impl Store for DynamoStore {
         for k in record.unique_keys() {
             items.push(self.delete_marker(tenant, &k, &record.id)?);
         }
+        for email in record.email_keys() {
+            items.push(self.delete_email(tenant, record, &email)?);
+        }
+        items.push(self.count_by(tenant, record.kind, -1)?);
         self.transact(items, |i, existed| match i {
             0 if !existed => StoreError::NotFound,
             _ => StoreError::VersionMismatch,
@@ -372,5 +607,135 @@ impl Store for DynamoStore {
             .and_then(|item| item.get(ATTR_ID))
             .and_then(|v| v.as_s().ok())
             .cloned())
+    }
+
+    async fn find(
+        &self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        lookup: &Lookup,
+    ) -> Result<Vec<Record>, StoreError> {
+        let (index, pk) = match lookup {
+            Lookup::ExternalId(v) => (1, keys::external_id_pk(tenant, kind, v)),
+            Lookup::Email(v) => (1, keys::email_pk(tenant, &v.to_lowercase())),
+            Lookup::DirectReports(id) => (2, keys::reports_pk(tenant, id)),
+            Lookup::PendingManager(raw) => (2, keys::pending_reports_pk(tenant, raw)),
+        };
+        let (name, key_pair) = table::INDEXES[index];
+        let items = self.query_all(name, key_pair, pk).await?;
+        let mut records = if matches!(lookup, Lookup::Email(_)) {
+            let mut ids: Vec<String> = items
+                .iter()
+                .filter_map(|i| i.get(ATTR_ID)?.as_s().ok().cloned())
+                .collect();
+            ids.sort();
+            ids.dedup();
+            self.get_many(tenant, kind, &ids).await?
+        } else {
+            items
+                .iter()
+                .filter(|i| {
+                    i.get(SK).and_then(|v| v.as_s().ok()).map(String::as_str) == Some(RESOURCE_SK)
+                })
+                .map(|i| decode(i, kind))
+                .collect::<Result<_, _>>()?
+        };
+        // The index is eventually consistent: keep only what still matches.
+        records.retain(|r| r.kind == kind && r.matches(lookup));
+        records.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(records)
+    }
+
+    async fn list(
+        &self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page, StoreError> {
+        let mut records = Vec::new();
+        let mut start = after.map(|id| collection_start(tenant, kind, id));
+        loop {
+            let want = limit + 1 - records.len();
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(table::INDEXES[0].0)
+                .key_condition_expression("#pk = :pk")
+                .expression_attribute_names("#pk", GSI1_PK)
+                .expression_attribute_values(":pk", s(keys::collection_pk(tenant, kind)))
+                .set_exclusive_start_key(start)
+                .limit(i32::try_from(want).unwrap_or(i32::MAX))
+                .send()
+                .await
+                .map_err(|e| unavailable("Query", &e))?;
+            for item in page.items() {
+                records.push(decode(item, kind)?);
+            }
+            start = page.last_evaluated_key().cloned();
+            if start.is_none() || records.len() > limit {
+                break;
+            }
+        }
+        let more = records.len() > limit;
+        records.truncate(limit);
+        Ok(Page { records, more })
+    }
+
+    async fn id_at(
+        &self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        position: u64,
+    ) -> Result<Option<String>, StoreError> {
+        let mut remaining = position;
+        let mut start: Option<Item> = None;
+        while remaining > 0 {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(table::INDEXES[0].0)
+                .key_condition_expression("#pk = :pk")
+                .expression_attribute_names("#pk", GSI1_PK)
+                .expression_attribute_values(":pk", s(keys::collection_pk(tenant, kind)))
+                .projection_expression("pk, sk, gsi1pk, gsi1sk")
+                .set_exclusive_start_key(start)
+                .limit(i32::try_from(remaining).unwrap_or(i32::MAX))
+                .send()
+                .await
+                .map_err(|e| unavailable("Query", &e))?;
+            let items = page.items();
+            let taken = items.len() as u64;
+            if taken >= remaining {
+                let last = &items[usize::try_from(remaining - 1).unwrap_or(0)];
+                return Ok(last.get(GSI1_SK).and_then(|v| v.as_s().ok()).cloned());
+            }
+            remaining -= taken;
+            start = page.last_evaluated_key().cloned();
+            if start.is_none() {
+                return Ok(None);
+            }
+        }
+        Ok(None)
+    }
+
+    async fn count(&self, tenant: &TenantId, kind: ResourceKind) -> Result<u64, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::counter_pk(tenant), keys::counter_sk(kind))))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| unavailable("GetItem", &e))?;
+        Ok(output
+            .item()
+            .and_then(|i| i.get(ATTR_COUNT))
+            .and_then(|v| v.as_n().ok())
+            .and_then(|v| v.parse::<i64>().ok())
+            .map_or(0, |v| u64::try_from(v).unwrap_or(0)))
     }
 }
