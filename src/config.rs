@@ -9,6 +9,9 @@ use crate::scim::schema::{ENTERPRISE_URN, ExtensionConfig, GROUP_URN, USER_URN};
 pub const DEFAULT_TABLE_NAME: &str = "scim";
 pub const DEFAULT_SECRET_NAME_PATTERN: &str = "scim/tenants/{tenant}";
 pub const DEFAULT_TOKEN_CACHE_TTL_SECS: u64 = 60;
+/// Most resources a filter without a key lookup may examine before the
+/// request is refused with `400 tooMany` (a Lambda must not time out).
+pub const DEFAULT_FILTER_SCAN_LIMIT: usize = 10_000;
 
 /// Why the configuration cannot be used; the process refuses to start.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -39,6 +42,8 @@ pub struct Config {
     /// `SCIM_PUBLIC_BASE_URL`: origin (and base path) clients use, when it
     /// differs from the `Host` header (custom domains).
     pub public_base_url: Option<String>,
+    /// `SCIM_FILTER_SCAN_LIMIT`: see [`DEFAULT_FILTER_SCAN_LIMIT`].
+    pub filter_scan_limit: usize,
 }
 
 impl Default for Config {
@@ -49,6 +54,7 @@ impl Default for Config {
             token_cache_ttl: Duration::from_secs(DEFAULT_TOKEN_CACHE_TTL_SECS),
             extension: ExtensionConfig::default(),
             public_base_url: None,
+            filter_scan_limit: DEFAULT_FILTER_SCAN_LIMIT,
         }
     }
 }
@@ -97,6 +103,12 @@ impl Config {
                 return Err(invalid("SCIM_PUBLIC_BASE_URL", "must be an http(s) URL"));
             }
             config.public_base_url = Some(v.trim_end_matches('/').to_owned());
+        }
+        if let Some(v) = get("SCIM_FILTER_SCAN_LIMIT") {
+            config.filter_scan_limit =
+                v.trim().parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+                    invalid("SCIM_FILTER_SCAN_LIMIT", "must be a positive integer")
+                })?;
         }
         Ok(config)
     }

@@ -6,13 +6,16 @@ use std::sync::Arc;
 use lambda_runtime::{LambdaEvent, service_fn};
 
 use crate::api::discovery::Discovery;
+use crate::api::listing::ListSettings;
 use crate::api::resources::Resources;
+use crate::api::users::Users;
 use crate::api::{HttpConfig, lambda};
 use crate::auth::authorizer::{AuthorizerRequest, SimpleResponse, authorize};
 use crate::auth::{SecretsManagerSource, Verifier};
 use crate::config::Config;
 use crate::scim::discovery::Capabilities;
 use crate::scim::schema::Registry;
+use crate::store::{DynamoStore, Store};
 
 /// Behind API Gateway clients always use HTTPS.
 fn http_config(config: &Config) -> HttpConfig {
@@ -32,8 +35,51 @@ pub async fn discovery_function() -> Result<(), lambda_http::Error> {
     lambda::run(routes, http_config(&config)).await
 }
 
-/// The `users` and `groups` functions.
-pub async fn resources_function() -> Result<(), lambda_http::Error> {
+/// Limits of list requests: page sizes as advertised, the filter scan
+/// limit from configuration.
+pub fn list_settings(config: &Config) -> ListSettings {
+    let capabilities = Capabilities::current();
+    ListSettings {
+        default_count: capabilities.default_page_size,
+        max_count: capabilities.max_page_size,
+        scan_limit: config.filter_scan_limit,
+    }
+}
+
+/// The `/Users` routes on `store`.
+pub fn users_routes<S: Store>(store: S, config: &Config) -> Users<S> {
+    let registry = Arc::new(Registry::new(&config.extension));
+    Users::new(store, registry, list_settings(config))
+}
+
+/// Every route family on one store, as the local server serves them.
+pub fn all_routes<S: Store>(store: S, config: &Config) -> impl crate::api::Routes + use<S> {
+    let registry = Arc::new(Registry::new(&config.extension));
+    (
+        Discovery::new(registry, Capabilities::current()),
+        (users_routes(store, config), Resources),
+    )
+}
+
+/// The DynamoDB store of a function: the table from configuration.
+async fn dynamo_store(config: &Config) -> DynamoStore {
+    let aws = aws_config::load_from_env().await;
+    DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(&aws),
+        config.table_name.clone(),
+    )
+}
+
+/// The `users` function.
+pub async fn users_function() -> Result<(), lambda_http::Error> {
+    crate::logging::init(true);
+    let config = Config::from_env()?;
+    let store = dynamo_store(&config).await;
+    lambda::run(users_routes(store, &config), http_config(&config)).await
+}
+
+/// The `groups` function.
+pub async fn groups_function() -> Result<(), lambda_http::Error> {
     crate::logging::init(true);
     let config = Config::from_env()?;
     lambda::run(Resources, http_config(&config)).await

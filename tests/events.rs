@@ -2,46 +2,111 @@
 //! events users pass to `sam local invoke` can never rot.
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 
-use scim_serverless::api::discovery::Discovery;
-use scim_serverless::api::resources::Resources;
 use scim_serverless::api::{HttpConfig, lambda};
 use scim_serverless::auth::authorizer::{AuthorizerRequest, authorize};
 use scim_serverless::auth::token::{TokenRecord, hash_token};
 use scim_serverless::auth::{MemoryTokenSource, TokenSet, TokenStore, Verifier};
-use scim_serverless::scim::discovery::Capabilities;
-use scim_serverless::scim::schema::Registry;
+use scim_serverless::config::Config;
+use scim_serverless::runtime::all_routes;
+use scim_serverless::scim::schema::ResourceKind;
+use scim_serverless::store::{MemoryStore, Record, Store};
 use scim_serverless::tenant::TenantId;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 const EXAMPLE_TOKEN: &str = "scim_EXAMPLEtokenEXAMPLEtokenEXAMPLEtoken000000";
 const BASE: &str = "https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com/prod/scim/v2/acme";
+/// The user the item events (`users-get.json`, ...) address.
+const USER_ID: &str = "2819c223-7f76-453a-919d-413861904646";
+const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 
 fn read(name: &str) -> String {
     std::fs::read_to_string(format!("{}/events/{name}", env!("CARGO_MANIFEST_DIR")))
         .unwrap_or_else(|e| panic!("events/{name}: {e}"))
 }
 
-/// Runs an HTTP API event through the front door of the given routes.
+/// Runs an HTTP API event through the front door of every route family
+/// (as the local server serves them) on an empty store.
 async fn invoke(name: &str) -> (u16, http::HeaderMap, Value) {
+    invoke_on(&MemoryStore::new(), name).await
+}
+
+/// Runs an HTTP API event through the front door of every route family on
+/// `store`. An empty body (`204`) is `Value::Null`; any other body must be
+/// SCIM JSON.
+async fn invoke_on(store: &MemoryStore, name: &str) -> (u16, http::HeaderMap, Value) {
     let request = lambda_http::request::from_str(&read(name)).expect("valid API Gateway event");
-    let routes = (
-        Discovery::new(Arc::new(Registry::default()), Capabilities::current()),
-        Resources,
-    );
-    let config = HttpConfig {
+    let config = Config::default();
+    let routes = all_routes(store.clone(), &config);
+    let http = HttpConfig {
         scheme: "https".into(),
-        public_base_url: None,
+        public_base_url: config.public_base_url.clone(),
     };
-    let response = lambda::handle(&routes, &config, request).await;
+    let response = lambda::handle(&routes, &http, request).await;
     let status = response.status().as_u16();
-    assert_eq!(response.headers()["content-type"], "application/scim+json");
-    let body = match response.body() {
-        lambda_http::Body::Text(t) => serde_json::from_str(t).expect("JSON body"),
-        other => panic!("unexpected body {other:?}"),
+    let text = match response.body() {
+        lambda_http::Body::Empty => "",
+        lambda_http::Body::Text(t) => t.as_str(),
+        other => panic!("{name}: unexpected body {other:?}"),
+    };
+    if status == 204 {
+        assert!(text.is_empty(), "{name}: 204 with a body: {text}");
+    }
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/scim+json",
+            "{name}"
+        );
+        serde_json::from_str(text).unwrap_or_else(|e| panic!("{name}: not JSON ({e}): {text}"))
     };
     (status, response.headers().clone(), body)
+}
+
+fn acme() -> TenantId {
+    TenantId::parse("acme").unwrap()
+}
+
+/// A user as the service stores it (normalized document with `meta`).
+fn stored_user(id: &str, user_name: &str, given: &str, family: &str) -> Record {
+    Record::new(
+        ResourceKind::User,
+        id,
+        1,
+        json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", ENTERPRISE],
+            "externalId": "00ujl29u0le5T6Aj10h7",
+            "userName": user_name,
+            "name": {
+                "formatted": format!("{given} {family}"),
+                "familyName": family,
+                "givenName": given,
+            },
+            "displayName": format!("{given} {family}"),
+            "emails": [{"value": user_name, "type": "work", "primary": true}],
+            "active": true,
+            ENTERPRISE: {"employeeNumber": "701984", "department": "Tour Operations"},
+            "meta": {
+                "resourceType": "User",
+                "created": "2026-11-01T09:00:00Z",
+                "lastModified": "2026-11-01T09:00:00Z",
+            },
+        }),
+    )
+}
+
+/// A store holding the user the item events address, Barbara Jensen.
+async fn store_with_bjensen() -> MemoryStore {
+    let store = MemoryStore::new();
+    let record = stored_user(USER_ID, "bjensen@example.com", "Barbara", "Jensen");
+    store.create(&acme(), &record).await.unwrap();
+    store
+}
+
+fn etag_header(headers: &http::HeaderMap) -> &str {
+    headers["etag"].to_str().unwrap()
 }
 
 const HANDLER_EVENTS: &[&str] = &[
@@ -54,6 +119,14 @@ const HANDLER_EVENTS: &[&str] = &[
     "service-provider-config.json",
     "unknown-route.json",
     "tenant-mismatch.json",
+    "users-create.json",
+    "users-get.json",
+    "users-list.json",
+    "users-filter-username.json",
+    "users-search.json",
+    "users-replace.json",
+    "users-patch.json",
+    "users-delete.json",
 ];
 const AUTHORIZER_EVENTS: &[&str] = &["authorizer-request.json", "authorizer-missing-token.json"];
 
@@ -171,6 +244,202 @@ async fn foreign_tenant_in_authorizer_context_is_401() {
     );
 }
 
+#[tokio::test]
+async fn users_create_entra_style() {
+    let store = MemoryStore::new();
+    let (status, headers, body) = invoke_on(&store, "users-create.json").await;
+    assert_eq!(status, 201, "{body}");
+    let id = body["id"].as_str().expect("an id").to_owned();
+    let location = format!("{BASE}/Users/{id}");
+    assert_eq!(headers["location"], location.as_str());
+    assert_eq!(body["meta"]["location"], location);
+    assert_eq!(etag_header(&headers), "W/\"1\"");
+    assert_eq!(body["meta"]["version"], "W/\"1\"");
+    assert_eq!(body["meta"]["resourceType"], "User");
+    assert!(body["meta"]["created"].is_string());
+    assert_eq!(
+        body["userName"],
+        "Test_User_ab6490ee-1e48-479e-a20b-2d77186b5dd1@acme.example.com"
+    );
+    assert_eq!(body["externalId"], "0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef");
+    // "True" as a string is stored as a boolean.
+    assert_eq!(body["active"], true);
+    assert_eq!(body["name"]["givenName"], "givenName");
+    assert_eq!(body["emails"][0]["type"], "work");
+    assert_eq!(body[ENTERPRISE]["employeeNumber"], "701984");
+    assert_eq!(body[ENTERPRISE]["department"], "Tour Operations");
+    let schemas = body["schemas"].as_array().unwrap();
+    assert!(schemas.contains(&json!(ENTERPRISE)), "{body}");
+    // Explicit nulls and empty arrays are not echoed.
+    assert!(body.get("nickName").is_none(), "{body}");
+    assert!(body.get("roles").is_none(), "{body}");
+    let stored = store.get(&acme(), ResourceKind::User, &id).await.unwrap();
+    assert_eq!(stored.expect("stored").version, 1);
+}
+
+#[tokio::test]
+async fn users_get_by_id() {
+    let store = store_with_bjensen().await;
+    let (status, headers, body) = invoke_on(&store, "users-get.json").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(etag_header(&headers), "W/\"1\"");
+    assert_eq!(body["id"], USER_ID);
+    assert_eq!(body["userName"], "bjensen@example.com");
+    assert_eq!(body["name"]["familyName"], "Jensen");
+    assert_eq!(body["active"], true);
+    assert_eq!(body[ENTERPRISE]["employeeNumber"], "701984");
+    assert_eq!(body["meta"]["location"], format!("{BASE}/Users/{USER_ID}"));
+    assert_eq!(body["meta"]["created"], "2026-11-01T09:00:00Z");
+    assert_eq!(body["meta"]["version"], "W/\"1\"");
+    assert_eq!(
+        body["schemas"][0],
+        "urn:ietf:params:scim:schemas:core:2.0:User"
+    );
+    // Unknown id: SCIM 404, never an empty 200.
+    let (status, _, body) = invoke("users-get.json").await;
+    assert_eq!(status, 404);
+    assert_eq!(body["status"], "404");
+}
+
+#[tokio::test]
+async fn users_list_okta_import_page() {
+    let store = store_with_bjensen().await;
+    let other = stored_user(
+        "0b6f5b8e-1c3d-4e2f-9a7b-8c9d0e1f2a3b",
+        "jsmith@example.com",
+        "John",
+        "Smith",
+    );
+    store.create(&acme(), &other).await.unwrap();
+    let (status, _, body) = invoke_on(&store, "users-list.json").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["schemas"][0],
+        "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+    );
+    assert_eq!(body["totalResults"], 2);
+    assert_eq!(body["startIndex"], 1);
+    assert_eq!(body["itemsPerPage"], 2);
+    let ids: Vec<&str> = body["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["0b6f5b8e-1c3d-4e2f-9a7b-8c9d0e1f2a3b", USER_ID]);
+}
+
+#[tokio::test]
+async fn users_filter_entra_test_connection_is_an_empty_200() {
+    let store = store_with_bjensen().await;
+    let (status, _, body) = invoke_on(&store, "users-filter-username.json").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["schemas"][0],
+        "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+    );
+    assert_eq!(body["totalResults"], 0);
+    assert_eq!(body["Resources"], json!([]));
+}
+
+#[tokio::test]
+async fn users_search_request() {
+    let store = store_with_bjensen().await;
+    let other = stored_user(
+        "0b6f5b8e-1c3d-4e2f-9a7b-8c9d0e1f2a3b",
+        "jsmith@example.com",
+        "John",
+        "Smith",
+    );
+    store.create(&acme(), &other).await.unwrap();
+    let (status, _, body) = invoke_on(&store, "users-search.json").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["schemas"][0],
+        "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+    );
+    // userName matches case-insensitively ("BJENSEN@example.com").
+    assert_eq!(body["totalResults"], 1);
+    assert_eq!(body["startIndex"], 1);
+    let user = &body["Resources"][0];
+    assert_eq!(user["id"], USER_ID);
+    assert_eq!(user["userName"], "bjensen@example.com");
+    assert_eq!(user["displayName"], "Barbara Jensen");
+    // Only the requested attributes (plus id and schemas) come back.
+    assert!(user.get("emails").is_none(), "{user}");
+    assert!(user.get("name").is_none(), "{user}");
+}
+
+#[tokio::test]
+async fn users_replace_okta_style_with_id_and_meta() {
+    let store = store_with_bjensen().await;
+    let (status, headers, body) = invoke_on(&store, "users-replace.json").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(etag_header(&headers), "W/\"2\"");
+    assert_eq!(body["id"], USER_ID);
+    assert_eq!(body["userName"], "bjensen@example.com");
+    assert_eq!(body["name"]["familyName"], "Jensen-Smith");
+    assert_eq!(body["displayName"], "Barbara Jensen-Smith");
+    assert_eq!(body["locale"], "en-US");
+    assert_eq!(body["active"], true);
+    assert_eq!(body["meta"]["version"], "W/\"2\"");
+    assert_eq!(body["meta"]["created"], "2026-11-01T09:00:00Z");
+    assert_ne!(body["meta"]["lastModified"], "2026-11-01T09:00:00Z");
+    // PUT replaces the whole resource: the enterprise extension Okta did
+    // not send is gone.
+    assert!(body.get(ENTERPRISE).is_none(), "{body}");
+    let stored = store
+        .get(&acme(), ResourceKind::User, USER_ID)
+        .await
+        .unwrap();
+    assert_eq!(stored.unwrap().version, 2);
+}
+
+#[tokio::test]
+async fn users_patch_entra_default_dialect() {
+    let store = store_with_bjensen().await;
+    let (status, headers, body) = invoke_on(&store, "users-patch.json").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(etag_header(&headers), "W/\"2\"");
+    assert_eq!(body["id"], USER_ID);
+    // "False" as a string disables the user.
+    assert_eq!(body["active"], false);
+    assert_eq!(body["name"]["familyName"], "Jensen-Smith");
+    assert_eq!(body["name"]["givenName"], "Barbara");
+    assert_eq!(body[ENTERPRISE]["department"], "Sales");
+    assert_eq!(body[ENTERPRISE]["employeeNumber"], "701984");
+    let emails = body["emails"].as_array().unwrap();
+    assert_eq!(emails.len(), 1, "{body}");
+    assert_eq!(emails[0]["value"], "barbara.jensen@example.com");
+    assert_eq!(emails[0]["type"], "work");
+    assert_eq!(body["userName"], "bjensen@example.com");
+    assert_eq!(body["meta"]["version"], "W/\"2\"");
+    assert_eq!(body["meta"]["created"], "2026-11-01T09:00:00Z");
+    let stored = store
+        .get(&acme(), ResourceKind::User, USER_ID)
+        .await
+        .unwrap();
+    assert_eq!(stored.unwrap().document["active"], false);
+}
+
+#[tokio::test]
+async fn users_delete_then_gone() {
+    let store = store_with_bjensen().await;
+    let (status, _, body) = invoke_on(&store, "users-delete.json").await;
+    assert_eq!(status, 204);
+    assert!(body.is_null());
+    let stored = store
+        .get(&acme(), ResourceKind::User, USER_ID)
+        .await
+        .unwrap();
+    assert!(stored.is_none());
+    assert_eq!(store.count(&acme(), ResourceKind::User).await.unwrap(), 0);
+    // A second DELETE is a SCIM 404 (Entra relies on it).
+    let (status, _, body) = invoke_on(&store, "users-delete.json").await;
+    assert_eq!(status, 404);
+    assert_eq!(body["status"], "404");
+}
+
 async fn verifier_with_example_token() -> Verifier<MemoryTokenSource> {
     let source = MemoryTokenSource::default();
     let record = TokenRecord {
@@ -180,10 +449,7 @@ async fn verifier_with_example_token() -> Verifier<MemoryTokenSource> {
         created: "2026-11-22T00:00:00Z".into(),
     };
     source
-        .save(
-            &TenantId::parse("acme").unwrap(),
-            &TokenSet::of(vec![record]),
-        )
+        .save(&acme(), &TokenSet::of(vec![record]))
         .await
         .unwrap();
     Verifier::new(source, std::time::Duration::from_secs(60))

@@ -6,7 +6,9 @@ mod common;
 use std::sync::Arc;
 
 use scim_serverless::scim::schema::ResourceKind;
-use scim_serverless::store::{MemoryStore, Record, Store, StoreError, UniqueKey};
+use scim_serverless::store::{
+    Lookup, MAX_INDEXED_EMAILS, ManagerLink, MemoryStore, Record, Store, StoreError, UniqueKey,
+};
 use scim_serverless::tenant::TenantId;
 use serde_json::{Value, json};
 
@@ -32,6 +34,86 @@ fn group(id: &str, name: &str) -> Record {
         1,
         json!({"id": id, "displayName": name}),
     )
+}
+
+/// A user with an optional `externalId`, any email addresses and an
+/// optional manager reference.
+fn person(
+    id: &str,
+    external_id: Option<&str>,
+    emails: &[&str],
+    manager: Option<ManagerLink>,
+) -> Record {
+    let mut document = json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "id": id,
+        "userName": format!("{id}@people.test"),
+        "emails": emails.iter().map(|e| json!({"value": e})).collect::<Vec<_>>(),
+    });
+    if let Some(external_id) = external_id {
+        document["externalId"] = json!(external_id);
+    }
+    let mut record = Record::new(ResourceKind::User, id, 1, document);
+    record.manager = manager;
+    record
+}
+
+fn resolved(id: &str) -> Option<ManagerLink> {
+    Some(ManagerLink::Resolved(id.to_owned()))
+}
+
+fn pending(raw: &str) -> Option<ManagerLink> {
+    Some(ManagerLink::Pending(raw.to_owned()))
+}
+
+/// The next version of `record`, changed by `change`.
+fn changed(record: &Record, change: impl FnOnce(&mut Record)) -> Record {
+    let mut next = record.clone();
+    next.version += 1;
+    change(&mut next);
+    next
+}
+
+fn with_emails(record: &Record, emails: &[&str]) -> Record {
+    changed(record, |r| {
+        r.document["emails"] = emails.iter().map(|e| json!({"value": e})).collect();
+    })
+}
+
+fn with_manager(record: &Record, manager: Option<ManagerLink>) -> Record {
+    changed(record, |r| r.manager = manager)
+}
+
+/// The ids `find` returns, in its order.
+async fn found(
+    store: &impl Store,
+    t: &TenantId,
+    kind: ResourceKind,
+    lookup: Lookup,
+) -> Vec<String> {
+    store
+        .find(t, kind, &lookup)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect()
+}
+
+fn external(v: &str) -> Lookup {
+    Lookup::ExternalId(v.to_owned())
+}
+
+fn email(v: &str) -> Lookup {
+    Lookup::Email(v.to_owned())
+}
+
+fn reports(id: &str) -> Lookup {
+    Lookup::DirectReports(id.to_owned())
+}
+
+fn pending_of(raw: &str) -> Lookup {
+    Lookup::PendingManager(raw.to_owned())
 }
 
 fn renamed(record: &Record, user_name: &str) -> Record {
@@ -284,54 +366,102 @@ async fn concurrent_writers_never_lose_an_update<S: Store + Clone>(store: &S) {
     assert_eq!(last.version, 1 + writers as u64);
 }
 
+/// Fills `doomed` with users (with externalId, emails, manager links), a
+/// group and their markers, and `kept` with one user.
+async fn fill_tenants_for_purge(store: &impl Store, doomed: &TenantId, kept: &TenantId) {
+    for i in 0..7 {
+        let mut r = user(&format!("u{i}"), &format!("user{i}@x.com"), 1);
+        r.document["externalId"] = json!(format!("ext{i}"));
+        r.document["emails"] = json!([
+            {"value": format!("user{i}@x.com")},
+            {"value": format!("home{i}@x.com")},
+        ]);
+        r.manager = if i % 2 == 0 {
+            Some(ManagerLink::Resolved("u1".into()))
+        } else {
+            Some(ManagerLink::Pending("boss@x.com".into()))
+        };
+        store.create(doomed, &r).await.unwrap();
+    }
+    store.create(doomed, &group("g1", "Sales")).await.unwrap();
+    let mut k = user("u0", "user0@x.com", 1);
+    k.document["externalId"] = json!("ext0");
+    k.manager = Some(ManagerLink::Resolved("u1".into()));
+    store.create(kept, &k).await.unwrap();
+}
+
+/// Purges `tenant` `limit` items at a time; returns the page sizes.
+async fn purge_in_pages(store: &impl Store, tenant: &TenantId, limit: usize) -> Vec<usize> {
+    let mut pages = Vec::new();
+    loop {
+        let deleted = store.purge_tenant(tenant, limit).await.unwrap();
+        if deleted == 0 {
+            return pages;
+        }
+        assert!(deleted <= limit, "{deleted} > {limit}");
+        pages.push(deleted);
+        assert!(pages.len() < 100, "purge does not end: {pages:?}");
+    }
+}
+
 async fn purging_a_tenant_deletes_its_items_in_pages_and_nothing_else(store: &impl Store) {
     let doomed = common::unique_tenant();
     let kept = common::unique_tenant();
-    for i in 0..7 {
-        store
-            .create(
-                &doomed,
-                &user(&format!("u{i}"), &format!("user{i}@x.com"), 1),
-            )
-            .await
-            .unwrap();
-    }
-    store.create(&doomed, &group("g1", "Sales")).await.unwrap();
-    store
-        .create(&kept, &user("u0", "user0@x.com", 1))
-        .await
-        .unwrap();
-    // 8 resources and 8 markers, deleted 5 at a time.
-    let mut pages = Vec::new();
-    loop {
-        let deleted = store.purge_tenant(&doomed, 5).await.unwrap();
-        if deleted == 0 {
-            break;
-        }
-        assert!(deleted <= 5);
-        pages.push(deleted);
-    }
-    assert_eq!(pages.iter().sum::<usize>(), 16, "{pages:?}");
+    fill_tenants_for_purge(store, &doomed, &kept).await;
+    // 8 resources and 8 markers at least (an adapter may keep more items:
+    // lookups, counters), deleted 5 at a time.
+    let pages = purge_in_pages(store, &doomed, 5).await;
+    assert!(pages.iter().sum::<usize>() >= 16, "{pages:?}");
+    assert_eq!(
+        store.purge_tenant(&doomed, 5).await.unwrap(),
+        0,
+        "stays empty"
+    );
+    let (u, g) = (ResourceKind::User, ResourceKind::Group);
     for i in 0..7 {
         let id = format!("u{i}");
-        assert_eq!(
-            store.get(&doomed, ResourceKind::User, &id).await.unwrap(),
-            None
-        );
+        assert_eq!(store.get(&doomed, u, &id).await.unwrap(), None);
         let key = UniqueKey::UserName(format!("user{i}@x.com"));
         assert_eq!(store.find_unique(&doomed, &key).await.unwrap(), None);
+        for lookup in [
+            external(&format!("ext{i}")),
+            email(&format!("user{i}@x.com")),
+            email(&format!("home{i}@x.com")),
+        ] {
+            assert!(found(store, &doomed, u, lookup).await.is_empty());
+        }
     }
-    assert_eq!(
-        store.get(&doomed, ResourceKind::Group, "g1").await.unwrap(),
-        None
+    assert!(found(store, &doomed, u, reports("u1")).await.is_empty());
+    assert!(
+        found(store, &doomed, u, pending_of("boss@x.com"))
+            .await
+            .is_empty()
+    );
+    assert_eq!(store.get(&doomed, g, "g1").await.unwrap(), None);
+    let group_key = UniqueKey::GroupDisplayName("sales".into());
+    assert_eq!(store.find_unique(&doomed, &group_key).await.unwrap(), None);
+    assert!(
+        store
+            .list(&doomed, u, None, 10)
+            .await
+            .unwrap()
+            .records
+            .is_empty()
     );
     assert!(
         store
-            .get(&kept, ResourceKind::User, "u0")
+            .list(&doomed, g, None, 10)
             .await
             .unwrap()
-            .is_some()
+            .records
+            .is_empty()
     );
+    assert_eq!(store.id_at(&doomed, u, 1).await.unwrap(), None);
+    assert_eq!(store.count(&doomed, u).await.unwrap(), 0, "counter purged");
+    assert_eq!(store.count(&doomed, g).await.unwrap(), 0, "counter purged");
+
+    // The other tenant is untouched.
+    assert!(store.get(&kept, u, "u0").await.unwrap().is_some());
     let kept_key = UniqueKey::UserName("user0@x.com".into());
     assert_eq!(
         store
@@ -341,11 +471,658 @@ async fn purging_a_tenant_deletes_its_items_in_pages_and_nothing_else(store: &im
             .as_deref(),
         Some("u0")
     );
-    // The tenant's names are free again.
+    assert_eq!(found(store, &kept, u, email("user0@x.com")).await, ["u0"]);
+    assert_eq!(found(store, &kept, u, external("ext0")).await, ["u0"]);
+    assert_eq!(found(store, &kept, u, reports("u1")).await, ["u0"]);
+    assert_eq!(store.count(&kept, u).await.unwrap(), 1);
+
+    // The tenant's names are free again, and its counter starts over.
     store
         .create(&doomed, &user("u0", "user0@x.com", 1))
         .await
         .unwrap();
+    assert_eq!(store.count(&doomed, u).await.unwrap(), 1);
+    assert_eq!(store.count(&doomed, g).await.unwrap(), 0);
+    assert_eq!(found(store, &doomed, u, email("user0@x.com")).await, ["u0"]);
+    assert!(found(store, &doomed, u, external("ext0")).await.is_empty());
+}
+
+async fn find_by_external_id_is_exact_and_per_kind(store: &impl Store) {
+    let t = common::unique_tenant();
+    let u1 = person("u1", Some("Ext-1"), &[], None);
+    let u2 = person("u2", Some("ext-1"), &[], None);
+    let u3 = person("u3", None, &[], None);
+    // externalId is not unique: both are found, in id order.
+    let u5 = person("u5", Some("shared"), &[], None);
+    let u4 = person("u4", Some("shared"), &[], None);
+    for r in [&u1, &u2, &u3, &u5, &u4] {
+        store.create(&t, r).await.unwrap();
+    }
+    let mut g1 = group("g1", "Sales");
+    g1.document["externalId"] = json!("Ext-1");
+    store.create(&t, &g1).await.unwrap();
+
+    let user = ResourceKind::User;
+    let grp = ResourceKind::Group;
+    assert_eq!(
+        store.find(&t, user, &external("Ext-1")).await.unwrap(),
+        vec![u1.clone()],
+        "the whole record is returned"
+    );
+    assert_eq!(found(store, &t, user, external("ext-1")).await, ["u2"]);
+    assert!(
+        found(store, &t, user, external("EXT-1")).await.is_empty(),
+        "externalId is case-exact"
+    );
+    assert!(found(store, &t, user, external("Ext")).await.is_empty());
+    assert!(found(store, &t, user, external("")).await.is_empty());
+    assert_eq!(
+        found(store, &t, user, external("shared")).await,
+        ["u4", "u5"]
+    );
+    // Groups and users have separate externalId namespaces.
+    assert_eq!(
+        store.find(&t, grp, &external("Ext-1")).await.unwrap(),
+        vec![g1.clone()]
+    );
+    assert!(found(store, &t, grp, external("ext-1")).await.is_empty());
+    assert!(found(store, &t, grp, external("shared")).await.is_empty());
+
+    // A changed externalId is found under the new value only.
+    let u1v2 = changed(&u1, |r| r.document["externalId"] = json!("Ext-2"));
+    store.replace(&t, &u1, &u1v2).await.unwrap();
+    assert!(found(store, &t, user, external("Ext-1")).await.is_empty());
+    assert_eq!(
+        store.find(&t, user, &external("Ext-2")).await.unwrap(),
+        vec![u1v2.clone()]
+    );
+    // A removed externalId is found no more.
+    let u1v3 = changed(&u1v2, |r| {
+        r.document.as_object_mut().unwrap().remove("externalId");
+    });
+    store.replace(&t, &u1v2, &u1v3).await.unwrap();
+    assert!(found(store, &t, user, external("Ext-2")).await.is_empty());
+    // A deleted resource is found no more.
+    store.delete(&t, &u2).await.unwrap();
+    assert!(found(store, &t, user, external("ext-1")).await.is_empty());
+    store.delete(&t, &g1).await.unwrap();
+    assert!(found(store, &t, grp, external("Ext-1")).await.is_empty());
+    assert_eq!(
+        found(store, &t, user, external("shared")).await,
+        ["u4", "u5"]
+    );
+}
+
+async fn find_by_email_matches_any_address_in_any_case(store: &impl Store) {
+    let t = common::unique_tenant();
+    let user = ResourceKind::User;
+    let u3 = person("u3", None, &["Ann@example.COM"], None);
+    let u1 = person(
+        "u1",
+        None,
+        &["Ann@Example.com", "ann.work@example.com"],
+        None,
+    );
+    let u2 = person("u2", None, &["bob@x.com"], None);
+    // The same address twice (in two cases) is one key.
+    let u4 = person("u4", None, &["Dup@x.com", "dup@X.COM", "other@x.com"], None);
+    let u5 = person("u5", None, &[], None);
+    for r in [&u3, &u1, &u2, &u4, &u5] {
+        store.create(&t, r).await.unwrap();
+    }
+    assert_eq!(
+        store
+            .find(&t, user, &email("ann@example.com"))
+            .await
+            .unwrap(),
+        vec![u1.clone(), u3.clone()],
+        "every holder, in id order, whole records"
+    );
+    assert_eq!(
+        found(store, &t, user, email("ANN@EXAMPLE.COM")).await,
+        ["u1", "u3"]
+    );
+    assert_eq!(
+        found(store, &t, user, email("Ann.Work@Example.com")).await,
+        ["u1"],
+        "the second address finds the user too"
+    );
+    assert_eq!(found(store, &t, user, email("DUP@x.com")).await, ["u4"]);
+    assert_eq!(found(store, &t, user, email("other@x.com")).await, ["u4"]);
+    assert!(
+        found(store, &t, user, email("nobody@x.com"))
+            .await
+            .is_empty()
+    );
+    assert!(found(store, &t, user, email("ann")).await.is_empty());
+    // userName is not an email address.
+    assert!(
+        found(store, &t, user, email("u5@people.test"))
+            .await
+            .is_empty()
+    );
+
+    // A replace that changes the addresses moves the lookups.
+    let u1v2 = with_emails(&u1, &["ann.new@example.com", "ANN.WORK@example.com"]);
+    store.replace(&t, &u1, &u1v2).await.unwrap();
+    assert_eq!(
+        found(store, &t, user, email("ann@example.com")).await,
+        ["u3"],
+        "the old address no longer finds u1"
+    );
+    assert_eq!(
+        store
+            .find(&t, user, &email("Ann.New@example.com"))
+            .await
+            .unwrap(),
+        vec![u1v2.clone()]
+    );
+    assert_eq!(
+        store
+            .find(&t, user, &email("ann.work@example.com"))
+            .await
+            .unwrap(),
+        vec![u1v2.clone()],
+        "a kept address finds the new version"
+    );
+    // A change of case only keeps the address.
+    let u2v2 = with_emails(&u2, &["BOB@X.com"]);
+    store.replace(&t, &u2, &u2v2).await.unwrap();
+    assert_eq!(found(store, &t, user, email("bob@x.com")).await, ["u2"]);
+    // Removing every address removes every lookup.
+    let u4v2 = with_emails(&u4, &[]);
+    store.replace(&t, &u4, &u4v2).await.unwrap();
+    assert!(found(store, &t, user, email("dup@x.com")).await.is_empty());
+    assert!(
+        found(store, &t, user, email("other@x.com"))
+            .await
+            .is_empty()
+    );
+    // Adding addresses to a user that had none.
+    let u5v2 = with_emails(&u5, &["Eve@x.com"]);
+    store.replace(&t, &u5, &u5v2).await.unwrap();
+    assert_eq!(found(store, &t, user, email("eve@X.com")).await, ["u5"]);
+    // A failed replace leaves the lookups as they were.
+    let stale = with_emails(&u5, &["mallory@x.com"]);
+    assert_eq!(
+        store.replace(&t, &u5, &stale).await,
+        Err(StoreError::VersionMismatch)
+    );
+    assert!(
+        found(store, &t, user, email("mallory@x.com"))
+            .await
+            .is_empty()
+    );
+    assert_eq!(found(store, &t, user, email("eve@x.com")).await, ["u5"]);
+    // A deleted user is not found.
+    store.delete(&t, &u3).await.unwrap();
+    assert!(
+        found(store, &t, user, email("ann@example.com"))
+            .await
+            .is_empty()
+    );
+    // Groups are not found by email, even one with a user's id.
+    let mut g = group("u1", "Ann's group");
+    g.document["emails"] = json!([{"value": "ann.work@example.com"}]);
+    store.create(&t, &g).await.unwrap();
+    assert!(
+        found(
+            store,
+            &t,
+            ResourceKind::Group,
+            email("ann.work@example.com")
+        )
+        .await
+        .is_empty()
+    );
+    assert_eq!(
+        found(store, &t, user, email("ann.work@example.com")).await,
+        ["u1"]
+    );
+}
+
+async fn only_the_first_emails_are_indexed(store: &impl Store) {
+    let t = common::unique_tenant();
+    let addresses: Vec<String> = (0..=MAX_INDEXED_EMAILS)
+        .map(|i| format!("a{i:02}@x.com"))
+        .collect();
+    let refs: Vec<&str> = addresses.iter().map(String::as_str).collect();
+    store
+        .create(&t, &person("u1", None, &refs, None))
+        .await
+        .unwrap();
+    let user = ResourceKind::User;
+    assert_eq!(found(store, &t, user, email(&addresses[0])).await, ["u1"]);
+    let last_indexed = &addresses[MAX_INDEXED_EMAILS - 1];
+    assert_eq!(found(store, &t, user, email(last_indexed)).await, ["u1"]);
+    let beyond = &addresses[MAX_INDEXED_EMAILS];
+    assert!(found(store, &t, user, email(beyond)).await.is_empty());
+}
+
+async fn find_direct_reports_and_pending_managers(store: &impl Store) {
+    let t = common::unique_tenant();
+    let user = ResourceKind::User;
+    let m1 = person("m1", None, &[], None);
+    let m2 = person("m2", None, &[], None);
+    let r2 = person("r2", None, &[], resolved("m1"));
+    let r1 = person("r1", None, &[], resolved("m1"));
+    let r3 = person("r3", None, &[], resolved("m2"));
+    let p2 = person("p2", None, &[], pending("boss@example.com"));
+    let p1 = person("p1", None, &[], pending("Boss@Example.com"));
+    let p3 = person("p3", None, &[], pending("other"));
+    // A pending reference whose value happens to be an id.
+    let p4 = person("p4", None, &[], pending("m1"));
+    for r in [&m1, &m2, &r2, &r1, &r3, &p2, &p1, &p3, &p4] {
+        store.create(&t, r).await.unwrap();
+    }
+    assert_eq!(
+        store.get(&t, user, "p1").await.unwrap(),
+        Some(p1.clone()),
+        "the manager link round-trips"
+    );
+    assert_eq!(
+        store.find(&t, user, &reports("m1")).await.unwrap(),
+        vec![r1.clone(), r2.clone()],
+        "whole records with their manager link, in id order"
+    );
+    assert_eq!(found(store, &t, user, reports("m2")).await, ["r3"]);
+    assert!(
+        found(store, &t, user, reports("M1")).await.is_empty(),
+        "ids are exact"
+    );
+    assert!(found(store, &t, user, reports("r1")).await.is_empty());
+    assert!(
+        found(store, &t, user, reports("Boss@Example.com"))
+            .await
+            .is_empty(),
+        "a pending reference is not a resolved one"
+    );
+    assert_eq!(
+        store
+            .find(&t, user, &pending_of("BOSS@example.COM"))
+            .await
+            .unwrap(),
+        vec![p1.clone(), p2.clone()],
+        "any case; the value is kept as sent"
+    );
+    assert_eq!(found(store, &t, user, pending_of("OTHER")).await, ["p3"]);
+    assert_eq!(
+        found(store, &t, user, pending_of("m1")).await,
+        ["p4"],
+        "a resolved reference is not a pending one"
+    );
+    assert!(found(store, &t, user, pending_of("boss")).await.is_empty());
+    // Groups have no manager.
+    let grp = ResourceKind::Group;
+    store.create(&t, &group("g1", "Team")).await.unwrap();
+    assert!(found(store, &t, grp, reports("m1")).await.is_empty());
+    assert!(
+        found(store, &t, grp, pending_of("boss@example.com"))
+            .await
+            .is_empty()
+    );
+    // Deleting a report removes it; deleting the manager does not rewrite
+    // the reports (the API resolves that).
+    store.delete(&t, &r2).await.unwrap();
+    assert_eq!(found(store, &t, user, reports("m1")).await, ["r1"]);
+    store.delete(&t, &p2).await.unwrap();
+    assert_eq!(
+        found(store, &t, user, pending_of("boss@example.com")).await,
+        ["p1"]
+    );
+    store.delete(&t, &m2).await.unwrap();
+    assert_eq!(found(store, &t, user, reports("m2")).await, ["r3"]);
+}
+
+async fn changing_the_manager_moves_the_user_between_lookups(store: &impl Store) {
+    let t = common::unique_tenant();
+    let user = ResourceKind::User;
+    let r1 = person("r1", None, &[], pending("Boss@x.com"));
+    store.create(&t, &r1).await.unwrap();
+    assert_eq!(
+        found(store, &t, user, pending_of("boss@x.com")).await,
+        ["r1"]
+    );
+
+    // The manager is provisioned: the pending reference is resolved.
+    store
+        .create(&t, &person("m1", None, &["boss@x.com"], None))
+        .await
+        .unwrap();
+    let v2 = with_manager(&r1, resolved("m1"));
+    store.replace(&t, &r1, &v2).await.unwrap();
+    assert!(
+        found(store, &t, user, pending_of("boss@x.com"))
+            .await
+            .is_empty()
+    );
+    assert_eq!(
+        store.find(&t, user, &reports("m1")).await.unwrap(),
+        vec![v2.clone()]
+    );
+    assert_eq!(store.get(&t, user, "r1").await.unwrap(), Some(v2.clone()));
+
+    // Another manager.
+    let v3 = with_manager(&v2, resolved("m2"));
+    store.replace(&t, &v2, &v3).await.unwrap();
+    assert!(found(store, &t, user, reports("m1")).await.is_empty());
+    assert_eq!(found(store, &t, user, reports("m2")).await, ["r1"]);
+
+    // A failed replace does not move the user.
+    let stale = with_manager(&v2, resolved("m3"));
+    assert_eq!(
+        store.replace(&t, &v2, &stale).await,
+        Err(StoreError::VersionMismatch)
+    );
+    assert!(found(store, &t, user, reports("m3")).await.is_empty());
+    assert_eq!(found(store, &t, user, reports("m2")).await, ["r1"]);
+
+    // No manager.
+    let v4 = with_manager(&v3, None);
+    store.replace(&t, &v3, &v4).await.unwrap();
+    assert!(found(store, &t, user, reports("m2")).await.is_empty());
+    assert_eq!(
+        store.get(&t, user, "r1").await.unwrap().unwrap().manager,
+        None
+    );
+
+    // Back to a pending reference, then deleted.
+    let v5 = with_manager(&v4, pending("Later@x.com"));
+    store.replace(&t, &v4, &v5).await.unwrap();
+    assert_eq!(
+        found(store, &t, user, pending_of("later@X.com")).await,
+        ["r1"]
+    );
+    assert!(
+        found(store, &t, user, pending_of("boss@x.com"))
+            .await
+            .is_empty()
+    );
+    store.delete(&t, &v5).await.unwrap();
+    assert!(
+        found(store, &t, user, pending_of("later@x.com"))
+            .await
+            .is_empty()
+    );
+}
+
+async fn lookups_are_per_tenant(store: &impl Store) {
+    let a = common::unique_tenant();
+    let b = common::unique_tenant();
+    let user = ResourceKind::User;
+    let in_a = person("u1", Some("e1"), &["x@x.com"], resolved("m1"));
+    let pending_in_a = person("u2", Some("e2"), &[], pending("boss"));
+    store.create(&a, &in_a).await.unwrap();
+    store.create(&a, &pending_in_a).await.unwrap();
+    let lookups = [
+        external("e1"),
+        email("x@x.com"),
+        reports("m1"),
+        pending_of("boss"),
+    ];
+    for lookup in &lookups {
+        assert!(
+            store.find(&b, user, lookup).await.unwrap().is_empty(),
+            "{lookup:?} crossed tenants"
+        );
+    }
+    // The same values in the other tenant find only that tenant's users.
+    let mut in_b = person("u1", Some("e1"), &["x@x.com"], resolved("m1"));
+    in_b.document["title"] = json!("in b");
+    let mut pending_in_b = person("u2", Some("e2"), &[], pending("boss"));
+    pending_in_b.document["title"] = json!("in b");
+    store.create(&b, &in_b).await.unwrap();
+    store.create(&b, &pending_in_b).await.unwrap();
+    for (lookup, want_a, want_b) in [
+        (&lookups[0], &in_a, &in_b),
+        (&lookups[1], &in_a, &in_b),
+        (&lookups[2], &in_a, &in_b),
+        (&lookups[3], &pending_in_a, &pending_in_b),
+    ] {
+        assert_eq!(
+            store.find(&a, user, lookup).await.unwrap(),
+            vec![want_a.clone()]
+        );
+        assert_eq!(
+            store.find(&b, user, lookup).await.unwrap(),
+            vec![want_b.clone()]
+        );
+    }
+    // Deleting in one tenant leaves the other's lookups alone.
+    store.delete(&b, &in_b).await.unwrap();
+    assert_eq!(found(store, &a, user, email("x@x.com")).await, ["u1"]);
+    assert!(found(store, &b, user, email("x@x.com")).await.is_empty());
+}
+
+/// Creates users with these ids (in this order) and returns them.
+async fn create_users(store: &impl Store, t: &TenantId, ids: &[&str]) -> Vec<Record> {
+    let mut records = Vec::new();
+    for id in ids {
+        let r = person(id, None, &[&format!("{id}@mail.test")], None);
+        store.create(t, &r).await.unwrap();
+        records.push(r);
+    }
+    records
+}
+
+fn page_ids(page: &scim_serverless::store::Page) -> Vec<&str> {
+    page.records.iter().map(|r| r.id.as_str()).collect()
+}
+
+async fn list_pages_in_id_order(store: &impl Store) {
+    let t = common::unique_tenant();
+    let user = ResourceKind::User;
+    // Created out of order; ids sort as strings ("u10" before "u2").
+    let mut users = create_users(store, &t, &["u5", "u10", "u2", "u6", "u1", "u4", "u3"]).await;
+    users.sort_by(|a, b| a.id.cmp(&b.id));
+    store.create(&t, &group("g1", "Sales")).await.unwrap();
+    let other = common::unique_tenant();
+    create_users(store, &other, &["u0", "u7"]).await;
+
+    let first = store.list(&t, user, None, 3).await.unwrap();
+    assert_eq!(first.records, users[..3].to_vec(), "whole records");
+    assert_eq!(page_ids(&first), ["u1", "u10", "u2"]);
+    assert!(first.more);
+    let second = store.list(&t, user, Some("u2"), 3).await.unwrap();
+    assert_eq!(page_ids(&second), ["u3", "u4", "u5"]);
+    assert!(second.more);
+    let third = store.list(&t, user, Some("u5"), 3).await.unwrap();
+    assert_eq!(third.records, users[6..].to_vec());
+    assert!(!third.more);
+    // Following `more` from the start visits every user once, in order.
+    let mut seen = Vec::new();
+    let mut after: Option<String> = None;
+    let mut sizes = Vec::new();
+    loop {
+        let page = store.list(&t, user, after.as_deref(), 3).await.unwrap();
+        sizes.push(page.records.len());
+        seen.extend(page.records.iter().cloned());
+        after = page.records.last().map(|r| r.id.clone());
+        if !page.more {
+            break;
+        }
+    }
+    assert_eq!(sizes, [3, 3, 1]);
+    assert_eq!(seen, users);
+
+    // Exactly `limit` left: no more.
+    let all = store.list(&t, user, None, 7).await.unwrap();
+    assert_eq!(all.records, users);
+    assert!(!all.more);
+    let but_one = store.list(&t, user, None, 6).await.unwrap();
+    assert_eq!(but_one.records.len(), 6);
+    assert!(but_one.more);
+    let big = store.list(&t, user, None, 1000).await.unwrap();
+    assert_eq!(big.records, users);
+    assert!(!big.more);
+    // After the last id, or past it: an empty last page.
+    let end = store.list(&t, user, Some("u6"), 3).await.unwrap();
+    assert!(end.records.is_empty() && !end.more);
+    let past = store.list(&t, user, Some("zzz"), 3).await.unwrap();
+    assert!(past.records.is_empty() && !past.more);
+    // After an id that is not there (a resource deleted between pages):
+    // resumes at the next id.
+    let gap = store.list(&t, user, Some("u25"), 2).await.unwrap();
+    assert_eq!(page_ids(&gap), ["u3", "u4"]);
+    assert!(gap.more);
+    store.delete(&t, &users[3]).await.unwrap(); // u3
+    let resumed = store.list(&t, user, Some("u3"), 3).await.unwrap();
+    assert_eq!(page_ids(&resumed), ["u4", "u5", "u6"]);
+    assert!(!resumed.more);
+    let before_first = store.list(&t, user, Some("a"), 2).await.unwrap();
+    assert_eq!(page_ids(&before_first), ["u1", "u10"]);
+
+    // Kinds are listed separately.
+    let groups = store.list(&t, ResourceKind::Group, None, 10).await.unwrap();
+    assert_eq!(page_ids(&groups), ["g1"]);
+    assert!(!groups.more);
+    let no_users = store.list(&t, user, None, 10).await.unwrap();
+    assert!(no_users.records.iter().all(|r| r.kind == user));
+    assert_eq!(no_users.records.len(), 6);
+
+    // An empty tenant, and a kind the tenant has none of.
+    let empty = common::unique_tenant();
+    let page = store.list(&empty, user, None, 3).await.unwrap();
+    assert!(page.records.is_empty() && !page.more);
+    let page = store
+        .list(&other, ResourceKind::Group, None, 3)
+        .await
+        .unwrap();
+    assert!(page.records.is_empty() && !page.more);
+}
+
+async fn id_at_finds_a_position_in_id_order(store: &impl Store) {
+    let t = common::unique_tenant();
+    let user = ResourceKind::User;
+    create_users(store, &t, &["u4", "u1", "u5", "u3", "u2"]).await;
+    store.create(&t, &group("g1", "Sales")).await.unwrap();
+    let at = |position: u64| store.id_at(&t, user, position);
+    assert_eq!(at(1).await.unwrap().as_deref(), Some("u1"), "first");
+    assert_eq!(at(3).await.unwrap().as_deref(), Some("u3"), "middle");
+    assert_eq!(at(5).await.unwrap().as_deref(), Some("u5"), "last");
+    assert_eq!(at(6).await.unwrap(), None, "past the end");
+    assert_eq!(at(0).await.unwrap(), None, "positions start at 1");
+    assert_eq!(at(u64::MAX).await.unwrap(), None);
+    // Agrees with list: listing after the id at position p starts at p + 1.
+    for p in 1..=4u64 {
+        let id = at(p).await.unwrap().unwrap();
+        let next = store.list(&t, user, Some(&id), 1).await.unwrap();
+        assert_eq!(Some(next.records[0].id.clone()), at(p + 1).await.unwrap());
+    }
+    // Groups have their own positions.
+    let group_at = |position: u64| store.id_at(&t, ResourceKind::Group, position);
+    assert_eq!(group_at(1).await.unwrap().as_deref(), Some("g1"));
+    assert_eq!(group_at(2).await.unwrap(), None);
+    // A delete shifts the positions after it.
+    let u2 = store.get(&t, user, "u2").await.unwrap().unwrap();
+    store.delete(&t, &u2).await.unwrap();
+    assert_eq!(at(2).await.unwrap().as_deref(), Some("u3"));
+    assert_eq!(at(4).await.unwrap().as_deref(), Some("u5"));
+    assert_eq!(at(5).await.unwrap(), None);
+    // An empty tenant has no positions.
+    let empty = common::unique_tenant();
+    assert_eq!(store.id_at(&empty, user, 1).await.unwrap(), None);
+}
+
+async fn count_follows_creates_and_deletes_per_kind(store: &impl Store) {
+    let t = common::unique_tenant();
+    let other = common::unique_tenant();
+    let (users_k, grp) = (ResourceKind::User, ResourceKind::Group);
+    assert_eq!(store.count(&t, users_k).await.unwrap(), 0, "new tenant");
+    assert_eq!(store.count(&t, grp).await.unwrap(), 0, "new tenant");
+
+    let users = create_users(store, &t, &["u1", "u2", "u3"]).await;
+    assert_eq!(store.count(&t, users_k).await.unwrap(), 3);
+    assert_eq!(store.count(&t, grp).await.unwrap(), 0, "per kind");
+    store.create(&t, &group("g1", "Sales")).await.unwrap();
+    assert_eq!(store.count(&t, grp).await.unwrap(), 1);
+    assert_eq!(store.count(&t, users_k).await.unwrap(), 3);
+    assert_eq!(store.count(&other, users_k).await.unwrap(), 0, "per tenant");
+
+    // Failed creates do not count.
+    assert_eq!(
+        store.create(&t, &user("u9", "u1@people.test", 1)).await,
+        Err(StoreError::Conflict(Some(UniqueKey::UserName(
+            "u1@people.test".into()
+        ))))
+    );
+    assert_eq!(
+        store.create(&t, &person("u2", None, &[], None)).await,
+        Err(StoreError::Conflict(None))
+    );
+    assert!(matches!(
+        store.create(&t, &group("g2", "SALES")).await,
+        Err(StoreError::Conflict(Some(_)))
+    ));
+    assert_eq!(store.count(&t, users_k).await.unwrap(), 3);
+    assert_eq!(store.count(&t, grp).await.unwrap(), 1);
+
+    // A replace does not count.
+    let u1v2 = with_emails(&users[0], &["new@x.com"]);
+    store.replace(&t, &users[0], &u1v2).await.unwrap();
+    assert_eq!(store.count(&t, users_k).await.unwrap(), 3);
+
+    // Deletes count down; failed deletes do not.
+    store.delete(&t, &users[1]).await.unwrap();
+    assert_eq!(store.count(&t, users_k).await.unwrap(), 2);
+    assert_eq!(
+        store.delete(&t, &users[0]).await,
+        Err(StoreError::VersionMismatch)
+    );
+    assert_eq!(store.delete(&t, &users[1]).await, Err(StoreError::NotFound));
+    assert_eq!(store.count(&t, users_k).await.unwrap(), 2);
+    store.delete(&t, &group("g1", "Sales")).await.unwrap();
+    assert_eq!(store.count(&t, grp).await.unwrap(), 0);
+    assert_eq!(store.count(&t, users_k).await.unwrap(), 2);
+    store.delete(&t, &u1v2).await.unwrap();
+    store.delete(&t, &users[2]).await.unwrap();
+    assert_eq!(store.count(&t, users_k).await.unwrap(), 0);
+    // And up again.
+    create_users(store, &t, &["u1"]).await;
+    assert_eq!(store.count(&t, users_k).await.unwrap(), 1);
+}
+
+async fn concurrent_creates_and_deletes_are_all_counted<S: Store + Clone>(store: &S) {
+    let t = common::unique_tenant();
+    let store = Arc::new(store.clone());
+    let n = 12;
+    let tasks: Vec<_> = (0..n)
+        .map(|i| {
+            let store = store.clone();
+            let t = t.clone();
+            tokio::spawn(async move {
+                let r = person(&format!("u{i:02}"), None, &["same@x.com"], None);
+                store.create(&t, &r).await
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    assert_eq!(store.count(&t, ResourceKind::User).await.unwrap(), n);
+    assert_eq!(
+        found(&*store, &t, ResourceKind::User, email("same@x.com"))
+            .await
+            .len() as u64,
+        n
+    );
+    let tasks: Vec<_> = (0..n / 2)
+        .map(|i| {
+            let store = store.clone();
+            let t = t.clone();
+            tokio::spawn(async move {
+                let r = person(&format!("u{i:02}"), None, &["same@x.com"], None);
+                store.delete(&t, &r).await
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    assert_eq!(
+        store.count(&t, ResourceKind::User).await.unwrap(),
+        n - n / 2
+    );
 }
 
 macro_rules! contract {
@@ -381,4 +1158,99 @@ contract!(
     delete_is_conditional_and_releases_keys,
     concurrent_writers_never_lose_an_update,
     purging_a_tenant_deletes_its_items_in_pages_and_nothing_else,
+    find_by_external_id_is_exact_and_per_kind,
+    find_by_email_matches_any_address_in_any_case,
+    only_the_first_emails_are_indexed,
+    find_direct_reports_and_pending_managers,
+    changing_the_manager_moves_the_user_between_lookups,
+    lookups_are_per_tenant,
+    list_pages_in_id_order,
+    id_at_finds_a_position_in_id_order,
+    count_follows_creates_and_deletes_per_kind,
+    concurrent_creates_and_deletes_are_all_counted,
 );
+
+/// Every item of the table whose key belongs to `tenant` (a Scan: tests only).
+async fn tenant_items(store: &scim_serverless::store::DynamoStore, tenant: &TenantId) -> usize {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let mut count = 0;
+    let mut start = None;
+    loop {
+        let page = store
+            .client()
+            .scan()
+            .table_name(store.table())
+            .filter_expression("begins_with(pk, :p)")
+            .expression_attribute_values(":p", AttributeValue::S(format!("T#{tenant}#")))
+            .consistent_read(true)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .unwrap();
+        count += page.items().len();
+        start = page.last_evaluated_key().cloned();
+        if start.is_none() {
+            return count;
+        }
+    }
+}
+
+/// DynamoDB only: email items and counters are invisible through the port
+/// once their user is gone, so the table itself is checked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dynamo_purge_leaves_no_item_of_the_tenant() {
+    let Some(store) = common::dynamo_store().await else {
+        return;
+    };
+    let doomed = common::unique_tenant();
+    let kept = common::unique_tenant();
+    fill_tenants_for_purge(&store, &doomed, &kept).await;
+    assert_eq!(
+        tenant_items(&store, &doomed).await,
+        8 + 8 + 14 + 2,
+        "resources, markers, email items, counters"
+    );
+    let pages = purge_in_pages(&store, &doomed, 5).await;
+    assert_eq!(pages.iter().sum::<usize>(), 32, "{pages:?}");
+    assert_eq!(tenant_items(&store, &doomed).await, 0, "nothing left");
+    assert_eq!(
+        tenant_items(&store, &kept).await,
+        4,
+        "the other tenant keeps its resource, marker, email item and counter"
+    );
+}
+
+/// DynamoDB only: a user's email items are written, moved and deleted in
+/// the user's transactions (stale ones would be invisible through `find`,
+/// which re-checks every record, so the table itself is checked).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dynamo_email_items_follow_their_user() {
+    let Some(store) = common::dynamo_store().await else {
+        return;
+    };
+    let t = common::unique_tenant();
+    let v1 = person("u1", None, &["A@x.com", "a@X.com", "b@x.com"], None);
+    store.create(&t, &v1).await.unwrap();
+    // The resource, its marker, two email items (a duplicate is one), the counter.
+    assert_eq!(tenant_items(&store, &t).await, 5);
+    let v2 = with_emails(&v1, &["b@x.com", "c@x.com", "d@x.com"]);
+    store.replace(&t, &v1, &v2).await.unwrap();
+    assert_eq!(tenant_items(&store, &t).await, 6, "a@x.com's item is gone");
+    let stale = with_emails(&v1, &["e@x.com"]);
+    assert_eq!(
+        store.replace(&t, &v1, &stale).await,
+        Err(StoreError::VersionMismatch)
+    );
+    assert_eq!(
+        tenant_items(&store, &t).await,
+        6,
+        "a failed replace writes nothing"
+    );
+    store.delete(&t, &v2).await.unwrap();
+    assert_eq!(
+        tenant_items(&store, &t).await,
+        1,
+        "only the counter is left"
+    );
+    assert_eq!(store.count(&t, ResourceKind::User).await.unwrap(), 0);
+}

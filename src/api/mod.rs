@@ -3,10 +3,14 @@
 
 pub mod discovery;
 pub mod lambda;
+pub mod listing;
 pub mod local;
+pub mod managers;
 pub mod request;
+pub mod resource;
 pub mod resources;
 pub mod response;
+pub mod users;
 
 use std::future::Future;
 use std::time::Instant;

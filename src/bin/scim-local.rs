@@ -5,18 +5,16 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use clap::{Parser, ValueEnum};
-use scim_serverless::api::discovery::Discovery;
 use scim_serverless::api::local::{self, LocalApp};
-use scim_serverless::api::resources::Resources;
 use scim_serverless::api::{HttpConfig, Routes};
 use scim_serverless::auth::token::{RandomError, TokenRecord, hash_token, issue};
 use scim_serverless::auth::{
     MemoryTokenSource, SecretsManagerSource, TokenSet, TokenSource, TokenStore, Verifier,
 };
 use scim_serverless::config::Config;
-use scim_serverless::scim::discovery::Capabilities;
-use scim_serverless::scim::schema::Registry;
+use scim_serverless::runtime::all_routes;
 use scim_serverless::store::dynamo::table::create_table;
+use scim_serverless::store::{DynamoStore, MemoryStore};
 use scim_serverless::tenant::TenantId;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -76,26 +74,54 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         None
     };
 
-    if let (StoreKind::Dynamodb, Some(aws)) = (args.store, &aws) {
-        let client = aws_sdk_dynamodb::Client::new(aws);
-        if args.create_table {
-            create_table(&client, &config.table_name).await?;
-        } else {
-            client
-                .describe_table()
-                .table_name(&config.table_name)
-                .send()
-                .await
-                .map_err(|e| format!("table {} is not reachable: {e}", config.table_name))?;
+    match (args.store, &aws) {
+        (StoreKind::Dynamodb, Some(aws)) => {
+            let client = aws_sdk_dynamodb::Client::new(aws);
+            if args.create_table {
+                create_table(&client, &config.table_name).await?;
+            } else {
+                client
+                    .describe_table()
+                    .table_name(&config.table_name)
+                    .send()
+                    .await
+                    .map_err(|e| format!("table {} is not reachable: {e}", config.table_name))?;
+            }
+            let store = DynamoStore::new(client, config.table_name.clone());
+            launch(
+                args,
+                tenant,
+                Some(aws.clone()),
+                all_routes(store, &config),
+                &config,
+            )
+            .await
+        }
+        _ => {
+            launch(
+                args,
+                tenant,
+                aws,
+                all_routes(MemoryStore::new(), &config),
+                &config,
+            )
+            .await
         }
     }
+}
 
+/// Binds, prints the Tenant URL and token, and serves `routes` until Ctrl-C.
+async fn launch<R: Routes + 'static>(
+    args: Args,
+    tenant: TenantId,
+    aws: Option<aws_config::SdkConfig>,
+    routes: R,
+    config: &Config,
+) -> Result<(), Box<dyn std::error::Error>> {
     let http = HttpConfig {
         scheme: "http".to_owned(),
         public_base_url: config.public_base_url.clone(),
     };
-    let registry = Arc::new(Registry::new(&config.extension));
-    let routes = (Discovery::new(registry, Capabilities::current()), Resources);
     let listener = tokio::net::TcpListener::bind(args.addr).await?;
     let addr = listener.local_addr()?;
     println!("SCIM service listening on http://{addr}");
@@ -109,7 +135,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             println!(
                 "Try:        curl -H \"Authorization: Bearer {token}\" http://{addr}/scim/v2/{tenant}/Schemas"
             );
-            serve(listener, routes, tokens, &config, http).await?;
+            serve(listener, routes, tokens, config, http).await?;
         }
         TokenKind::Secretsmanager => {
             let aws = aws.ok_or("AWS configuration was not loaded")?;
@@ -122,7 +148,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 config.secret_name_pattern,
                 config.token_cache_ttl.as_secs()
             );
-            serve(listener, routes, tokens, &config, http).await?;
+            serve(listener, routes, tokens, config, http).await?;
         }
     }
     println!("stopped");

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    scim_serverless::runtime::resources_function().await
+    scim_serverless::runtime::users_function().await
 }

@@ -28,18 +28,19 @@ pub struct Capabilities {
 }
 
 impl Capabilities {
-    /// What this build serves: discovery only; `/Users` and `/Groups` are
-    /// not served yet, so no resource feature is advertised.
+    /// What this build serves. Sorting is not offered: lists come in the
+    /// stable id order of the store's index, and sorting by another
+    /// attribute would mean reading every resource per page.
     pub fn current() -> Self {
         Capabilities {
-            patch: false,
-            filter: false,
+            patch: true,
+            filter: true,
             max_results: 1000,
-            etag: false,
+            etag: true,
             sort: false,
             change_password: false,
-            index_paging: false,
-            cursor_paging: false,
+            index_paging: true,
+            cursor_paging: true,
             default_page_size: 100,
             max_page_size: 1000,
             documentation_uri: None,

@@ -4,6 +4,7 @@ pub mod discovery;
 pub mod error;
 pub mod filter;
 pub mod list;
+pub mod manager;
 pub mod patch;
 pub mod path;
 pub mod projection;

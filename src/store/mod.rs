@@ -9,6 +9,7 @@ use std::future::Future;
 use serde_json::Value;
 
 use crate::scim::schema::ResourceKind;
+use crate::scim::{ScimError, ScimType};
 use crate::tenant::TenantId;
 
 pub use dynamo::DynamoStore;
@@ -74,6 +75,10 @@ pub struct Record {
     pub manager: Option<ManagerLink>,
 }
 
+/// Longest value (bytes) of an attribute that is part of a key: DynamoDB
+/// caps partition keys at 2048 bytes and sort keys at 1024.
+pub const MAX_KEY_VALUE_BYTES: usize = 1024;
+
 /// Most email addresses of one user that are indexed (each is one item
 /// written in the user's transaction, which DynamoDB caps at 100 items).
 pub const MAX_INDEXED_EMAILS: usize = 20;
@@ -116,6 +121,47 @@ impl Record {
             }
         }
         keys
+    }
+
+    /// Why this record cannot be stored: a keyed value too long for a
+    /// key, or more emails than are indexed. `None` when it can.
+    pub fn key_problem(&self) -> Option<String> {
+        let too_long = |v: &str| v.len() > MAX_KEY_VALUE_BYTES;
+        let keyed = ["userName", "displayName", "externalId"];
+        for field in keyed {
+            if self
+                .document
+                .get(field)
+                .and_then(Value::as_str)
+                .is_some_and(too_long)
+            {
+                return Some(format!(
+                    "{field} is longer than {MAX_KEY_VALUE_BYTES} bytes"
+                ));
+            }
+        }
+        let emails = self.document.get("emails").and_then(Value::as_array);
+        let emails: Vec<&str> = emails
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.get("value").and_then(Value::as_str))
+            .collect();
+        if emails.iter().any(|e| too_long(e)) {
+            return Some(format!(
+                "an email is longer than {MAX_KEY_VALUE_BYTES} bytes"
+            ));
+        }
+        if emails.len() > MAX_INDEXED_EMAILS {
+            return Some(format!("a user has at most {MAX_INDEXED_EMAILS} emails"));
+        }
+        if let Some(ManagerLink::Pending(v) | ManagerLink::Resolved(v)) = &self.manager
+            && too_long(v)
+        {
+            return Some(format!(
+                "manager.value is longer than {MAX_KEY_VALUE_BYTES} bytes"
+            ));
+        }
+        None
     }
 
     /// Whether this record is found by `lookup`: the one definition both
@@ -171,6 +217,36 @@ pub enum StoreError {
     /// An item could not be decoded.
     #[error("corrupt item: {0}")]
     Corrupt(String),
+}
+
+/// Storage failures as clients see them: a lost race the caller did not
+/// retry is `412`, a taken unique value `409 uniqueness`, a backend
+/// failure `503` (the detail holds only an error code, never data).
+impl From<StoreError> for ScimError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => ScimError::not_found("resource not found"),
+            StoreError::VersionMismatch => ScimError::new(
+                412,
+                None,
+                "the resource was modified since it was read; read it again",
+            ),
+            StoreError::Conflict(key) => ScimError::new(
+                409,
+                Some(ScimType::Uniqueness),
+                match key {
+                    Some(k) => format!("{} is already taken in this tenant", k.attribute()),
+                    None => "a resource with this id already exists".to_owned(),
+                },
+            ),
+            StoreError::Unavailable(_) => ScimError::new(
+                503,
+                None,
+                "the store is temporarily unavailable; retry later",
+            ),
+            StoreError::Corrupt(_) => ScimError::new(500, None, "a stored resource is unreadable"),
+        }
+    }
 }
 
 /// The storage port. Every write is atomic and conditional: on the

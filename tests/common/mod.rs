@@ -40,3 +40,5 @@ pub async fn dynamo_store() -> Option<DynamoStore> {
         .expect("create the test table on DynamoDB Local");
     Some(DynamoStore::new(client, TEST_TABLE))
 }
+
+pub mod http_api;

@@ -314,15 +314,25 @@ pub fn group_schema() -> Schema {
     }
 }
 
-/// The vendor extension: singular read-write strings named by configuration.
+/// Read-only attribute of the vendor extension holding the email of the
+/// user's manager (the seed vendors' "Responsible person email").
+pub const MANAGER_EMAIL: &str = "managerEmail";
+
+/// The vendor extension: singular read-write strings named by
+/// configuration, plus the read-only [`MANAGER_EMAIL`].
 pub fn vendor_extension_schema(urn: &str, attributes: &[String]) -> Schema {
+    let configured = attributes
+        .iter()
+        .filter(|name| !name.eq_ignore_ascii_case(MANAGER_EMAIL))
+        .map(|name| A::string(name, "Vendor-specific attribute."));
+    let manager_email = read_only(A::string(
+        MANAGER_EMAIL,
+        "Email of the User's manager, maintained by the service from the enterprise manager reference.",
+    ));
     Schema {
         id: urn.to_owned(),
         name: "VendorUser".to_owned(),
         description: "Vendor-specific User attributes".to_owned(),
-        attributes: attributes
-            .iter()
-            .map(|name| A::string(name, "Vendor-specific attribute."))
-            .collect(),
+        attributes: configured.chain(std::iter::once(manager_email)).collect(),
     }
 }

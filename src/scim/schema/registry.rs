@@ -129,6 +129,11 @@ impl Registry {
         }
     }
 
+    /// The URN of the configurable vendor extension of Users.
+    pub fn vendor_urn(&self) -> &str {
+        &self.vendor.id
+    }
+
     /// The common attributes `id`, `externalId`, `meta`.
     pub fn common(&self) -> &[AttributeDef] {
         &self.common

@@ -632,10 +632,15 @@ impl Store for DynamoStore {
             ids.dedup();
             self.get_many(tenant, kind, &ids).await?
         } else {
+            // The manager partitions (`gsi3`) are shared by every kind:
+            // keep only resource items of the kind asked for.
+            fn text<'i>(item: &'i Item, name: &str) -> Option<&'i str> {
+                item.get(name)?.as_s().ok().map(String::as_str)
+            }
             items
                 .iter()
                 .filter(|i| {
-                    i.get(SK).and_then(|v| v.as_s().ok()).map(String::as_str) == Some(RESOURCE_SK)
+                    text(i, SK) == Some(RESOURCE_SK) && text(i, ATTR_KIND) == Some(kind.name())
                 })
                 .map(|i| decode(i, kind))
                 .collect::<Result<_, _>>()?

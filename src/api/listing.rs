@@ -1,0 +1,455 @@
+//! Lists and searches (`GET /Users`, `POST /Users/.search`): which reads a
+//! filter needs, and index or cursor paging over the result. Everything is
+//! in id order, the order of the store's per-tenant index, so pages are
+//! stable whatever `count` is.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::request::ScimRequest;
+use crate::scim::filter::{Filter, IndexTerm};
+use crate::scim::list::{Cursor, Paging};
+use crate::scim::projection::Projection;
+use crate::scim::schema::{Registry, ResourceKind};
+use crate::scim::{ScimError, ScimType};
+use crate::store::{Lookup, Record, Store, UniqueKey};
+use crate::tenant::TenantId;
+
+/// `SEARCH_REQUEST_URN` names the body of `POST /.search`.
+pub const SEARCH_REQUEST_URN: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
+
+/// Resources read per store request when a filter must be evaluated on
+/// every resource.
+const SCAN_PAGE: usize = 500;
+
+/// Limits of list requests, from configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListSettings {
+    pub default_count: u64,
+    pub max_count: u64,
+    /// Most resources a filter without a key lookup examines before the
+    /// request is refused with `400 tooMany`.
+    pub scan_limit: usize,
+}
+
+/// A list request, from query parameters or a `.search` body, parsed.
+#[derive(Debug, Clone)]
+pub struct ListQuery {
+    pub filter: Option<Filter>,
+    pub projection: Projection,
+    pub paging: Paging,
+    /// Under cursor paging, the id the page starts after (from a validated
+    /// cursor).
+    after: Option<String>,
+}
+
+impl ListQuery {
+    /// From `GET` query parameters. `sortBy` is ignored: sorting is not
+    /// offered (`ServiceProviderConfig.sort.supported` is false).
+    pub fn from_params(
+        req: &ScimRequest,
+        kind: ResourceKind,
+        registry: &Registry,
+        settings: &ListSettings,
+    ) -> Result<ListQuery, ScimError> {
+        let p = |name| req.query_param(name);
+        Self::parse(
+            [p("filter"), p("attributes"), p("excludedAttributes")],
+            [p("startIndex"), p("count"), p("cursor")],
+            kind,
+            registry,
+            settings,
+        )
+    }
+
+    /// From a `POST /.search` body (RFC 7644 §3.4.3): the same parameters
+    /// as JSON, `attributes` as arrays or comma-separated strings, numbers
+    /// as numbers or strings.
+    pub fn from_search(
+        body: &Value,
+        kind: ResourceKind,
+        registry: &Registry,
+        settings: &ListSettings,
+    ) -> Result<ListQuery, ScimError> {
+        let obj = body.as_object().ok_or_else(|| {
+            ScimError::bad_request(ScimType::InvalidSyntax, "a SearchRequest must be an object")
+        })?;
+        let field = |name: &str| -> Result<Option<String>, ScimError> {
+            let value = obj
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v);
+            Ok(match value {
+                None | Some(Value::Null) => None,
+                Some(Value::String(s)) => Some(s.clone()),
+                Some(Value::Number(n)) => Some(n.to_string()),
+                Some(Value::Array(items)) => Some(
+                    items
+                        .iter()
+                        .map(|i| i.as_str().map(str::to_owned))
+                        .collect::<Option<Vec<_>>>()
+                        .ok_or_else(|| {
+                            ScimError::bad_request(
+                                ScimType::InvalidValue,
+                                format!("'{name}' must hold strings"),
+                            )
+                        })?
+                        .join(","),
+                ),
+                Some(_) => {
+                    return Err(ScimError::bad_request(
+                        ScimType::InvalidValue,
+                        format!("'{name}' has the wrong type"),
+                    ));
+                }
+            })
+        };
+        let (filter, attributes, excluded) = (
+            field("filter")?,
+            field("attributes")?,
+            field("excludedAttributes")?,
+        );
+        let (start, count, cursor) = (field("startIndex")?, field("count")?, field("cursor")?);
+        Self::parse(
+            [
+                filter.as_deref(),
+                attributes.as_deref(),
+                excluded.as_deref(),
+            ],
+            [start.as_deref(), count.as_deref(), cursor.as_deref()],
+            kind,
+            registry,
+            settings,
+        )
+    }
+
+    fn parse(
+        [filter, attributes, excluded]: [Option<&str>; 3],
+        [start, count, cursor]: [Option<&str>; 3],
+        kind: ResourceKind,
+        registry: &Registry,
+        settings: &ListSettings,
+    ) -> Result<ListQuery, ScimError> {
+        let filter = filter
+            .filter(|f| !f.trim().is_empty())
+            .map(|f| Filter::parse(f, kind, registry))
+            .transpose()?;
+        let paging = Paging::parse(
+            start,
+            count,
+            cursor,
+            settings.default_count,
+            settings.max_count,
+        )?;
+        let after = match &paging {
+            Paging::Cursor {
+                cursor: Some(c), ..
+            } => Some(Cursor::decode(c, &cursor_scope(kind, filter.as_ref()))?.after),
+            _ => None,
+        };
+        Ok(ListQuery {
+            filter,
+            projection: Projection::parse(attributes, excluded, kind, registry)?,
+            paging,
+            after,
+        })
+    }
+}
+
+/// What a cursor is bound to: the resource type and the filter (in its
+/// canonical form, so spacing does not matter).
+fn cursor_scope(kind: ResourceKind, filter: Option<&Filter>) -> String {
+    match filter {
+        Some(f) => format!("{}|{f}", kind.name()),
+        None => format!("{}|", kind.name()),
+    }
+}
+
+/// A stored document as filters see it: with its `id`.
+fn filterable(record: &Record) -> Value {
+    let mut doc = record.document.clone();
+    if let Some(obj) = doc.as_object_mut() {
+        obj.insert("id".to_owned(), Value::String(record.id.clone()));
+    }
+    doc
+}
+
+/// One page of records and what the ListResponse says about it.
+#[derive(Debug, Clone)]
+pub struct RecordPage {
+    pub records: Vec<Record>,
+    pub total_results: u64,
+    pub start_index: Option<u64>,
+    pub next_cursor: Option<String>,
+}
+
+/// Where index pages of a tenant's unfiltered list ended recently, so the
+/// next page (`startIndex` = last + 1, how Okta imports) starts with a
+/// keyed read instead of reading through every earlier id. Per process;
+/// entries expire so a stale position is short-lived.
+#[derive(Debug, Default)]
+pub struct PageHints {
+    entries: Mutex<HashMap<HintKey, (String, Instant)>>,
+}
+
+/// A position in a tenant's list of one kind.
+type HintKey = (TenantId, ResourceKind, u64);
+
+const HINT_TTL: Duration = Duration::from_secs(300);
+const MAX_HINTS: usize = 4096;
+
+impl PageHints {
+    fn get(&self, tenant: &TenantId, kind: ResourceKind, position: u64) -> Option<String> {
+        let entries = self.entries.lock().ok()?;
+        let (id, at) = entries.get(&(tenant.clone(), kind, position))?;
+        (at.elapsed() < HINT_TTL).then(|| id.clone())
+    }
+
+    fn put(&self, tenant: &TenantId, kind: ResourceKind, position: u64, id: &str) {
+        if let Ok(mut entries) = self.entries.lock() {
+            if entries.len() >= MAX_HINTS {
+                entries.retain(|_, (_, at)| at.elapsed() < HINT_TTL);
+                if entries.len() >= MAX_HINTS {
+                    entries.clear();
+                }
+            }
+            entries.insert(
+                (tenant.clone(), kind, position),
+                (id.to_owned(), Instant::now()),
+            );
+        }
+    }
+}
+
+/// Answers a list request with the fewest store reads: a key lookup when
+/// the filter has one, a bounded scan when it has not, the counter and one
+/// page read when there is no filter.
+pub async fn list<S: Store>(
+    store: &S,
+    tenant: &TenantId,
+    kind: ResourceKind,
+    registry: &Registry,
+    settings: &ListSettings,
+    hints: &PageHints,
+    query: &ListQuery,
+) -> Result<RecordPage, ScimError> {
+    let scope = cursor_scope(kind, query.filter.as_ref());
+    let after = query.after.as_deref();
+    let Some(filter) = &query.filter else {
+        return unfiltered(store, tenant, kind, hints, &query.paging, after, &scope).await;
+    };
+    let candidates = match filter.index_term(kind) {
+        Some(term) => by_key(store, tenant, kind, &term).await?,
+        None => scan(store, tenant, kind, filter, registry, settings.scan_limit).await?,
+    };
+    let mut matches: Vec<Record> = candidates
+        .into_iter()
+        .filter(|r| filter.matches(&filterable(r), kind, registry))
+        .collect();
+    matches.sort_by(|a, b| a.id.cmp(&b.id));
+    matches.dedup_by(|a, b| a.id == b.id);
+    Ok(page_of(matches, &query.paging, after, &scope))
+}
+
+async fn unfiltered<S: Store>(
+    store: &S,
+    tenant: &TenantId,
+    kind: ResourceKind,
+    hints: &PageHints,
+    paging: &Paging,
+    after: Option<&str>,
+    scope: &str,
+) -> Result<RecordPage, ScimError> {
+    let total_results = store.count(tenant, kind).await?;
+    let count = usize::try_from(paging.count()).unwrap_or(usize::MAX);
+    match paging {
+        Paging::Index { start_index, .. } => {
+            let start_index = *start_index;
+            let after = match start_index {
+                1 => None,
+                _ if count == 0 || start_index > total_results => {
+                    return Ok(RecordPage {
+                        records: Vec::new(),
+                        total_results,
+                        start_index: Some(start_index),
+                        next_cursor: None,
+                    });
+                }
+                s => match hints.get(tenant, kind, s - 1) {
+                    Some(id) => Some(id),
+                    None => match store.id_at(tenant, kind, s - 1).await? {
+                        Some(id) => Some(id),
+                        None => {
+                            return Ok(RecordPage {
+                                records: Vec::new(),
+                                total_results,
+                                start_index: Some(start_index),
+                                next_cursor: None,
+                            });
+                        }
+                    },
+                },
+            };
+            let records = if count == 0 {
+                Vec::new()
+            } else {
+                let page = store.list(tenant, kind, after.as_deref(), count).await?;
+                if let (true, Some(last)) = (page.more, page.records.last()) {
+                    let end = start_index + page.records.len() as u64 - 1;
+                    hints.put(tenant, kind, end, &last.id);
+                }
+                page.records
+            };
+            Ok(RecordPage {
+                records,
+                total_results,
+                start_index: Some(start_index),
+                next_cursor: None,
+            })
+        }
+        Paging::Cursor { .. } => {
+            if count == 0 {
+                return Ok(RecordPage {
+                    records: Vec::new(),
+                    total_results,
+                    start_index: None,
+                    next_cursor: None,
+                });
+            }
+            let page = store.list(tenant, kind, after, count).await?;
+            let next_cursor = match (page.more, page.records.last()) {
+                (true, Some(last)) => Some(
+                    Cursor {
+                        after: last.id.clone(),
+                    }
+                    .encode(scope),
+                ),
+                _ => None,
+            };
+            Ok(RecordPage {
+                records: page.records,
+                total_results,
+                start_index: None,
+                next_cursor,
+            })
+        }
+    }
+}
+
+/// The candidates of a filter with an equality on a keyed attribute.
+async fn by_key<S: Store>(
+    store: &S,
+    tenant: &TenantId,
+    kind: ResourceKind,
+    term: &IndexTerm,
+) -> Result<Vec<Record>, ScimError> {
+    let unique = |key: UniqueKey| async move {
+        match store.find_unique(tenant, &key).await? {
+            Some(id) => {
+                Ok::<_, ScimError>(store.get(tenant, kind, &id).await?.into_iter().collect())
+            }
+            None => Ok(Vec::new()),
+        }
+    };
+    let find = |lookup: Lookup| async move { store.find(tenant, kind, &lookup).await };
+    Ok(match term {
+        IndexTerm::Id(id) => store.get(tenant, kind, id).await?.into_iter().collect(),
+        IndexTerm::UserName(v) => unique(UniqueKey::UserName(v.to_lowercase())).await?,
+        IndexTerm::DisplayName(v) => unique(UniqueKey::GroupDisplayName(v.to_lowercase())).await?,
+        IndexTerm::ExternalId(v) => find(Lookup::ExternalId(v.clone())).await?,
+        IndexTerm::EmailValue(v) => find(Lookup::Email(v.clone())).await?,
+        IndexTerm::ManagerValue(v) => {
+            let mut found = find(Lookup::DirectReports(v.clone())).await?;
+            found.extend(find(Lookup::PendingManager(v.clone())).await?);
+            found
+        }
+        IndexTerm::MemberValue(_) => {
+            return Err(ScimError::bad_request(
+                ScimType::InvalidFilter,
+                "members filters are served by /Groups",
+            ));
+        }
+    })
+}
+
+/// Every resource of the kind, read page by page, as long as no more than
+/// `limit` are examined.
+async fn scan<S: Store>(
+    store: &S,
+    tenant: &TenantId,
+    kind: ResourceKind,
+    filter: &Filter,
+    registry: &Registry,
+    limit: usize,
+) -> Result<Vec<Record>, ScimError> {
+    let mut matches = Vec::new();
+    let mut examined = 0usize;
+    let mut after: Option<String> = None;
+    loop {
+        let page = store
+            .list(tenant, kind, after.as_deref(), SCAN_PAGE)
+            .await?;
+        examined += page.records.len();
+        after = page.records.last().map(|r| r.id.clone());
+        matches.extend(
+            page.records
+                .into_iter()
+                .filter(|r| filter.matches(&filterable(r), kind, registry)),
+        );
+        if examined > limit {
+            return Err(ScimError::bad_request(
+                ScimType::TooMany,
+                format!(
+                    "this filter must examine more than {limit} {}s; filter by an indexed attribute (id, externalId, userName, emails.value, manager.value) or combine one with 'and'",
+                    kind.name()
+                ),
+            ));
+        }
+        if !page.more {
+            return Ok(matches);
+        }
+    }
+}
+
+/// Pages a complete, id-ordered result.
+fn page_of(matches: Vec<Record>, paging: &Paging, after: Option<&str>, scope: &str) -> RecordPage {
+    let total_results = matches.len() as u64;
+    let count = usize::try_from(paging.count()).unwrap_or(usize::MAX);
+    match paging {
+        Paging::Index { start_index, .. } => {
+            let skip = usize::try_from(start_index - 1).unwrap_or(usize::MAX);
+            RecordPage {
+                records: matches.into_iter().skip(skip).take(count).collect(),
+                total_results,
+                start_index: Some(*start_index),
+                next_cursor: None,
+            }
+        }
+        Paging::Cursor { .. } => {
+            let mut rest: Vec<Record> = matches
+                .into_iter()
+                .filter(|r| after.is_none_or(|a| r.id.as_str() > a))
+                .collect();
+            let more = rest.len() > count;
+            rest.truncate(count);
+            let next_cursor = match (more, rest.last()) {
+                (true, Some(last)) => Some(
+                    Cursor {
+                        after: last.id.clone(),
+                    }
+                    .encode(scope),
+                ),
+                _ => None,
+            };
+            RecordPage {
+                records: rest,
+                total_results,
+                start_index: None,
+                next_cursor,
+            }
+        }
+    }
+}

@@ -1,0 +1,309 @@
+//! `/Users`: create, read, list and search, replace, patch, delete, on any
+//! [`Store`]. Every write is conditional on the version read; a lost race
+//! is retried from a fresh read unless the client pinned a version with
+//! `If-Match` (then it is `412`).
+
+use std::sync::Arc;
+
+use http::header::{ETAG, LOCATION};
+use http::{Method, StatusCode};
+use serde_json::Value;
+
+use super::Routes;
+use super::discovery::method_not_allowed;
+use super::listing::{self, ListQuery, ListSettings, PageHints};
+use super::managers::Managers;
+use super::request::{Endpoint, ScimRequest};
+use super::resource::{
+    backoff, check_if_match, etag, etag_matches, json_body, location, render, stamp,
+};
+use super::response::ScimResponse;
+use crate::scim::list::ListPage;
+use crate::scim::patch::PatchRequest;
+use crate::scim::projection::Projection;
+use crate::scim::resource::{check_immutable, normalize};
+use crate::scim::schema::{Registry, ResourceKind};
+use crate::scim::{ScimError, ScimType};
+use crate::store::{Record, Store, StoreError};
+use crate::tenant::TenantId;
+
+const KIND: ResourceKind = ResourceKind::User;
+
+/// Read-modify-write attempts before a contended update gives up with 409.
+const WRITE_ATTEMPTS: u32 = 10;
+
+/// The `/Users` endpoints of one deployment.
+pub struct Users<S> {
+    store: S,
+    registry: Arc<Registry>,
+    settings: ListSettings,
+    hints: PageHints,
+}
+
+impl<S: Store> Users<S> {
+    pub fn new(store: S, registry: Arc<Registry>, settings: ListSettings) -> Self {
+        Users {
+            store,
+            registry,
+            settings,
+            hints: PageHints::default(),
+        }
+    }
+
+    fn managers<'a>(&'a self, tenant: &'a TenantId) -> Managers<'a, S> {
+        Managers {
+            store: &self.store,
+            registry: &self.registry,
+            tenant,
+        }
+    }
+
+    /// The projection asked for by `attributes`/`excludedAttributes`.
+    fn projection(&self, req: &ScimRequest) -> Result<Projection, ScimError> {
+        Projection::parse(
+            req.query_param("attributes"),
+            req.query_param("excludedAttributes"),
+            KIND,
+            &self.registry,
+        )
+    }
+
+    /// A single user as the response body, with `ETag` (and `Location`).
+    fn one(
+        &self,
+        req: &ScimRequest,
+        record: &Record,
+        projection: &Projection,
+        status: StatusCode,
+    ) -> ScimResponse {
+        let body = projection.apply(
+            &render(record, &req.base_url, &self.registry),
+            KIND,
+            &self.registry,
+        );
+        let mut response = ScimResponse::ok(body).with_header(ETAG, &etag(record.version));
+        response.status = status;
+        if status == StatusCode::CREATED {
+            response = response.with_header(LOCATION, &location(&req.base_url, KIND, &record.id));
+        }
+        response
+    }
+
+    async fn fetch(&self, tenant: &TenantId, id: &str) -> Result<Record, ScimError> {
+        self.store
+            .get(tenant, KIND, id)
+            .await?
+            .ok_or_else(|| ScimError::not_found(format!("User {id} not found")))
+    }
+
+    async fn create(&self, req: &ScimRequest) -> Result<ScimResponse, ScimError> {
+        let projection = self.projection(req)?;
+        let mut doc = normalize(&json_body(req)?, KIND, &self.registry)?;
+        stamp(&mut doc, KIND, None);
+        let managers = self.managers(&req.tenant);
+        let manager = managers.link(&mut doc, None).await?;
+        let record = Record {
+            kind: KIND,
+            id: uuid::Uuid::new_v4().to_string(),
+            version: 1,
+            document: doc,
+            manager,
+        };
+        check_keys(&record)?;
+        self.store.create(&req.tenant, &record).await?;
+        managers.after_write(None, &record).await;
+        Ok(self.one(req, &record, &projection, StatusCode::CREATED))
+    }
+
+    async fn get(&self, req: &ScimRequest, id: &str) -> Result<ScimResponse, ScimError> {
+        let projection = self.projection(req)?;
+        let record = self.fetch(&req.tenant, id).await?;
+        if req
+            .header("if-none-match")
+            .is_some_and(|h| etag_matches(h, record.version))
+        {
+            return Ok(ScimResponse {
+                status: StatusCode::NOT_MODIFIED,
+                body: None,
+                headers: Vec::new(),
+            }
+            .with_header(ETAG, &etag(record.version)));
+        }
+        Ok(self.one(req, &record, &projection, StatusCode::OK))
+    }
+
+    async fn list(&self, req: &ScimRequest, query: ListQuery) -> Result<ScimResponse, ScimError> {
+        let page = listing::list(
+            &self.store,
+            &req.tenant,
+            KIND,
+            &self.registry,
+            &self.settings,
+            &self.hints,
+            &query,
+        )
+        .await?;
+        let resources = page
+            .records
+            .iter()
+            .map(|r| {
+                query.projection.apply(
+                    &render(r, &req.base_url, &self.registry),
+                    KIND,
+                    &self.registry,
+                )
+            })
+            .collect();
+        Ok(ScimResponse::ok(
+            ListPage {
+                resources,
+                total_results: page.total_results,
+                start_index: page.start_index,
+                next_cursor: page.next_cursor,
+            }
+            .to_json(),
+        ))
+    }
+
+    /// PUT and PATCH: reads, computes the new document with `change`,
+    /// writes conditionally; a lost race starts again from a fresh read.
+    async fn update(
+        &self,
+        req: &ScimRequest,
+        id: &str,
+        change: impl Fn(&Record) -> Result<Option<Value>, ScimError>,
+    ) -> Result<ScimResponse, ScimError> {
+        let projection = self.projection(req)?;
+        let managers = self.managers(&req.tenant);
+        for attempt in 0..WRITE_ATTEMPTS {
+            if attempt > 0 {
+                backoff(attempt).await;
+            }
+            let current = self.fetch(&req.tenant, id).await?;
+            check_if_match(req, current.version)?;
+            let Some(mut doc) = change(&current)? else {
+                return Ok(self.one(req, &current, &projection, StatusCode::OK));
+            };
+            check_immutable(&current.document, &doc, KIND, &self.registry)?;
+            stamp(&mut doc, KIND, Some(&current.document));
+            let manager = managers.link(&mut doc, Some(&current)).await?;
+            let next = Record {
+                kind: KIND,
+                id: current.id.clone(),
+                version: current.version + 1,
+                document: doc,
+                manager,
+            };
+            if same_content(&current, &next) {
+                return Ok(self.one(req, &current, &projection, StatusCode::OK));
+            }
+            check_keys(&next)?;
+            match self.store.replace(&req.tenant, &current, &next).await {
+                Ok(()) => {
+                    managers.after_write(Some(&current), &next).await;
+                    return Ok(self.one(req, &next, &projection, StatusCode::OK));
+                }
+                Err(StoreError::VersionMismatch) if req.header("if-match").is_none() => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(contended())
+    }
+
+    async fn replace(&self, req: &ScimRequest, id: &str) -> Result<ScimResponse, ScimError> {
+        let doc = normalize(&json_body(req)?, KIND, &self.registry)?;
+        self.update(req, id, |_| Ok(Some(doc.clone()))).await
+    }
+
+    async fn patch(&self, req: &ScimRequest, id: &str) -> Result<ScimResponse, ScimError> {
+        let patch = PatchRequest::parse(&json_body(req)?, KIND, &self.registry)?;
+        self.update(req, id, |current| {
+            let mut doc = current.document.clone();
+            let outcome = patch.apply(&mut doc, KIND, &self.registry)?;
+            Ok(outcome.changed.then_some(doc))
+        })
+        .await
+    }
+
+    async fn delete(&self, req: &ScimRequest, id: &str) -> Result<ScimResponse, ScimError> {
+        for attempt in 0..WRITE_ATTEMPTS {
+            if attempt > 0 {
+                backoff(attempt).await;
+            }
+            let current = self.fetch(&req.tenant, id).await?;
+            check_if_match(req, current.version)?;
+            match self.store.delete(&req.tenant, &current).await {
+                Ok(()) => {
+                    self.managers(&req.tenant).after_delete(&current).await;
+                    return Ok(ScimResponse {
+                        status: StatusCode::NO_CONTENT,
+                        body: None,
+                        headers: Vec::new(),
+                    });
+                }
+                Err(StoreError::VersionMismatch) if req.header("if-match").is_none() => continue,
+                Err(StoreError::NotFound) => {
+                    return Err(ScimError::not_found(format!("User {id} not found")));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(contended())
+    }
+}
+
+/// Whether a write would change nothing but `meta.lastModified`.
+fn same_content(current: &Record, next: &Record) -> bool {
+    let strip = |doc: &Value| {
+        let mut doc = doc.clone();
+        if let Some(obj) = doc.as_object_mut() {
+            obj.remove("meta");
+        }
+        doc
+    };
+    current.manager == next.manager && strip(&current.document) == strip(&next.document)
+}
+
+fn check_keys(record: &Record) -> Result<(), ScimError> {
+    match record.key_problem() {
+        Some(detail) => Err(ScimError::bad_request(ScimType::InvalidValue, detail)),
+        None => Ok(()),
+    }
+}
+
+fn contended() -> ScimError {
+    ScimError::new(
+        409,
+        None,
+        "the user is being modified by other requests; retry",
+    )
+}
+
+impl<S: Store> Routes for Users<S> {
+    async fn route(&self, req: &ScimRequest) -> Option<Result<ScimResponse, ScimError>> {
+        let settings = &self.settings;
+        Some(match (&req.endpoint, &req.method) {
+            (Endpoint::Users(None), &Method::GET) => {
+                match ListQuery::from_params(req, KIND, &self.registry, settings) {
+                    Ok(query) => self.list(req, query).await,
+                    Err(e) => Err(e),
+                }
+            }
+            (Endpoint::Users(None), &Method::POST) => self.create(req).await,
+            (Endpoint::UsersSearch, &Method::POST) => {
+                let query = json_body(req)
+                    .and_then(|b| ListQuery::from_search(&b, KIND, &self.registry, settings));
+                match query {
+                    Ok(query) => self.list(req, query).await,
+                    Err(e) => Err(e),
+                }
+            }
+            (Endpoint::Users(Some(id)), &Method::GET) => self.get(req, id).await,
+            (Endpoint::Users(Some(id)), &Method::PUT) => self.replace(req, id).await,
+            (Endpoint::Users(Some(id)), &Method::PATCH) => self.patch(req, id).await,
+            (Endpoint::Users(Some(id)), &Method::DELETE) => self.delete(req, id).await,
+            (Endpoint::Users(_) | Endpoint::UsersSearch, _) => Err(method_not_allowed()),
+            _ => return None,
+        })
+    }
+}
