@@ -347,8 +347,18 @@ cargo_test() { cargo test --all-targets "$@" 2>&1 | tee -a "$WORK_DIR/tests.log"
 cargo_doc_test() { cargo test --doc "$@" 2>&1 | tee -a "$WORK_DIR/tests.log"; }
 
 # scim2-tester against the real scim-local binary (memory store, fixed token).
-# Only the checks of what is served so far: discovery and misc (unknown URLs).
-SCIM2_TESTER_TAGS=(discovery misc)
+# Tags (scim2-tester 0.5.2; a tag also selects its sub-tags, "crud" selects crud:read):
+#   discovery   /ServiceProviderConfig, /ResourceTypes, /Schemas
+#   misc        unknown URL answers a SCIM 404
+#   crud        per resource type: crud:create (POST), crud:read (GET /{id}, GET list),
+#               crud:read:attributes (attributes/excludedAttributes on GET /{id}, on
+#               the GET list and on POST /.search at the server root), crud:update
+#               (PUT), crud:delete (DELETE, then GET answers 404)
+#   patch       per resource type: patch:add, patch:remove, patch:replace on every
+#               writable attribute, extensions included
+# crud and patch run on the resource types in RESOURCE_TYPES of tests/conformance.py
+# (User only until /Groups is served).
+SCIM2_TESTER_TAGS=(discovery misc crud patch)
 scim2_tester() {
   cargo build --bin scim-local
   local port token pid

@@ -582,6 +582,18 @@ async fn patch_dialects_and_soft_delete<S: Store + Clone>(store: S) {
         stored["phoneNumbers"],
         json!([{"value": "+1 555 0100", "type": "work"}])
     );
+    // A whole extension object, repeating its own `schemas` (scim2-models).
+    let whole = api
+        .call("PATCH", &path, Some(patch(json!([
+            {"op": "add", "path": ENTERPRISE, "value": {"schemas": [ENTERPRISE], "costCenter": "CC-1"}}
+        ]))))
+        .await
+        .expect(200);
+    assert_eq!(whole.body[ENTERPRISE]["costCenter"], "CC-1");
+    assert_eq!(
+        whole.body[ENTERPRISE]["department"], "Security",
+        "add merges"
+    );
     // Okta: path-less replace reactivates.
     let okta = api
         .call(

@@ -89,6 +89,12 @@ impl Routes for Discovery {
             Endpoint::Schemas(_) | Endpoint::ResourceTypes(_) | Endpoint::ServiceProviderConfig => {
                 Some(self.respond(req))
             }
+            // RFC 7644 §3.12: 501 for an operation the service does not offer.
+            Endpoint::Root => Some(Err(ScimError::new(
+                501,
+                None,
+                "queries across resource types are not supported; query /Users or /Groups",
+            ))),
             _ => None,
         }
     }

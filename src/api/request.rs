@@ -17,6 +17,9 @@ pub enum Endpoint {
     Schemas(Option<String>),
     ResourceTypes(Option<String>),
     ServiceProviderConfig,
+    /// The Tenant URL itself or its `/.search`: a query across resource
+    /// types (RFC 7644 §3.4.2), which this service does not offer.
+    Root,
     /// Anything else: answered 404.
     Unknown,
 }
@@ -36,6 +39,9 @@ impl Endpoint {
             Some(t) => Some(percent_decode_str(t).decode_utf8_lossy().into_owned()),
         };
         let is = |name: &str| head.eq_ignore_ascii_case(name);
+        if tail.is_none() && (head.is_empty() || head == ".search") {
+            return Endpoint::Root;
+        }
         let search = id.as_deref() == Some(".search");
         match () {
             _ if is("Users") && search => Endpoint::UsersSearch,
@@ -56,6 +62,7 @@ impl Endpoint {
             Endpoint::Groups(_) | Endpoint::GroupsSearch => "Groups",
             Endpoint::Schemas(_) => "Schemas",
             Endpoint::ResourceTypes(_) => "ResourceTypes",
+            Endpoint::Root => "Root",
             Endpoint::ServiceProviderConfig => "ServiceProviderConfig",
             Endpoint::Unknown => "Unknown",
         }
@@ -165,7 +172,9 @@ mod tests {
             ("ServiceProviderConfig/x", Endpoint::Unknown),
             ("Users/a/b", Endpoint::Unknown),
             ("Bulk", Endpoint::Unknown),
-            ("", Endpoint::Unknown),
+            ("", Endpoint::Root),
+            (".search", Endpoint::Root),
+            ("x/.search", Endpoint::Unknown),
         ];
         for (path, want) in cases {
             assert_eq!(Endpoint::parse(path), want, "{path}");

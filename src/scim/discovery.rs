@@ -237,10 +237,22 @@ mod tests {
             doc["meta"]["location"],
             format!("{BASE}/ServiceProviderConfig")
         );
-        assert!(doc.get("pagination").is_none());
-        caps.cursor_paging = true;
+        assert_eq!(
+            doc["pagination"],
+            json!({"cursor": true, "index": true, "defaultPaginationMethod": "index",
+                   "defaultPageSize": 100, "maxPageSize": 1000})
+        );
+        assert_eq!(
+            doc["filter"],
+            json!({"supported": true, "maxResults": 1000})
+        );
+        assert_eq!(doc["etag"]["supported"], true);
+        assert_eq!(doc["sort"]["supported"], false);
+        caps.index_paging = false;
         let doc = service_provider_config(&caps, BASE);
-        assert_eq!(doc["pagination"]["cursor"], true);
         assert_eq!(doc["pagination"]["defaultPaginationMethod"], "cursor");
+        caps.cursor_paging = false;
+        let doc = service_provider_config(&caps, BASE);
+        assert!(doc.get("pagination").is_none());
     }
 }

@@ -356,7 +356,12 @@ fn desugar_schema(
     let urn = (schema.id != registry.core_schema(kind).id).then_some(schema.id.as_str());
     match value {
         Value::Object(inner) => {
-            for (key, v) in inner {
+            // An extension object may repeat its own `schemas` (scim2-models
+            // serialises it so): nothing to apply.
+            for (key, v) in inner
+                .iter()
+                .filter(|(k, _)| !k.eq_ignore_ascii_case("schemas"))
+            {
                 let KeyTarget::Attr(r) = resolve_name(key, Some(&schema.id), kind, registry) else {
                     return Err(PatchError::InvalidPath(format!("{}:{key}", schema.id)));
                 };

@@ -158,15 +158,18 @@ fn fold_key(
         KeyTarget::Attr(resolved) => assign(out, resolved, value.clone(), kind, registry),
         KeyTarget::Schema(schema) => match value {
             Value::Null => Ok(()),
-            Value::Object(inner) => inner.iter().try_for_each(|(k, v)| {
-                match resolve_name(k, Some(&schema.id), kind, registry) {
-                    KeyTarget::Attr(r) => assign(out, r, v.clone(), kind, registry),
-                    _ => Err(ResourceError::UnknownAttribute(format!(
-                        "{}:{k}",
-                        schema.id
-                    ))),
-                }
-            }),
+            Value::Object(inner) => inner
+                .iter()
+                .filter(|(k, _)| !k.eq_ignore_ascii_case("schemas"))
+                .try_for_each(
+                    |(k, v)| match resolve_name(k, Some(&schema.id), kind, registry) {
+                        KeyTarget::Attr(r) => assign(out, r, v.clone(), kind, registry),
+                        _ => Err(ResourceError::UnknownAttribute(format!(
+                            "{}:{k}",
+                            schema.id
+                        ))),
+                    },
+                ),
             _ => Err(ResourceError::invalid(
                 &schema.id,
                 "an extension must be an object",
@@ -479,18 +482,19 @@ fn in_order(obj: Map<String, Value>, attrs: &[AttributeDef]) -> Map<String, Valu
     entries.into_iter().map(|(_, k, v)| (k, v)).collect()
 }
 
-/// Required core attributes (`userName`, Group `displayName`) must be present.
+/// Required core attributes (`userName`, Group `displayName`) must be
+/// present and not blank.
 pub(crate) fn check_required(
     doc: &Map<String, Value>,
     kind: ResourceKind,
     registry: &Registry,
 ) -> Result<(), ResourceError> {
-    match registry
-        .core_schema(kind)
-        .attributes
-        .iter()
-        .find(|a| a.required && doc.get(&a.name).is_none_or(Value::is_null))
-    {
+    match registry.core_schema(kind).attributes.iter().find(|a| {
+        a.required
+            && doc
+                .get(&a.name)
+                .is_none_or(|v| v.is_null() || v.as_str().is_some_and(|s| s.trim().is_empty()))
+    }) {
         Some(a) => Err(ResourceError::Required(a.name.clone())),
         None => Ok(()),
     }

@@ -1,0 +1,129 @@
+//! The DynamoDB round-trip budget of `/Users`, counted by an SDK interceptor
+//! against DynamoDB Local (the README's table comes from here). Each case
+//! states the requests one SCIM request may make; a change that adds a
+//! request fails here.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::http_api::{Api, RequestCounter, api, counted_dynamo_store};
+use scim_serverless::api::Routes;
+use serde_json::{Value, json};
+
+const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+
+fn counts(pairs: &[(&str, usize)]) -> BTreeMap<String, usize> {
+    pairs.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect()
+}
+
+fn user(name: &str) -> Value {
+    json!({"userName": name, "externalId": format!("ext-{name}"),
+           "emails": [{"value": name, "type": "work"}]})
+}
+
+/// Sends a request and returns its status and the DynamoDB requests it made.
+async fn measure<R: Routes>(
+    api: &Api<R>,
+    counter: &RequestCounter,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value, BTreeMap<String, usize>) {
+    counter.take();
+    let reply = api.call(method, path, body).await;
+    (reply.status, reply.body, counter.take())
+}
+
+#[tokio::test]
+async fn users_requests_stay_within_the_budget() {
+    let Some((store, counter)) = counted_dynamo_store().await else {
+        return;
+    };
+    let api = api(store);
+
+    let (status, alice, made) =
+        measure(&api, &counter, "POST", "/Users", Some(user("alice@x.com"))).await;
+    assert_eq!(status, 201);
+    assert_eq!(
+        made,
+        counts(&[("TransactWriteItems", 1)]),
+        "POST: one transaction"
+    );
+    let alice_id = alice["id"].as_str().unwrap().to_owned();
+
+    let (status, _, made) =
+        measure(&api, &counter, "GET", &format!("/Users/{alice_id}"), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(made, counts(&[("GetItem", 1)]), "GET by id");
+
+    let filter = "/Users?filter=userName eq \"ALICE@x.com\"";
+    let (status, found, made) = measure(&api, &counter, "GET", filter, None).await;
+    assert_eq!((status, found["totalResults"].clone()), (200, json!(1)));
+    assert_eq!(made, counts(&[("GetItem", 2)]), "userName eq");
+
+    let filter = "/Users?filter=externalId eq \"ext-alice@x.com\"";
+    let (_, found, made) = measure(&api, &counter, "GET", filter, None).await;
+    assert_eq!(found["totalResults"], 1);
+    assert_eq!(made, counts(&[("Query", 1)]), "externalId eq");
+
+    let filter = "/Users?filter=emails[type eq \"work\"].value eq \"alice@x.com\"";
+    let (_, found, made) = measure(&api, &counter, "GET", filter, None).await;
+    assert_eq!(found["totalResults"], 1);
+    assert_eq!(
+        made,
+        counts(&[("BatchGetItem", 1), ("Query", 1)]),
+        "email eq"
+    );
+
+    let (_, page, made) =
+        measure(&api, &counter, "GET", "/Users?startIndex=1&count=100", None).await;
+    assert_eq!(page["totalResults"], 1);
+    assert_eq!(made, counts(&[("GetItem", 1), ("Query", 1)]), "list page");
+
+    let patch = json!({"schemas": [PATCH_OP], "Operations": [
+        {"op": "Replace", "path": "active", "value": "False"},
+        {"op": "Add", "path": "title", "value": "CISO"},
+    ]});
+    let path = format!("/Users/{alice_id}");
+    let (status, _, made) = measure(&api, &counter, "PATCH", &path, Some(patch)).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        made,
+        counts(&[("GetItem", 1), ("TransactWriteItems", 1)]),
+        "PATCH"
+    );
+
+    let mut put = user("alice@x.com");
+    put["displayName"] = json!("Alice");
+    let (status, _, made) = measure(&api, &counter, "PUT", &path, Some(put)).await;
+    assert_eq!(status, 200);
+    // A new display name is copied to direct reports: one Query finds them.
+    assert_eq!(
+        made,
+        counts(&[("GetItem", 1), ("Query", 1), ("TransactWriteItems", 1)]),
+        "PUT that renames"
+    );
+
+    // A report naming Alice by id: + 1 GetItem to resolve the manager.
+    let mut report = user("bob@x.com");
+    report[ENTERPRISE] = json!({"manager": {"value": alice_id}});
+    let (status, _, made) = measure(&api, &counter, "POST", "/Users", Some(report)).await;
+    assert_eq!(status, 201);
+    assert_eq!(
+        made,
+        counts(&[("GetItem", 1), ("TransactWriteItems", 1)]),
+        "POST with manager"
+    );
+
+    let (status, _, made) = measure(&api, &counter, "DELETE", &path, None).await;
+    assert_eq!(status, 204);
+    // Read, delete transaction, direct reports query, one report unlinked
+    // (read + write).
+    assert_eq!(
+        made,
+        counts(&[("GetItem", 2), ("Query", 1), ("TransactWriteItems", 2)]),
+        "DELETE of a manager with one report"
+    );
+}
