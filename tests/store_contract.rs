@@ -955,6 +955,14 @@ async fn list_pages_in_id_order(store: &impl Store) {
     let big = store.list(&t, user, None, 1000).await.unwrap();
     assert_eq!(big.records, users);
     assert!(!big.more);
+    let unbounded = store.list(&t, user, None, usize::MAX).await.unwrap();
+    assert_eq!(unbounded.records, users);
+    assert!(!unbounded.more);
+    // A limit of 0 returns nothing but tells whether anything follows.
+    let none = store.list(&t, user, None, 0).await.unwrap();
+    assert!(none.records.is_empty() && none.more);
+    let none = store.list(&t, user, Some("u6"), 0).await.unwrap();
+    assert!(none.records.is_empty() && !none.more);
     // After the last id, or past it: an empty last page.
     let end = store.list(&t, user, Some("u6"), 3).await.unwrap();
     assert!(end.records.is_empty() && !end.more);

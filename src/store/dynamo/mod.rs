@@ -661,7 +661,7 @@ impl Store for DynamoStore {
         let mut records = Vec::new();
         let mut start = after.map(|id| collection_start(tenant, kind, id));
         loop {
-            let want = limit + 1 - records.len();
+            let want = limit.saturating_add(1) - records.len();
             let page = self
                 .client
                 .query()
