@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::resource::stamp;
 use crate::scim::manager;
 use crate::scim::schema::{Registry, ResourceKind};
-use crate::store::{Lookup, ManagerLink, Record, Store, StoreError, UniqueKey};
+use crate::store::{Created, Lookup, ManagerLink, Record, Store, StoreError, UniqueKey};
 use crate::tenant::TenantId;
 
 /// Attempts of a follow-up write to a report that others keep changing.
@@ -91,16 +91,25 @@ impl<S: Store> Managers<'_, S> {
             .next())
     }
 
-    /// After `user` was created or changed: resolves reports waiting for it
-    /// and refreshes the copies its reports keep.
-    pub async fn after_write(&self, previous: Option<&Record>, user: &Record) {
-        if let Err(e) = self.adopt(previous, user).await {
+    /// After `user` was created: resolves the reports waiting for it (the
+    /// store tells whether any do).
+    pub async fn after_create(&self, user: &Record, created: Created) {
+        if created.reports_waiting
+            && let Err(e) = self.adopt(None, user).await
+        {
             tracing::warn!(error = %e, "resolving pending manager references failed");
         }
-        let changed = previous.is_some_and(|p| {
-            manager::display_name(&p.document) != manager::display_name(&user.document)
-                || manager::contact_email(&p.document) != manager::contact_email(&user.document)
-        });
+    }
+
+    /// After `user` was changed: resolves reports waiting for a name it
+    /// took, and refreshes the copies its reports keep.
+    pub async fn after_update(&self, previous: &Record, user: &Record) {
+        if let Err(e) = self.adopt(Some(previous), user).await {
+            tracing::warn!(error = %e, "resolving pending manager references failed");
+        }
+        let changed = manager::display_name(&previous.document)
+            != manager::display_name(&user.document)
+            || manager::contact_email(&previous.document) != manager::contact_email(&user.document);
         if changed && let Err(e) = self.refresh_reports(user, Some(&user.document)).await {
             tracing::warn!(error = %e, "refreshing direct reports failed");
         }
@@ -116,8 +125,12 @@ impl<S: Store> Managers<'_, S> {
     /// Resolves the pending references that name `user` by a value it did
     /// not have before (`previous`).
     async fn adopt(&self, previous: Option<&Record>, user: &Record) -> Result<(), StoreError> {
-        let old = previous.map(names_of).unwrap_or_default();
-        for value in names_of(user).into_iter().filter(|v| !old.contains(v)) {
+        let old = previous.map(Record::reference_names).unwrap_or_default();
+        for value in user
+            .reference_names()
+            .into_iter()
+            .filter(|v| !old.contains(v))
+        {
             let lookup = Lookup::PendingManager(value);
             for report in self
                 .store
@@ -185,24 +198,4 @@ impl<S: Store> Managers<'_, S> {
         }
         Err(StoreError::VersionMismatch)
     }
-}
-
-/// The values by which a pending reference may name `user`: externalId,
-/// userName and email addresses, lower-cased (pending references are
-/// indexed lower-cased; [`manager::names`] then applies the exact rules).
-fn names_of(user: &Record) -> Vec<String> {
-    let mut names: Vec<String> = Vec::new();
-    let user_name = user.document.get("userName").and_then(Value::as_str);
-    for v in user.external_id().into_iter().chain(user_name) {
-        let folded = v.to_lowercase();
-        if !names.contains(&folded) {
-            names.push(folded);
-        }
-    }
-    for email in user.email_keys() {
-        if !names.contains(&email) {
-            names.push(email);
-        }
-    }
-    names
 }

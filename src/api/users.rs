@@ -110,8 +110,8 @@ impl<S: Store> Users<S> {
             manager,
         };
         check_keys(&record)?;
-        self.store.create(&req.tenant, &record).await?;
-        managers.after_write(None, &record).await;
+        let created = self.store.create(&req.tenant, &record).await?;
+        managers.after_create(&record, created).await;
         Ok(self.one(req, &record, &projection, StatusCode::CREATED))
     }
 
@@ -200,7 +200,7 @@ impl<S: Store> Users<S> {
             check_keys(&next)?;
             match self.store.replace(&req.tenant, &current, &next).await {
                 Ok(()) => {
-                    managers.after_write(Some(&current), &next).await;
+                    managers.after_update(&current, &next).await;
                     return Ok(self.one(req, &next, &projection, StatusCode::OK));
                 }
                 Err(StoreError::VersionMismatch) if req.header("if-match").is_none() => continue,

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::{Lookup, Page, Record, Store, StoreError, UniqueKey};
+use super::{Created, Lookup, ManagerLink, Page, Record, Store, StoreError, UniqueKey};
 use crate::scim::schema::ResourceKind;
 use crate::tenant::TenantId;
 
@@ -91,7 +91,7 @@ fn check_version(
 }
 
 impl Store for MemoryStore {
-    async fn create(&self, tenant: &TenantId, record: &Record) -> Result<(), StoreError> {
+    async fn create(&self, tenant: &TenantId, record: &Record) -> Result<Created, StoreError> {
         let mut t = self.lock()?;
         let k = key(tenant, record.kind, &record.id);
         if t.resources.contains_key(&k) {
@@ -102,9 +102,13 @@ impl Store for MemoryStore {
         for uk in keys {
             t.unique.insert((tenant.clone(), uk), record.id.clone());
         }
+        let names = record.reference_names();
+        let reports_waiting = range(&t, tenant, ResourceKind::User, None).any(|r| {
+            matches!(&r.manager, Some(ManagerLink::Pending(raw)) if names.contains(&raw.to_lowercase()))
+        });
         t.resources.insert(k, record.clone());
         *t.counts.entry((tenant.clone(), record.kind)).or_default() += 1;
-        Ok(())
+        Ok(Created { reports_waiting })
     }
 
     async fn get(

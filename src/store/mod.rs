@@ -164,6 +164,25 @@ impl Record {
         None
     }
 
+    /// The values by which a pending manager reference may name this user:
+    /// externalId, userName and email addresses, lower-cased and without
+    /// duplicates (pending references are indexed lower-cased; the exact
+    /// rules are applied when one is resolved).
+    pub fn reference_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        if self.kind != ResourceKind::User {
+            return names;
+        }
+        let user_name = self.document.get("userName").and_then(Value::as_str);
+        let singles = self.external_id().into_iter().chain(user_name);
+        for name in singles.map(str::to_lowercase).chain(self.email_keys()) {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        names
+    }
+
     /// Whether this record is found by `lookup`: the one definition both
     /// adapters index by.
     pub fn matches(&self, lookup: &Lookup) -> bool {
@@ -177,6 +196,15 @@ impl Record {
             ),
         }
     }
+}
+
+/// What a create learnt on the way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Created {
+    /// Users wait for this user as their manager: their pending reference
+    /// is one of its [`Record::reference_names`]. Learnt within the create
+    /// transaction, so a create with nobody waiting costs no read.
+    pub reports_waiting: bool,
 }
 
 /// A secondary key a resource is found by without a Scan.
@@ -258,7 +286,7 @@ pub trait Store: Send + Sync + 'static {
         &self,
         tenant: &TenantId,
         record: &Record,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    ) -> impl Future<Output = Result<Created, StoreError>> + Send;
 
     /// Reads a resource (strongly consistent).
     fn get(

@@ -7,7 +7,6 @@ use std::sync::{Arc, Mutex};
 use aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept};
 use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use bytes::Bytes;
 use scim_serverless::api::{Caller, HttpConfig, Routes, serve};
 use scim_serverless::config::Config;
@@ -167,12 +166,16 @@ impl Intercept for RequestCounter {
 
     fn read_before_execution(
         &self,
-        _context: &BeforeSerializationInterceptorContextRef<'_>,
-        cfg: &mut ConfigBag,
+        context: &BeforeSerializationInterceptorContextRef<'_>,
+        _cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let name = cfg
-            .load::<Metadata>()
-            .map_or("unknown", |m| m.name())
+        // The operation input's Debug form names its type:
+        // `Input(TypeErasedBox[!Clone]:GetItemInput { .. })`.
+        let debug = format!("{:?}", context.input());
+        let name = debug
+            .split([' ', '{', '(', ':'])
+            .find_map(|w| w.strip_suffix("Input").filter(|n| !n.is_empty()))
+            .unwrap_or("unknown")
             .to_owned();
         *self.counts.lock().unwrap().entry(name).or_default() += 1;
         Ok(())

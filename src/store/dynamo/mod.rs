@@ -10,11 +10,11 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, DeleteRequest, KeysAndAttributes, Put,
+    AttributeValue, ConditionCheck, Delete, DeleteRequest, KeysAndAttributes, Put,
     ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update, WriteRequest,
 };
 
-use super::{Lookup, ManagerLink, Page, Record, Store, StoreError, UniqueKey};
+use super::{Created, Lookup, ManagerLink, Page, Record, Store, StoreError, UniqueKey};
 use crate::scim::schema::ResourceKind;
 use crate::tenant::TenantId;
 use keys::{GSI1_PK, GSI1_SK, GSI2_PK, GSI2_SK, GSI3_PK, GSI3_SK, MARKER_SK, PK, RESOURCE_SK, SK};
@@ -25,6 +25,8 @@ const ATTR_DOC: &str = "doc";
 const ATTR_KIND: &str = "kind";
 const ATTR_MANAGER: &str = "mgr";
 const ATTR_COUNT: &str = "n";
+/// Sort key of a pending-manager counter.
+const PENDING_SK: &str = "N";
 /// Most items one `BatchWriteItem` takes.
 const BATCH_WRITE_LIMIT: usize = 25;
 /// Most keys one `BatchGetItem` takes.
@@ -368,11 +370,11 @@ impl DynamoStore {
     /// condition (and whether that item existed) into the error to report.
     /// A transaction cancelled by a concurrent one on a shared item (the
     /// tenant counter) is retried with jittered back-off.
-    async fn transact(
+    async fn transact<E: From<StoreError>>(
         &self,
         items: Vec<TransactWriteItem>,
-        explain: impl Fn(usize, bool) -> StoreError,
-    ) -> Result<(), StoreError> {
+        explain: impl Fn(usize, bool) -> E,
+    ) -> Result<(), E> {
         for attempt in 0..TRANSACTION_ATTEMPTS {
             let result = self
                 .client
@@ -387,7 +389,7 @@ impl DynamoStore {
             let Some(TransactWriteItemsError::TransactionCanceledException(cancel)) =
                 err.as_service_error()
             else {
-                return Err(unavailable("TransactWriteItems", &err));
+                return Err(unavailable("TransactWriteItems", &err).into());
             };
             let reasons = cancel.cancellation_reasons();
             if let Some((index, reason)) = reasons
@@ -401,14 +403,93 @@ impl DynamoStore {
                 .iter()
                 .any(|r| r.code() == Some("TransactionConflict"))
             {
-                return Err(unavailable("TransactWriteItems", &err));
+                return Err(unavailable("TransactWriteItems", &err).into());
             }
             let jitter = u64::from(uuid::Uuid::new_v4().as_bytes()[0]) % 20;
             tokio::time::sleep(std::time::Duration::from_millis((20 << attempt) + jitter)).await;
         }
         Err(StoreError::Unavailable(
             "DynamoDB TransactWriteItems kept conflicting; retry later".into(),
-        ))
+        )
+        .into())
+    }
+
+    /// Adds `delta` to the number of users waiting for a manager named
+    /// `raw` (the pending-manager counter).
+    fn count_pending(
+        &self,
+        tenant: &TenantId,
+        raw: &str,
+        delta: i64,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let pk = keys::pending_reports_pk(tenant, raw);
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(pk.clone(), PENDING_SK)))
+            .update_expression("ADD #n :d SET #g1 = :g1, #s1 = :s1")
+            .expression_attribute_names("#n", ATTR_COUNT)
+            .expression_attribute_names("#g1", GSI1_PK)
+            .expression_attribute_names("#s1", GSI1_SK)
+            .expression_attribute_values(":d", n(delta))
+            .expression_attribute_values(":g1", s(keys::auxiliary_collection_pk(tenant)))
+            .expression_attribute_values(":s1", s(format!("{pk}#{PENDING_SK}")))
+            .build()
+            .map_err(build_err)?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    /// A condition that no user waits for a manager named `name`.
+    fn none_pending(&self, tenant: &TenantId, name: &str) -> Result<TransactWriteItem, StoreError> {
+        let check = ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(
+                keys::pending_reports_pk(tenant, name),
+                PENDING_SK,
+            )))
+            .condition_expression("attribute_not_exists(#n) OR #n <= :z")
+            .expression_attribute_names("#n", ATTR_COUNT)
+            .expression_attribute_values(":z", n(0))
+            .build()
+            .map_err(build_err)?;
+        Ok(TransactWriteItem::builder().condition_check(check).build())
+    }
+
+    /// The pending-counter changes of a change of manager link.
+    fn pending_moves(
+        &self,
+        tenant: &TenantId,
+        before: Option<&ManagerLink>,
+        after: Option<&ManagerLink>,
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let pending = |l: Option<&ManagerLink>| match l {
+            Some(ManagerLink::Pending(raw)) => Some(raw.to_lowercase()),
+            _ => None,
+        };
+        let (old, new) = (pending(before), pending(after));
+        if old == new {
+            return Ok(Vec::new());
+        }
+        let mut items = Vec::new();
+        if let Some(raw) = old {
+            items.push(self.count_pending(tenant, &raw, -1)?);
+        }
+        if let Some(raw) = new {
+            items.push(self.count_pending(tenant, &raw, 1)?);
+        }
+        Ok(items)
+    }
+}
+
+/// Why a create transaction was cancelled.
+enum CreateFailure {
+    Store(StoreError),
+    /// A pending-manager counter of one of the new user's names is positive.
+    ReportsWaiting,
+}
+
+impl From<StoreError> for CreateFailure {
+    fn from(e: StoreError) -> Self {
+        CreateFailure::Store(e)
     }
 }
 
@@ -446,7 +527,7 @@ fn collection_start(tenant: &TenantId, kind: ResourceKind, id: &str) -> Item {
 }
 
 impl Store for DynamoStore {
-    async fn create(&self, tenant: &TenantId, record: &Record) -> Result<(), StoreError> {
+    async fn create(&self, tenant: &TenantId, record: &Record) -> Result<Created, StoreError> {
         let put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(self.resource_item(tenant, record)?))
@@ -462,11 +543,42 @@ impl Store for DynamoStore {
             items.push(self.put_email(tenant, record, &email)?);
         }
         items.push(self.count_by(tenant, record.kind, 1)?);
-        self.transact(items, |i, _| match i {
-            0 => StoreError::Conflict(None),
-            i => StoreError::Conflict(unique.get(i - 1).cloned()),
-        })
-        .await
+        items.extend(self.pending_moves(tenant, None, record.manager.as_ref())?);
+        // Whether reports wait for this user is learnt inside the same
+        // transaction: a failed check means "some do", and the create is
+        // repeated without the checks.
+        let checks_from = items.len();
+        let own = match &record.manager {
+            Some(ManagerLink::Pending(raw)) => Some(raw.to_lowercase()),
+            _ => None,
+        };
+        let mut checked = items.clone();
+        for name in record.reference_names() {
+            if Some(&name) != own.as_ref() {
+                checked.push(self.none_pending(tenant, &name)?);
+            }
+        }
+        let explain = |i: usize, _| match i {
+            0 => CreateFailure::Store(StoreError::Conflict(None)),
+            i if i >= checks_from => CreateFailure::ReportsWaiting,
+            i => CreateFailure::Store(StoreError::Conflict(unique.get(i - 1).cloned())),
+        };
+        match self.transact(checked, explain).await {
+            Ok(()) => Ok(Created {
+                reports_waiting: false,
+            }),
+            Err(CreateFailure::Store(e)) => Err(e),
+            Err(CreateFailure::ReportsWaiting) => {
+                self.transact(items, |i, _| match i {
+                    0 => StoreError::Conflict(None),
+                    i => StoreError::Conflict(unique.get(i - 1).cloned()),
+                })
+                .await?;
+                Ok(Created {
+                    reports_waiting: true,
+                })
+            }
+        }
     }
 
     async fn get(
@@ -523,6 +635,11 @@ impl Store for DynamoStore {
         for email in new_emails.iter().filter(|e| !old_emails.contains(e)) {
             items.push(self.put_email(tenant, next, email)?);
         }
+        items.extend(self.pending_moves(
+            tenant,
+            previous.manager.as_ref(),
+            next.manager.as_ref(),
+        )?);
         self.transact(items, |i, existed| match i {
             0 if existed => StoreError::VersionMismatch,
             0 => StoreError::NotFound,
@@ -553,6 +670,7 @@ impl Store for DynamoStore {
             items.push(self.delete_email(tenant, record, &email)?);
         }
         items.push(self.count_by(tenant, record.kind, -1)?);
+        items.extend(self.pending_moves(tenant, record.manager.as_ref(), None)?);
         self.transact(items, |i, existed| match i {
             0 if !existed => StoreError::NotFound,
             _ => StoreError::VersionMismatch,
