@@ -214,13 +214,11 @@ impl Store for MemoryStore {
         limit: usize,
     ) -> Result<Page, StoreError> {
         let t = self.lock()?;
-        let mut records: Vec<Record> = range(&t, tenant, kind, after)
+        let records: Vec<Record> = range(&t, tenant, kind, after)
             .take(limit.saturating_add(1))
             .cloned()
             .collect();
-        let more = records.len() > limit;
-        records.truncate(limit);
-        Ok(Page { records, more })
+        Ok(Page::of_overfetched(records, limit))
     }
 
     async fn id_at(

@@ -228,6 +228,16 @@ pub struct Page {
     pub more: bool,
 }
 
+impl Page {
+    /// A page of `limit` from up to `limit + 1` records read: one more than
+    /// asked for tells whether more follow.
+    pub fn of_overfetched(mut records: Vec<Record>, limit: usize) -> Page {
+        let more = records.len() > limit;
+        records.truncate(limit);
+        Page { records, more }
+    }
+}
+
 /// Why a store operation did not happen. Nothing is half-written in any case.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, Delete, DeleteRequest, KeysAndAttributes, Put,
@@ -336,24 +337,25 @@ impl DynamoStore {
         Ok(records)
     }
 
+    /// A `Query` of one partition of an index: `INDEXES[index]`.
+    fn query_index(&self, index: usize, pk: String) -> QueryFluentBuilder {
+        let (name, (pk_name, _)) = table::INDEXES[index];
+        self.client
+            .query()
+            .table_name(&self.table)
+            .index_name(name)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", pk_name)
+            .expression_attribute_values(":pk", s(pk))
+    }
+
     /// Every item of an index partition (following `LastEvaluatedKey`).
-    async fn query_all(
-        &self,
-        index: &str,
-        (pk_name, _): (&str, &str),
-        pk: String,
-    ) -> Result<Vec<Item>, StoreError> {
+    async fn query_all(&self, index: usize, pk: String) -> Result<Vec<Item>, StoreError> {
         let mut items = Vec::new();
         let mut start: Option<Item> = None;
         loop {
             let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(index)
-                .key_condition_expression("#pk = :pk")
-                .expression_attribute_names("#pk", pk_name)
-                .expression_attribute_values(":pk", s(pk.clone()))
+                .query_index(index, pk.clone())
                 .set_exclusive_start_key(start)
                 .send()
                 .await
@@ -685,13 +687,7 @@ impl Store for DynamoStore {
                 break;
             }
             let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(table::INDEXES[0].0)
-                .key_condition_expression("#pk = :pk")
-                .expression_attribute_names("#pk", GSI1_PK)
-                .expression_attribute_values(":pk", s(collection))
+                .query_index(0, collection)
                 .projection_expression("pk, sk")
                 .limit(i32::try_from(limit - doomed.len()).unwrap_or(i32::MAX))
                 .send()
@@ -739,8 +735,7 @@ impl Store for DynamoStore {
             Lookup::DirectReports(id) => (2, keys::reports_pk(tenant, id)),
             Lookup::PendingManager(raw) => (2, keys::pending_reports_pk(tenant, raw)),
         };
-        let (name, key_pair) = table::INDEXES[index];
-        let items = self.query_all(name, key_pair, pk).await?;
+        let items = self.query_all(index, pk).await?;
         let mut records = if matches!(lookup, Lookup::Email(_)) {
             let mut ids: Vec<String> = items
                 .iter()
@@ -781,13 +776,7 @@ impl Store for DynamoStore {
         loop {
             let want = limit.saturating_add(1) - records.len();
             let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(table::INDEXES[0].0)
-                .key_condition_expression("#pk = :pk")
-                .expression_attribute_names("#pk", GSI1_PK)
-                .expression_attribute_values(":pk", s(keys::collection_pk(tenant, kind)))
+                .query_index(0, keys::collection_pk(tenant, kind))
                 .set_exclusive_start_key(start)
                 .limit(i32::try_from(want).unwrap_or(i32::MAX))
                 .send()
@@ -801,9 +790,7 @@ impl Store for DynamoStore {
                 break;
             }
         }
-        let more = records.len() > limit;
-        records.truncate(limit);
-        Ok(Page { records, more })
+        Ok(Page::of_overfetched(records, limit))
     }
 
     async fn id_at(
@@ -816,13 +803,7 @@ impl Store for DynamoStore {
         let mut start: Option<Item> = None;
         while remaining > 0 {
             let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(table::INDEXES[0].0)
-                .key_condition_expression("#pk = :pk")
-                .expression_attribute_names("#pk", GSI1_PK)
-                .expression_attribute_values(":pk", s(keys::collection_pk(tenant, kind)))
+                .query_index(0, keys::collection_pk(tenant, kind))
                 .projection_expression("pk, sk, gsi1pk, gsi1sk")
                 .set_exclusive_start_key(start)
                 .limit(i32::try_from(remaining).unwrap_or(i32::MAX))
