@@ -336,6 +336,25 @@ async fn entra_default_patch_dialect<S: Store + Clone>(store: S) {
             {"value": "test.user@home.example", "type": "home"}
         ])
     );
+    // Attribute and sub-attribute names in any case.
+    let any_case = patch_user(
+        &api,
+        &user,
+        json!([
+            {"op": "Replace", "path": "UserName", "value": "Kim.Lee@Contoso.example"},
+            {"op": "Replace", "path": "Emails[Type eq \"work\"].Value", "value": "k.lee@contoso.example"},
+            {"op": "Add", "path": "addresses[type eq \"work\"].Formatted", "value": "1 Microsoft Way, Redmond"}
+        ]),
+    )
+    .await;
+    assert_eq!(any_case["userName"], "Kim.Lee@Contoso.example");
+    assert_eq!(any_case["emails"], again["emails"]);
+    assert_eq!(
+        any_case["addresses"],
+        json!([{"formatted": "1 Microsoft Way, Redmond", "streetAddress": "1 Microsoft Way",
+                "locality": "Redmond", "region": "WA", "postalCode": "98052", "country": "US",
+                "type": "work"}])
+    );
     // Matching by the new work email finds the user, by the old one not.
     let found = filter(
         &api,
@@ -532,6 +551,21 @@ async fn entra_deprovisioning_and_delete<S: Store + Clone>(store: S) {
     let api = api(store);
     let user = create(&api, entra_create("leaver@contoso.example", "ext-leaver")).await;
     let path = user_path(&user);
+    // Booleans arrive as strings in any case.
+    for (value, want) in [
+        ("false", false),
+        ("TRUE", true),
+        (" FALSE ", false),
+        ("true", true),
+    ] {
+        let toggled = patch_user(
+            &api,
+            &user,
+            json!([{"op": "Replace", "path": "active", "value": value}]),
+        )
+        .await;
+        assert_eq!(toggled["active"], json!(want), "{value:?}");
+    }
     // Unassigned or soft-deleted in Entra: active false, still readable.
     let disabled = patch_user(
         &api,
