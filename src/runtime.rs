@@ -6,8 +6,8 @@ use std::sync::Arc;
 use lambda_runtime::{LambdaEvent, service_fn};
 
 use crate::api::discovery::Discovery;
+use crate::api::groups::Groups;
 use crate::api::listing::ListSettings;
-use crate::api::resources::Resources;
 use crate::api::users::Users;
 use crate::api::{HttpConfig, lambda};
 use crate::auth::authorizer::{AuthorizerRequest, SimpleResponse, authorize};
@@ -52,12 +52,21 @@ pub fn users_routes<S: Store>(store: S, config: &Config) -> Users<S> {
     Users::new(store, registry, list_settings(config))
 }
 
+/// The `/Groups` routes on `store`.
+pub fn groups_routes<S: Store>(store: S, config: &Config) -> Groups<S> {
+    let registry = Arc::new(Registry::new(&config.extension));
+    Groups::new(store, registry, list_settings(config))
+}
+
 /// Every route family on one store, as the local server serves them.
-pub fn all_routes<S: Store>(store: S, config: &Config) -> impl crate::api::Routes + use<S> {
+pub fn all_routes<S: Store + Clone>(store: S, config: &Config) -> impl crate::api::Routes + use<S> {
     let registry = Arc::new(Registry::new(&config.extension));
     (
         Discovery::new(registry, Capabilities::current()),
-        (users_routes(store, config), Resources),
+        (
+            users_routes(store.clone(), config),
+            groups_routes(store, config),
+        ),
     )
 }
 
@@ -82,7 +91,8 @@ pub async fn users_function() -> Result<(), lambda_http::Error> {
 pub async fn groups_function() -> Result<(), lambda_http::Error> {
     crate::logging::init(true);
     let config = Config::from_env()?;
-    lambda::run(Resources, http_config(&config)).await
+    let store = dynamo_store(&config).await;
+    lambda::run(groups_routes(store, &config), http_config(&config)).await
 }
 
 /// The Lambda authorizer: verifies tokens against Secrets Manager.

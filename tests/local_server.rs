@@ -7,16 +7,14 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use scim_serverless::api::discovery::Discovery;
 use scim_serverless::api::local::{LocalApp, run};
-use scim_serverless::api::resources::Resources;
 use scim_serverless::api::{HttpConfig, Routes};
 use scim_serverless::auth::token::issue;
 use scim_serverless::auth::{
     AuthError, MemoryTokenSource, TokenSet, TokenSource, TokenStore, Verifier,
 };
-use scim_serverless::scim::discovery::Capabilities;
-use scim_serverless::scim::schema::Registry;
+use scim_serverless::config::Config;
+use scim_serverless::store::MemoryStore;
 use scim_serverless::tenant::TenantId;
 use serde_json::Value;
 
@@ -80,10 +78,7 @@ impl TokenSource for Down {
 }
 
 fn routes() -> impl Routes + 'static {
-    (
-        Discovery::new(Arc::new(Registry::default()), Capabilities::current()),
-        Resources,
-    )
+    scim_serverless::runtime::all_routes(MemoryStore::new(), &Config::default())
 }
 
 /// Starts a server in this process; it stops when the returned sender drops.
@@ -160,6 +155,8 @@ async fn discovery_with_a_token_and_scim_errors_without() {
         let r = request(&addr, "POST", "/scim/v2/acme/Schemas", Some(&t));
         assert_eq!(r.status, 405);
         let r = request(&addr, "GET", "/scim/v2/acme/Users", Some(&t));
+        assert_eq!((r.status, r.body["totalResults"].as_u64()), (200, Some(0)));
+        let r = request(&addr, "POST", "/scim/v2/acme/.search", Some(&t));
         assert_eq!((r.status, r.body["status"].as_str()), (501, Some("501")));
     })
     .await;

@@ -24,6 +24,7 @@ fn user(id: &str, user_name: &str, version: u64) -> Record {
             "emails": [{"value": user_name, "type": "work"}],
         }),
         manager: None,
+        groups: Vec::new(),
     }
 }
 

@@ -168,11 +168,15 @@ fn cursor_scope(kind: ResourceKind, filter: Option<&Filter>) -> String {
     }
 }
 
-/// A stored document as filters see it: with its `id`.
-fn filterable(record: &Record) -> Value {
+/// A stored document as filters see it: with its `id`, and with `member`
+/// (a group found by that member) in `members`.
+fn filterable(record: &Record, member: Option<&str>) -> Value {
     let mut doc = record.document.clone();
     if let Some(obj) = doc.as_object_mut() {
         obj.insert("id".to_owned(), Value::String(record.id.clone()));
+        if let Some(m) = member {
+            obj.insert("members".to_owned(), serde_json::json!([{"value": m}]));
+        }
     }
     doc
 }
@@ -241,13 +245,27 @@ pub async fn list<S: Store>(
     let Some(filter) = &query.filter else {
         return unfiltered(store, tenant, kind, hints, &query.paging, after, &scope).await;
     };
-    let candidates = match filter.index_term(kind) {
-        Some(term) => by_key(store, tenant, kind, &term).await?,
+    let term = filter.index_term(kind);
+    // Members live apart from group documents: a filter may name them only
+    // as the key it is answered by, and each candidate is evaluated as
+    // having that member.
+    let member = match &term {
+        Some(IndexTerm::MemberValue(id)) => Some(id.as_str()),
+        _ if filter.mentions("members") => {
+            return Err(ScimError::bad_request(
+                ScimType::InvalidFilter,
+                "members can be filtered only by members[value eq \"<id>\"] or members.value eq \"<id>\"",
+            ));
+        }
+        _ => None,
+    };
+    let candidates = match &term {
+        Some(term) => by_key(store, tenant, kind, term).await?,
         None => scan(store, tenant, kind, filter, registry, settings.scan_limit).await?,
     };
     let mut matches: Vec<Record> = candidates
         .into_iter()
-        .filter(|r| filter.matches(&filterable(r), kind, registry))
+        .filter(|r| filter.matches(&filterable(r, member), kind, registry))
         .collect();
     matches.sort_by(|a, b| a.id.cmp(&b.id));
     matches.dedup_by(|a, b| a.id == b.id);
@@ -366,11 +384,16 @@ async fn by_key<S: Store>(
             found.extend(find(Lookup::PendingManager(v.clone())).await?);
             found
         }
-        IndexTerm::MemberValue(_) => {
-            return Err(ScimError::bad_request(
-                ScimType::InvalidFilter,
-                "members filters are served by /Groups",
-            ));
+        IndexTerm::MemberValue(id) => {
+            // The member's own record lists the groups it belongs to.
+            let member = match store.get(tenant, ResourceKind::User, id).await? {
+                Some(user) => Some(user),
+                None => store.get(tenant, ResourceKind::Group, id).await?,
+            };
+            match member {
+                Some(m) if !m.groups.is_empty() => store.get_many(tenant, kind, &m.groups).await?,
+                _ => Vec::new(),
+            }
         }
     })
 }
@@ -397,7 +420,7 @@ async fn scan<S: Store>(
         matches.extend(
             page.records
                 .into_iter()
-                .filter(|r| filter.matches(&filterable(r), kind, registry)),
+                .filter(|r| filter.matches(&filterable(r, None), kind, registry)),
         );
         if examined > limit {
             return Err(ScimError::bad_request(

@@ -2,13 +2,14 @@
 //! binary (Lambda or local) sends requests through.
 
 pub mod discovery;
+pub mod groups;
 pub mod lambda;
 pub mod listing;
 pub mod local;
 pub mod managers;
+pub mod memberships;
 pub mod request;
 pub mod resource;
-pub mod resources;
 pub mod response;
 pub mod users;
 

@@ -2,21 +2,17 @@
 //! `meta`, `$ref`), ETags and preconditions, request bodies.
 
 use serde_json::{Map, Value, json};
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
+
+use http::StatusCode;
+use http::header::{ETAG, LOCATION};
 
 use super::request::ScimRequest;
-use crate::scim::resource::finish;
+use super::response::ScimResponse;
+use crate::scim::resource::{finish, now};
 use crate::scim::schema::{ENTERPRISE_URN, Registry, ResourceKind};
 use crate::scim::{ScimError, ScimType};
-use crate::store::{ManagerLink, Record};
-
-/// The current time as SCIM writes it (`meta.created`, `meta.lastModified`).
-pub fn now() -> String {
-    OffsetDateTime::now_utc()
-        .format(&Rfc3339)
-        .unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_owned())
-}
+use crate::store::{ManagerLink, Record, Store};
+use crate::tenant::TenantId;
 
 /// The ETag of a version: weak, because the representation depends on
 /// `attributes` while the version does not.
@@ -47,9 +43,18 @@ pub fn stamp(doc: &mut Value, kind: ResourceKind, previous: Option<&Value>) {
 }
 
 /// The full response form of a stored record: `id`, `meta` with `location`
-/// and `version`, and the manager's `$ref` when it is resolved.
-pub fn render(record: &Record, base: &str, registry: &Registry) -> Value {
+/// and `version`, the manager's `$ref` when it is resolved, and the
+/// attributes the store keeps apart (`members`, `groups`) when given.
+pub fn render(
+    record: &Record,
+    base: &str,
+    registry: &Registry,
+    related: Option<(&str, Value)>,
+) -> Value {
     let mut doc: Map<String, Value> = record.document.as_object().cloned().unwrap_or_default();
+    if let Some((name, value)) = related {
+        doc.insert(name.to_owned(), value);
+    }
     doc.insert("id".to_owned(), Value::String(record.id.clone()));
     let mut meta = match doc.remove("meta") {
         Some(Value::Object(m)) => m,
@@ -73,6 +78,54 @@ pub fn render(record: &Record, base: &str, registry: &Registry) -> Value {
         );
     }
     Value::Object(finish(doc, record.kind, registry))
+}
+
+/// Reads a resource or answers `404` naming it.
+pub async fn fetch<S: Store>(
+    store: &S,
+    tenant: &TenantId,
+    kind: ResourceKind,
+    id: &str,
+) -> Result<Record, ScimError> {
+    store
+        .get(tenant, kind, id)
+        .await?
+        .ok_or_else(|| ScimError::not_found(format!("{} {id} not found", kind.name())))
+}
+
+/// One resource as the response: the body, its `ETag`, and `Location` on
+/// `201`.
+pub fn single(req: &ScimRequest, record: &Record, body: Value, status: StatusCode) -> ScimResponse {
+    let mut response = ScimResponse::ok(body).with_header(ETAG, &etag(record.version));
+    response.status = status;
+    if status == StatusCode::CREATED {
+        response =
+            response.with_header(LOCATION, &location(&req.base_url, record.kind, &record.id));
+    }
+    response
+}
+
+/// `304` when the request's `If-None-Match` names the current version.
+pub fn not_modified(req: &ScimRequest, version: u64) -> Option<ScimResponse> {
+    req.header("if-none-match")
+        .filter(|h| etag_matches(h, version))
+        .map(|_| {
+            ScimResponse {
+                status: StatusCode::NOT_MODIFIED,
+                body: None,
+                headers: Vec::new(),
+            }
+            .with_header(ETAG, &etag(version))
+        })
+}
+
+/// `204`, for DELETE (and PATCH without a requested representation).
+pub fn no_content() -> ScimResponse {
+    ScimResponse {
+        status: StatusCode::NO_CONTENT,
+        body: None,
+        headers: Vec::new(),
+    }
 }
 
 /// Whether an `If-Match` / `If-None-Match` header names `version`: `*`, or
@@ -141,7 +194,7 @@ mod tests {
                    "meta": {"created": "2026-01-01T00:00:00Z", "lastModified": "2026-01-02T00:00:00Z"}}),
         );
         record.manager = Some(ManagerLink::Resolved("m1".into()));
-        let out = render(&record, "https://h/scim/v2/acme", &registry);
+        let out = render(&record, "https://h/scim/v2/acme", &registry, None);
         let keys: Vec<&String> = out.as_object().unwrap().keys().collect();
         assert_eq!(keys, ["schemas", "id", "meta", "userName", ENTERPRISE_URN]);
         assert_eq!(out["meta"]["version"], "W/\"7\"");
@@ -152,7 +205,7 @@ mod tests {
             "https://h/scim/v2/acme/Users/m1"
         );
         record.manager = Some(ManagerLink::Pending("m1".into()));
-        let out = render(&record, "https://h/scim/v2/acme", &registry);
+        let out = render(&record, "https://h/scim/v2/acme", &registry, None);
         assert!(out[ENTERPRISE_URN]["manager"].get("$ref").is_none());
     }
 }

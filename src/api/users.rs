@@ -5,7 +5,6 @@
 
 use std::sync::Arc;
 
-use http::header::{ETAG, LOCATION};
 use http::{Method, StatusCode};
 use serde_json::Value;
 
@@ -13,9 +12,10 @@ use super::Routes;
 use super::discovery::method_not_allowed;
 use super::listing::{self, ListQuery, ListSettings, PageHints};
 use super::managers::Managers;
+use super::memberships;
 use super::request::{Endpoint, ScimRequest};
 use super::resource::{
-    backoff, check_if_match, etag, etag_matches, json_body, location, render, stamp,
+    backoff, check_if_match, fetch, json_body, no_content, not_modified, render, single, stamp,
 };
 use super::response::ScimResponse;
 use crate::scim::list::ListPage;
@@ -24,7 +24,7 @@ use crate::scim::projection::Projection;
 use crate::scim::resource::{check_immutable, normalize};
 use crate::scim::schema::{Registry, ResourceKind};
 use crate::scim::{ScimError, ScimType};
-use crate::store::{Record, Store, StoreError};
+use crate::store::{Member, Record, Store, StoreError};
 use crate::tenant::TenantId;
 
 const KIND: ResourceKind = ResourceKind::User;
@@ -69,31 +69,33 @@ impl<S: Store> Users<S> {
     }
 
     /// A single user as the response body, with `ETag` (and `Location`).
-    fn one(
+    async fn one(
         &self,
         req: &ScimRequest,
         record: &Record,
         projection: &Projection,
         status: StatusCode,
-    ) -> ScimResponse {
+    ) -> Result<ScimResponse, ScimError> {
+        let base = &req.base_url;
+        let mut groups = memberships::groups_of(
+            &self.store,
+            &req.tenant,
+            base,
+            std::slice::from_ref(record),
+            projection,
+        )
+        .await?;
+        let related = groups.remove(&record.id).map(|g| ("groups", g));
         let body = projection.apply(
-            &render(record, &req.base_url, &self.registry),
+            &render(record, base, &self.registry, related),
             KIND,
             &self.registry,
         );
-        let mut response = ScimResponse::ok(body).with_header(ETAG, &etag(record.version));
-        response.status = status;
-        if status == StatusCode::CREATED {
-            response = response.with_header(LOCATION, &location(&req.base_url, KIND, &record.id));
-        }
-        response
+        Ok(single(req, record, body, status))
     }
 
     async fn fetch(&self, tenant: &TenantId, id: &str) -> Result<Record, ScimError> {
-        self.store
-            .get(tenant, KIND, id)
-            .await?
-            .ok_or_else(|| ScimError::not_found(format!("User {id} not found")))
+        fetch(&self.store, tenant, KIND, id).await
     }
 
     async fn create(&self, req: &ScimRequest) -> Result<ScimResponse, ScimError> {
@@ -108,28 +110,22 @@ impl<S: Store> Users<S> {
             version: 1,
             document: doc,
             manager,
+            groups: Vec::new(),
         };
         check_keys(&record)?;
         let created = self.store.create(&req.tenant, &record).await?;
         managers.after_create(&record, created).await;
-        Ok(self.one(req, &record, &projection, StatusCode::CREATED))
+        self.one(req, &record, &projection, StatusCode::CREATED)
+            .await
     }
 
     async fn get(&self, req: &ScimRequest, id: &str) -> Result<ScimResponse, ScimError> {
         let projection = self.projection(req)?;
         let record = self.fetch(&req.tenant, id).await?;
-        if req
-            .header("if-none-match")
-            .is_some_and(|h| etag_matches(h, record.version))
-        {
-            return Ok(ScimResponse {
-                status: StatusCode::NOT_MODIFIED,
-                body: None,
-                headers: Vec::new(),
-            }
-            .with_header(ETAG, &etag(record.version)));
+        if let Some(response) = not_modified(req, record.version) {
+            return Ok(response);
         }
-        Ok(self.one(req, &record, &projection, StatusCode::OK))
+        self.one(req, &record, &projection, StatusCode::OK).await
     }
 
     async fn list(&self, req: &ScimRequest, query: ListQuery) -> Result<ScimResponse, ScimError> {
@@ -143,12 +139,21 @@ impl<S: Store> Users<S> {
             &query,
         )
         .await?;
+        let mut groups = memberships::groups_of(
+            &self.store,
+            &req.tenant,
+            &req.base_url,
+            &page.records,
+            &query.projection,
+        )
+        .await?;
         let resources = page
             .records
             .iter()
             .map(|r| {
+                let related = groups.remove(&r.id).map(|g| ("groups", g));
                 query.projection.apply(
-                    &render(r, &req.base_url, &self.registry),
+                    &render(r, &req.base_url, &self.registry, related),
                     KIND,
                     &self.registry,
                 )
@@ -182,7 +187,7 @@ impl<S: Store> Users<S> {
             let current = self.fetch(&req.tenant, id).await?;
             check_if_match(req, current.version)?;
             let Some(mut doc) = change(&current)? else {
-                return Ok(self.one(req, &current, &projection, StatusCode::OK));
+                return self.one(req, &current, &projection, StatusCode::OK).await;
             };
             check_immutable(&current.document, &doc, KIND, &self.registry)?;
             stamp(&mut doc, KIND, Some(&current.document));
@@ -193,15 +198,25 @@ impl<S: Store> Users<S> {
                 version: current.version + 1,
                 document: doc,
                 manager,
+                groups: current.groups.clone(),
             };
             if same_content(&current, &next) {
-                return Ok(self.one(req, &current, &projection, StatusCode::OK));
+                return self.one(req, &current, &projection, StatusCode::OK).await;
             }
             check_keys(&next)?;
             match self.store.replace(&req.tenant, &current, &next).await {
                 Ok(()) => {
                     managers.after_update(&current, &next).await;
-                    return Ok(self.one(req, &next, &projection, StatusCode::OK));
+                    let member = Member::of(&next);
+                    if member.display != Member::of(&current).display
+                        && let Err(e) = self
+                            .store
+                            .refresh_member(&req.tenant, &member, &next.groups)
+                            .await
+                    {
+                        tracing::warn!(error = %e, "refreshing membership display names failed");
+                    }
+                    return self.one(req, &next, &projection, StatusCode::OK).await;
                 }
                 Err(StoreError::VersionMismatch) if req.header("if-match").is_none() => continue,
                 Err(e) => return Err(e.into()),
@@ -235,11 +250,7 @@ impl<S: Store> Users<S> {
             match self.store.delete(&req.tenant, &current).await {
                 Ok(()) => {
                     self.managers(&req.tenant).after_delete(&current).await;
-                    return Ok(ScimResponse {
-                        status: StatusCode::NO_CONTENT,
-                        body: None,
-                        headers: Vec::new(),
-                    });
+                    return Ok(no_content());
                 }
                 Err(StoreError::VersionMismatch) if req.header("if-match").is_none() => continue,
                 Err(StoreError::NotFound) => {

@@ -68,16 +68,15 @@ impl Projection {
         Ok(Projection { mode })
     }
 
-    /// Whether a Group response includes `members`, so the caller can skip
-    /// reading the membership store (Entra reads with
+    /// Whether a response includes the core attribute `name` (returned by
+    /// default, such as Group `members` and User `groups`), so the caller
+    /// can skip reading the membership store (Entra reads groups with
     /// `excludedAttributes=members`).
-    pub fn includes_members(&self) -> bool {
+    pub fn includes(&self, name: &str) -> bool {
         match &self.mode {
             Mode::All => true,
-            Mode::Include(sels) => sels.iter().any(|s| s.names(None, "members")),
-            Mode::Exclude(sels) => !sels
-                .iter()
-                .any(|s| s.names(None, "members") && s.sub.is_none()),
+            Mode::Include(sels) => sels.iter().any(|s| s.names(None, name)),
+            Mode::Exclude(sels) => !sels.iter().any(|s| s.names(None, name) && s.sub.is_none()),
         }
     }
 
@@ -348,7 +347,7 @@ mod tests {
         let p = |a: Option<&str>, e: Option<&str>| {
             Projection::parse(a, e, ResourceKind::Group, &registry)
                 .unwrap()
-                .includes_members()
+                .includes("members")
         };
         assert!(p(None, None));
         assert!(!p(None, Some("members")));

@@ -110,6 +110,13 @@ pub(crate) fn ignored_on_input(def: &AttributeDef) -> bool {
     matches!(def.mutability, Mutability::ReadOnly | Mutability::WriteOnly)
 }
 
+/// The current time as SCIM writes it (`meta.created`, `meta.lastModified`).
+pub fn now() -> String {
+    OffsetDateTime::now_utc()
+        .format(&Rfc3339)
+        .unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_owned())
+}
+
 /// Validates and normalises a resource sent with POST or PUT. Returns the
 /// document to store, without `id` and `meta` (the caller adds them). For
 /// Groups the validated `members` stay in the result: see [`take_members`].

@@ -4,7 +4,10 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::{Created, Lookup, ManagerLink, Page, Record, Store, StoreError, UniqueKey};
+use super::{
+    Created, Lookup, MEMBERS_PER_TRANSACTION, ManagerLink, Member, Page, Record, Store, StoreError,
+    UniqueKey,
+};
 use crate::scim::schema::ResourceKind;
 use crate::tenant::TenantId;
 
@@ -15,6 +18,51 @@ struct Tables {
     unique: HashMap<(TenantId, UniqueKey), String>,
     /// Per-tenant resource counters, as the DynamoDB adapter keeps them.
     counts: HashMap<(TenantId, ResourceKind), u64>,
+    /// Membership edges: (tenant, group id, member id).
+    edges: BTreeMap<(TenantId, String, String), Member>,
+}
+
+impl Tables {
+    /// One membership change on both sides: the member's group list and
+    /// version, the edge.
+    fn link(&mut self, tenant: &TenantId, group_id: &str, member: &Member, add: bool) {
+        if let Some(m) = self
+            .resources
+            .get_mut(&key(tenant, member.kind, &member.id))
+        {
+            m.groups.retain(|g| g != group_id);
+            if add {
+                m.groups.push(group_id.to_owned());
+                m.groups.sort();
+            }
+            touch(m, 1);
+        }
+        let edge = (tenant.clone(), group_id.to_owned(), member.id.clone());
+        if add {
+            self.edges.insert(edge, member.clone());
+        } else {
+            self.edges.remove(&edge);
+        }
+    }
+
+    /// A group's edges.
+    fn members_of(&self, tenant: &TenantId, group_id: &str) -> Vec<Member> {
+        self.edges
+            .range((tenant.clone(), group_id.to_owned(), String::new())..)
+            .take_while(|((t, g, _), _)| t == tenant && g == group_id)
+            .map(|(_, m)| m.clone())
+            .collect()
+    }
+
+    /// Bumps a group's version once per step of `changes` edges.
+    fn bump(&mut self, tenant: &TenantId, group_id: &str, changes: usize) {
+        if let Some(g) = self
+            .resources
+            .get_mut(&key(tenant, ResourceKind::Group, group_id))
+        {
+            g.version += changes.div_ceil(MEMBERS_PER_TRANSACTION) as u64;
+        }
+    }
 }
 
 /// An in-memory [`Store`]; clones share the data.
@@ -33,6 +81,25 @@ impl MemoryStore {
         self.tables
             .lock()
             .map_err(|_| StoreError::Unavailable("memory store lock poisoned".into()))
+    }
+}
+
+/// A membership change: `steps` new versions and a new `meta.lastModified`,
+/// as the DynamoDB adapter writes them.
+fn touch(record: &mut Record, steps: u64) {
+    if steps == 0 {
+        return;
+    }
+    record.version += steps;
+    if let Some(meta) = record
+        .document
+        .get_mut("meta")
+        .and_then(|m| m.as_object_mut())
+    {
+        meta.insert(
+            "lastModified".to_owned(),
+            crate::scim::resource::now().into(),
+        );
     }
 }
 
@@ -137,7 +204,9 @@ impl Store for MemoryStore {
         for uk in new_keys {
             t.unique.insert((tenant.clone(), uk), previous.id.clone());
         }
-        t.resources.insert(k, next.clone());
+        let mut next = next.clone();
+        next.groups = previous.groups.clone();
+        t.resources.insert(k, next);
         Ok(())
     }
 
@@ -145,6 +214,16 @@ impl Store for MemoryStore {
         let mut t = self.lock()?;
         let k = key(tenant, record.kind, &record.id);
         check_version(&t, &k, record.version)?;
+        let this = Member::of(record);
+        for group in &record.groups {
+            t.link(tenant, group, &this, false);
+            t.bump(tenant, group, 1);
+        }
+        if record.kind == ResourceKind::Group {
+            for member in t.members_of(tenant, &record.id) {
+                t.link(tenant, &record.id, &member, false);
+            }
+        }
         for uk in record.unique_keys() {
             t.unique.remove(&(tenant.clone(), uk));
         }
@@ -178,6 +257,7 @@ impl Store for MemoryStore {
             t.unique.remove(k);
         }
         t.counts.retain(|(owner, _), _| owner != tenant);
+        t.edges.retain(|(owner, _, _), _| owner != tenant);
         Ok(resources.len() + markers.len())
     }
 
@@ -243,4 +323,109 @@ impl Store for MemoryStore {
         let t = self.lock()?;
         Ok(t.counts.get(&(tenant.clone(), kind)).copied().unwrap_or(0))
     }
+
+    async fn get_many(
+        &self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        ids: &[String],
+    ) -> Result<Vec<Record>, StoreError> {
+        let t = self.lock()?;
+        let mut records: Vec<Record> = ids
+            .iter()
+            .filter_map(|id| t.resources.get(&key(tenant, kind, id)).cloned())
+            .collect();
+        records.sort_by(|a, b| a.id.cmp(&b.id));
+        records.dedup_by(|a, b| a.id == b.id);
+        Ok(records)
+    }
+
+    async fn members(
+        &self,
+        tenant: &TenantId,
+        group_id: &str,
+        max_bytes: usize,
+    ) -> Result<Option<Vec<Member>>, StoreError> {
+        let members = self.lock()?.members_of(tenant, group_id);
+        let bytes: usize = members.iter().map(member_bytes).sum();
+        Ok((bytes <= max_bytes).then_some(members))
+    }
+
+    async fn add_members(
+        &self,
+        tenant: &TenantId,
+        group_id: &str,
+        members: &[Member],
+    ) -> Result<(), StoreError> {
+        let mut t = self.lock()?;
+        if !t
+            .resources
+            .contains_key(&key(tenant, ResourceKind::Group, group_id))
+        {
+            return Err(StoreError::NotFound);
+        }
+        for chunk in members.chunks(MEMBERS_PER_TRANSACTION) {
+            if let Some(missing) = chunk
+                .iter()
+                .find(|m| !t.resources.contains_key(&key(tenant, m.kind, &m.id)))
+            {
+                return Err(StoreError::UnknownMember(missing.id.clone()));
+            }
+            for member in chunk {
+                t.link(tenant, group_id, member, true);
+            }
+            t.bump(tenant, group_id, chunk.len());
+        }
+        Ok(())
+    }
+
+    async fn remove_members(
+        &self,
+        tenant: &TenantId,
+        group_id: &str,
+        ids: &[String],
+    ) -> Result<(), StoreError> {
+        let mut t = self.lock()?;
+        if !t
+            .resources
+            .contains_key(&key(tenant, ResourceKind::Group, group_id))
+        {
+            return Err(StoreError::NotFound);
+        }
+        let current: Vec<Member> = ids
+            .iter()
+            .filter_map(|id| {
+                t.edges
+                    .get(&(tenant.clone(), group_id.to_owned(), id.clone()))
+                    .cloned()
+            })
+            .collect();
+        for member in &current {
+            t.link(tenant, group_id, member, false);
+        }
+        t.bump(tenant, group_id, current.len());
+        Ok(())
+    }
+
+    async fn refresh_member(
+        &self,
+        tenant: &TenantId,
+        member: &Member,
+        groups: &[String],
+    ) -> Result<(), StoreError> {
+        let mut t = self.lock()?;
+        for group in groups {
+            let edge = (tenant.clone(), group.clone(), member.id.clone());
+            if let Some(m) = t.edges.get_mut(&edge) {
+                m.display = member.display.clone();
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What a member adds to a group's response, roughly: its id and display
+/// name (both stores measure the same).
+pub(crate) fn member_bytes(member: &Member) -> usize {
+    member.id.len() + member.display.as_deref().map_or(0, str::len)
 }

@@ -73,7 +73,41 @@ pub struct Record {
     pub document: Value,
     /// Users only: the manager reference, indexed for direct reports.
     pub manager: Option<ManagerLink>,
+    /// Ids of the groups this resource is a direct member of, sorted:
+    /// maintained by the store with the membership edges (read-only for
+    /// writers; a replace keeps what is stored).
+    pub groups: Vec<String>,
 }
+
+/// A member of a group, as its membership edge records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub id: String,
+    /// User or Group.
+    pub kind: ResourceKind,
+    /// The member's display name when the edge was written (kept current
+    /// when a user is renamed).
+    pub display: Option<String>,
+}
+
+impl Member {
+    /// The member form of a stored resource.
+    pub fn of(record: &Record) -> Member {
+        let name = |field: &str| record.document.get(field).and_then(Value::as_str);
+        Member {
+            id: record.id.clone(),
+            kind: record.kind,
+            display: name("displayName")
+                .or_else(|| name("userName"))
+                .map(str::to_owned),
+        }
+    }
+}
+
+/// Most membership edges written in one atomic step: an edge and its
+/// member's group list are two of DynamoDB's 100 items per transaction, the
+/// group's version is one more.
+pub const MEMBERS_PER_TRANSACTION: usize = 49;
 
 /// Longest value (bytes) of an attribute that is part of a key: DynamoDB
 /// caps partition keys at 2048 bytes and sort keys at 1024.
@@ -92,6 +126,7 @@ impl Record {
             version,
             document,
             manager: None,
+            groups: Vec::new(),
         }
     }
 
@@ -255,6 +290,9 @@ pub enum StoreError {
     /// An item could not be decoded.
     #[error("corrupt item: {0}")]
     Corrupt(String),
+    /// A member to add is neither a user nor a group of the tenant.
+    #[error("{0} is not a user or group of this tenant")]
+    UnknownMember(String),
 }
 
 /// Storage failures as clients see them: a lost race the caller did not
@@ -283,6 +321,10 @@ impl From<StoreError> for ScimError {
                 "the store is temporarily unavailable; retry later",
             ),
             StoreError::Corrupt(_) => ScimError::new(500, None, "a stored resource is unreadable"),
+            StoreError::UnknownMember(id) => ScimError::bad_request(
+                ScimType::InvalidValue,
+                format!("member {id} is not a user or group of this tenant"),
+            ),
         }
     }
 }
@@ -315,7 +357,11 @@ pub trait Store: Send + Sync + 'static {
         next: &Record,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Deletes `record` and its unique keys if its version is unchanged.
+    /// Deletes `record`, its unique keys and every membership edge it is
+    /// part of (a group's members, the groups it belongs to), if its
+    /// version is unchanged. Memberships are removed first, in steps, each
+    /// conditional on the version; the resource goes last, so a delete that
+    /// fails half-way leaves the resource in place and a retry finishes it.
     fn delete(
         &self,
         tenant: &TenantId,
@@ -366,6 +412,54 @@ pub trait Store: Send + Sync + 'static {
         kind: ResourceKind,
         position: u64,
     ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+
+    /// The resources of `ids` that exist (strongly consistent), in id order.
+    fn get_many(
+        &self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        ids: &[String],
+    ) -> impl Future<Output = Result<Vec<Record>, StoreError>> + Send;
+
+    /// The members of a group, in id order, as long as their ids and display
+    /// names add up to at most `max_bytes` (`None` when the list is longer:
+    /// the caller answers with an error instead of an oversized response).
+    fn members(
+        &self,
+        tenant: &TenantId,
+        group_id: &str,
+        max_bytes: usize,
+    ) -> impl Future<Output = Result<Option<Vec<Member>>, StoreError>> + Send;
+
+    /// Makes `members` members of the group (adding one twice changes
+    /// nothing). Written in steps of [`MEMBERS_PER_TRANSACTION`]; each step
+    /// writes the edges, the members' group lists and a new group version
+    /// atomically, conditional on the group and every member existing
+    /// (`UnknownMember`, `NotFound`).
+    fn add_members(
+        &self,
+        tenant: &TenantId,
+        group_id: &str,
+        members: &[Member],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Ends the memberships of `ids` in the group; ids that are not members
+    /// are ignored. Same steps and atomicity as [`Store::add_members`].
+    fn remove_members(
+        &self,
+        tenant: &TenantId,
+        group_id: &str,
+        ids: &[String],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Rewrites the display name that the edges of `member` in `groups`
+    /// carry (after a rename); an edge that is gone is skipped.
+    fn refresh_member(
+        &self,
+        tenant: &TenantId,
+        member: &Member,
+        groups: &[String],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// How many resources of a kind the tenant has: a counter kept in the
     /// same transactions as creates and deletes, so no items are counted.

@@ -134,11 +134,11 @@ fn encode_query(path: &str) -> String {
 }
 
 /// The API of a fresh tenant on `store`, with every route family.
-pub fn api<S: Store>(store: S) -> Api<impl Routes> {
+pub fn api<S: Store + Clone>(store: S) -> Api<impl Routes> {
     api_with(store, &Config::default())
 }
 
-pub fn api_with<S: Store>(store: S, config: &Config) -> Api<impl Routes + use<S>> {
+pub fn api_with<S: Store + Clone>(store: S, config: &Config) -> Api<impl Routes + use<S>> {
     Api {
         routes: all_routes(store, config),
         tenant: super::unique_tenant(),

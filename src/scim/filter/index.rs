@@ -67,6 +67,19 @@ fn best(a: Option<IndexTerm>, b: Option<IndexTerm>) -> Option<IndexTerm> {
 }
 
 impl Filter {
+    /// Whether the filter reads the core attribute `name` anywhere (top
+    /// level, in a value path, under `and`/`or`/`not`).
+    pub fn mentions(&self, name: &str) -> bool {
+        match self {
+            Filter::Compare { path, .. } | Filter::Present(path) => {
+                path.urn.is_none() && path.name == name
+            }
+            Filter::ValuePath { attr, .. } => attr.urn.is_none() && attr.name == name,
+            Filter::And(a, b) | Filter::Or(a, b) => a.mentions(name) || b.mentions(name),
+            Filter::Not(f) => f.mentions(name),
+        }
+    }
+
     /// The most selective key lookup that every match of this filter (parsed
     /// for `kind`) satisfies: `eq` on a keyed attribute, directly, inside a
     /// value path, or on either side of an `and`. `None` for `or`, `not` and

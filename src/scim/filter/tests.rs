@@ -1948,3 +1948,17 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn mentions_finds_an_attribute_anywhere() {
+    let cases = [
+        (r#"members[value eq "u1"]"#, true),
+        (r#"members.value eq "u1""#, true),
+        (r#"displayName eq "x" and not (members pr)"#, true),
+        (r#"displayName eq "x" or externalId eq "y""#, false),
+        (r#"displayName co "members""#, false),
+    ];
+    for (text, want) in cases {
+        assert_eq!(group(text).unwrap().mentions("members"), want, "{text}");
+    }
+}

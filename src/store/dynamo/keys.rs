@@ -85,6 +85,15 @@ pub fn pending_reports_pk(tenant: &TenantId, raw: &str) -> String {
     format!("T#{tenant}#MP#{}", raw.to_lowercase())
 }
 
+/// Sort-key prefix of membership edges in a group's partition.
+pub const MEMBER_SK_PREFIX: &str = "M#";
+
+/// `M#{member id}`: a membership edge in its group's partition (sorts
+/// before the group item `R`, so a partition is emptied edges first).
+pub fn member_sk(member_id: &str) -> String {
+    format!("{MEMBER_SK_PREFIX}{member_id}")
+}
+
 /// `T#{tenant}#C`: the partition of the tenant's resource counters; the
 /// sort key is the kind (`U` or `G`).
 pub fn counter_pk(tenant: &TenantId) -> String {

@@ -15,7 +15,10 @@ use aws_sdk_dynamodb::types::{
     ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update, WriteRequest,
 };
 
-use super::{Created, Lookup, ManagerLink, Page, Record, Store, StoreError, UniqueKey};
+use super::{
+    Created, Lookup, MEMBERS_PER_TRANSACTION, ManagerLink, Member, Page, Record, Store, StoreError,
+    UniqueKey,
+};
 use crate::scim::schema::ResourceKind;
 use crate::tenant::TenantId;
 use keys::{GSI1_PK, GSI1_SK, GSI2_PK, GSI2_SK, GSI3_PK, GSI3_SK, MARKER_SK, PK, RESOURCE_SK, SK};
@@ -26,6 +29,14 @@ const ATTR_DOC: &str = "doc";
 const ATTR_KIND: &str = "kind";
 const ATTR_MANAGER: &str = "mgr";
 const ATTR_COUNT: &str = "n";
+/// The groups a resource is a direct member of (string set).
+const ATTR_GROUPS: &str = "grp";
+/// `meta.lastModified`, kept beside the document so a membership change
+/// can set it without rewriting the document.
+const ATTR_MODIFIED: &str = "mod";
+/// A membership edge's member kind and display name.
+const ATTR_MEMBER_KIND: &str = "mk";
+const ATTR_DISPLAY: &str = "disp";
 /// Sort key of a pending-manager counter.
 const PENDING_SK: &str = "N";
 /// Most items one `BatchWriteItem` takes.
@@ -118,6 +129,20 @@ impl DynamoStore {
         item.insert(ATTR_KIND.into(), s(record.kind.name()));
         item.insert(ATTR_VERSION.into(), n(record.version));
         item.insert(ATTR_DOC.into(), s(doc));
+        if !record.groups.is_empty() {
+            item.insert(
+                ATTR_GROUPS.into(),
+                AttributeValue::Ss(record.groups.clone()),
+            );
+        }
+        if let Some(modified) = record
+            .document
+            .get("meta")
+            .and_then(|m| m.get("lastModified"))
+            .and_then(|v| v.as_str())
+        {
+            item.insert(ATTR_MODIFIED.into(), s(modified));
+        }
         item.insert(GSI1_PK.into(), s(keys::collection_pk(tenant, record.kind)));
         item.insert(GSI1_SK.into(), s(&record.id));
         if let Some(external_id) = record.external_id() {
@@ -283,7 +308,7 @@ impl DynamoStore {
 
     /// Reads resource items by id (strongly consistent), retrying unprocessed
     /// keys; missing ones are skipped.
-    async fn get_many(
+    async fn batch_get(
         &self,
         tenant: &TenantId,
         kind: ResourceKind,
@@ -480,6 +505,194 @@ impl DynamoStore {
         }
         Ok(items)
     }
+
+    /// The membership edge of `member` in group `group_id`.
+    fn edge_key(&self, tenant: &TenantId, group_id: &str, member_id: &str) -> Item {
+        key(
+            keys::resource_pk(tenant, ResourceKind::Group, group_id),
+            &keys::member_sk(member_id),
+        )
+    }
+
+    /// Adds (`add`) or removes `group_id` from a resource's group list and
+    /// gives it a new version, if it exists.
+    fn update_groups(
+        &self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        id: &str,
+        group_id: &str,
+        add: bool,
+        now: &str,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let expression = if add {
+            "ADD #g :g, #v :one SET #m = :now"
+        } else {
+            "DELETE #g :g ADD #v :one SET #m = :now"
+        };
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::resource_pk(tenant, kind, id), RESOURCE_SK)))
+            .update_expression(expression)
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#g", ATTR_GROUPS)
+            .expression_attribute_names("#v", ATTR_VERSION)
+            .expression_attribute_names("#m", ATTR_MODIFIED)
+            .expression_attribute_values(":g", AttributeValue::Ss(vec![group_id.to_owned()]))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":now", s(now))
+            .build()
+            .map_err(build_err)?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    /// A new version (and modification time) for a resource that exists.
+    fn touch(
+        &self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        id: &str,
+        now: &str,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::resource_pk(tenant, kind, id), RESOURCE_SK)))
+            .update_expression("ADD #v :one SET #m = :now")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#v", ATTR_VERSION)
+            .expression_attribute_names("#m", ATTR_MODIFIED)
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":now", s(now))
+            .build()
+            .map_err(build_err)?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    /// A condition that a resource is still at `version`.
+    fn at_version(
+        &self,
+        tenant: &TenantId,
+        record: &Record,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let check = ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(
+                keys::resource_pk(tenant, record.kind, &record.id),
+                RESOURCE_SK,
+            )))
+            .condition_expression("#v = :v")
+            .expression_attribute_names("#v", ATTR_VERSION)
+            .expression_attribute_values(":v", n(record.version))
+            .build()
+            .map_err(build_err)?;
+        Ok(TransactWriteItem::builder().condition_check(check).build())
+    }
+
+    fn put_edge(
+        &self,
+        tenant: &TenantId,
+        group_id: &str,
+        member: &Member,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let mut item = self.edge_key(tenant, group_id, &member.id);
+        item.insert(ATTR_ID.into(), s(&member.id));
+        item.insert(ATTR_MEMBER_KIND.into(), s(member.kind.name()));
+        if let Some(display) = &member.display {
+            item.insert(ATTR_DISPLAY.into(), s(display));
+        }
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .build()
+            .map_err(build_err)?;
+        Ok(write(put))
+    }
+
+    fn delete_edge(
+        &self,
+        tenant: &TenantId,
+        group_id: &str,
+        member_id: &str,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let delete = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(self.edge_key(tenant, group_id, member_id)))
+            .build()
+            .map_err(build_err)?;
+        Ok(TransactWriteItem::builder().delete(delete).build())
+    }
+
+    /// One page of a group's edges (at most `limit`), after `start`.
+    async fn edge_page(
+        &self,
+        tenant: &TenantId,
+        group_id: &str,
+        start: Option<Item>,
+        limit: Option<i32>,
+    ) -> Result<(Vec<Member>, Option<Item>), StoreError> {
+        let page = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :m)")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#sk", SK)
+            .expression_attribute_values(
+                ":pk",
+                s(keys::resource_pk(tenant, ResourceKind::Group, group_id)),
+            )
+            .expression_attribute_values(":m", s(keys::MEMBER_SK_PREFIX))
+            .consistent_read(true)
+            .set_exclusive_start_key(start)
+            .set_limit(limit)
+            .send()
+            .await
+            .map_err(|e| unavailable("Query", &e))?;
+        let members = page
+            .items()
+            .iter()
+            .map(decode_member)
+            .collect::<Result<_, _>>()?;
+        Ok((members, page.last_evaluated_key().cloned()))
+    }
+
+    /// Ends every membership `record` takes part in, in steps conditional on
+    /// its version: as a member of its groups, and (a group) its members'.
+    async fn unlink_all(&self, tenant: &TenantId, record: &Record) -> Result<(), StoreError> {
+        let now = crate::scim::resource::now();
+        // Only the version check can fail: every other item is
+        // unconditional or a resource the edges prove exists.
+        let step = |items| async {
+            self.transact(items, |_, _| StoreError::VersionMismatch)
+                .await
+        };
+        for chunk in record.groups.chunks(MEMBERS_PER_TRANSACTION) {
+            let mut items = vec![self.at_version(tenant, record)?];
+            for group in chunk {
+                items.push(self.delete_edge(tenant, group, &record.id)?);
+                items.push(self.touch(tenant, ResourceKind::Group, group, &now)?);
+            }
+            step(items).await?;
+        }
+        if record.kind != ResourceKind::Group {
+            return Ok(());
+        }
+        loop {
+            let limit = i32::try_from(MEMBERS_PER_TRANSACTION).unwrap_or(1);
+            let (members, _) = self
+                .edge_page(tenant, &record.id, None, Some(limit))
+                .await?;
+            if members.is_empty() {
+                return Ok(());
+            }
+            let mut items = vec![self.at_version(tenant, record)?];
+            for m in &members {
+                items.push(self.delete_edge(tenant, &record.id, &m.id)?);
+                items.push(self.update_groups(tenant, m.kind, &m.id, &record.id, false, &now)?);
+            }
+            step(items).await?;
+        }
+    }
 }
 
 /// Why a create transaction was cancelled.
@@ -510,13 +723,43 @@ fn decode(item: &Item, kind: ResourceKind) -> Result<Record, StoreError> {
         Some(text) => Some(decode_manager(text)?),
         None => None,
     };
+    let mut document: serde_json::Value = serde_json::from_str(text(ATTR_DOC)?)
+        .map_err(|e| StoreError::Corrupt(format!("document: {e}")))?;
+    if let (Some(modified), Some(meta)) = (
+        item.get(ATTR_MODIFIED).and_then(|v| v.as_s().ok()),
+        document.get_mut("meta").and_then(|m| m.as_object_mut()),
+    ) {
+        meta.insert("lastModified".to_owned(), modified.clone().into());
+    }
+    let mut groups = item
+        .get(ATTR_GROUPS)
+        .and_then(|v| v.as_ss().ok())
+        .cloned()
+        .unwrap_or_default();
+    groups.sort();
     Ok(Record {
         kind,
         id: text(ATTR_ID)?.clone(),
         version,
-        document: serde_json::from_str(text(ATTR_DOC)?)
-            .map_err(|e| StoreError::Corrupt(format!("document: {e}")))?,
+        document,
         manager,
+        groups,
+    })
+}
+
+fn decode_member(item: &Item) -> Result<Member, StoreError> {
+    let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok());
+    let kind = match text(ATTR_MEMBER_KIND).map(String::as_str) {
+        Some("Group") => ResourceKind::Group,
+        Some("User") => ResourceKind::User,
+        _ => return Err(StoreError::Corrupt("membership kind".into())),
+    };
+    Ok(Member {
+        id: text(ATTR_ID)
+            .ok_or_else(|| StoreError::Corrupt("membership id".into()))?
+            .clone(),
+        kind,
+        display: text(ATTR_DISPLAY).cloned(),
     })
 }
 
@@ -607,9 +850,11 @@ impl Store for DynamoStore {
         previous: &Record,
         next: &Record,
     ) -> Result<(), StoreError> {
+        let mut stored = next.clone();
+        stored.groups = previous.groups.clone();
         let put = Put::builder()
             .table_name(&self.table)
-            .set_item(Some(self.resource_item(tenant, next)?))
+            .set_item(Some(self.resource_item(tenant, &stored)?))
             .condition_expression("#v = :v")
             .expression_attribute_names("#v", ATTR_VERSION)
             .expression_attribute_values(":v", AttributeValue::N(previous.version.to_string()))
@@ -652,6 +897,7 @@ impl Store for DynamoStore {
     }
 
     async fn delete(&self, tenant: &TenantId, record: &Record) -> Result<(), StoreError> {
+        self.unlink_all(tenant, record).await?;
         let delete = Delete::builder()
             .table_name(&self.table)
             .set_key(Some(key(
@@ -681,11 +927,13 @@ impl Store for DynamoStore {
     }
 
     async fn purge_tenant(&self, tenant: &TenantId, limit: usize) -> Result<usize, StoreError> {
-        let mut doomed: Vec<HashMap<String, AttributeValue>> = Vec::new();
+        let groups = keys::collection_pk(tenant, ResourceKind::Group);
+        let mut doomed: Vec<Item> = Vec::new();
         for collection in keys::tenant_collections(tenant) {
             if doomed.len() >= limit {
                 break;
             }
+            let is_groups = collection == groups;
             let page = self
                 .query_index(0, collection)
                 .projection_expression("pk, sk")
@@ -693,7 +941,34 @@ impl Store for DynamoStore {
                 .send()
                 .await
                 .map_err(|e| unavailable("Query", &e))?;
-            doomed.extend(page.items().iter().cloned());
+            for item in page.items() {
+                if doomed.len() >= limit {
+                    break;
+                }
+                if !is_groups {
+                    doomed.push(item.clone());
+                    continue;
+                }
+                // A group's partition: its membership edges sort before the
+                // group item, so the group goes last and a purge cut short
+                // finds the rest through it next time.
+                let partition = self
+                    .client
+                    .query()
+                    .table_name(&self.table)
+                    .key_condition_expression("#pk = :pk")
+                    .expression_attribute_names("#pk", PK)
+                    .expression_attribute_values(
+                        ":pk",
+                        item.get(PK).cloned().unwrap_or_else(|| s("")),
+                    )
+                    .projection_expression("pk, sk")
+                    .limit(i32::try_from(limit - doomed.len()).unwrap_or(i32::MAX))
+                    .send()
+                    .await
+                    .map_err(|e| unavailable("Query", &e))?;
+                doomed.extend(partition.items().iter().cloned());
+            }
         }
         let deleted = doomed.len();
         for chunk in doomed.chunks(BATCH_WRITE_LIMIT) {
@@ -743,7 +1018,7 @@ impl Store for DynamoStore {
                 .collect();
             ids.sort();
             ids.dedup();
-            self.get_many(tenant, kind, &ids).await?
+            self.batch_get(tenant, kind, &ids).await?
         } else {
             // The manager partitions (`gsi3`) are shared by every kind:
             // keep only resource items of the kind asked for.
@@ -841,5 +1116,162 @@ impl Store for DynamoStore {
             .and_then(|v| v.as_n().ok())
             .and_then(|v| v.parse::<i64>().ok())
             .map_or(0, |v| u64::try_from(v).unwrap_or(0)))
+    }
+
+    async fn get_many(
+        &self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        ids: &[String],
+    ) -> Result<Vec<Record>, StoreError> {
+        let mut ids = ids.to_vec();
+        ids.sort();
+        ids.dedup();
+        let mut records = self.batch_get(tenant, kind, &ids).await?;
+        records.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(records)
+    }
+
+    async fn members(
+        &self,
+        tenant: &TenantId,
+        group_id: &str,
+        max_bytes: usize,
+    ) -> Result<Option<Vec<Member>>, StoreError> {
+        let mut all = Vec::new();
+        let mut bytes = 0usize;
+        let mut start = None;
+        loop {
+            let (members, next) = self.edge_page(tenant, group_id, start, None).await?;
+            bytes += members
+                .iter()
+                .map(super::memory::member_bytes)
+                .sum::<usize>();
+            if bytes > max_bytes {
+                return Ok(None);
+            }
+            all.extend(members);
+            start = next;
+            if start.is_none() {
+                return Ok(Some(all));
+            }
+        }
+    }
+
+    async fn add_members(
+        &self,
+        tenant: &TenantId,
+        group_id: &str,
+        members: &[Member],
+    ) -> Result<(), StoreError> {
+        let now = crate::scim::resource::now();
+        let mut members = members.to_vec();
+        members.sort_by(|a, b| a.id.cmp(&b.id));
+        members.dedup_by(|a, b| a.id == b.id);
+        for chunk in members.chunks(MEMBERS_PER_TRANSACTION) {
+            let mut items = vec![self.touch(tenant, ResourceKind::Group, group_id, &now)?];
+            for m in chunk {
+                items.push(self.put_edge(tenant, group_id, m)?);
+                items.push(self.update_groups(tenant, m.kind, &m.id, group_id, true, &now)?);
+            }
+            self.transact(items, |i, _| match i {
+                0 => StoreError::NotFound,
+                i => StoreError::UnknownMember(chunk[(i - 1) / 2].id.clone()),
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn remove_members(
+        &self,
+        tenant: &TenantId,
+        group_id: &str,
+        ids: &[String],
+    ) -> Result<(), StoreError> {
+        let now = crate::scim::resource::now();
+        let mut current: Vec<Member> = Vec::new();
+        for chunk in ids.chunks(BATCH_GET_LIMIT) {
+            let keys: Vec<Item> = chunk
+                .iter()
+                .map(|id| self.edge_key(tenant, group_id, id))
+                .collect();
+            let request = KeysAndAttributes::builder()
+                .set_keys(Some(keys))
+                .consistent_read(true)
+                .build()
+                .map_err(build_err)?;
+            let output = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, request)
+                .send()
+                .await
+                .map_err(|e| unavailable("BatchGetItem", &e))?;
+            if output
+                .unprocessed_keys()
+                .is_some_and(|u| u.values().any(|k| !k.keys().is_empty()))
+            {
+                return Err(StoreError::Unavailable(
+                    "DynamoDB BatchGetItem left keys unprocessed".into(),
+                ));
+            }
+            for item in output
+                .responses()
+                .and_then(|r| r.get(&self.table))
+                .into_iter()
+                .flatten()
+            {
+                current.push(decode_member(item)?);
+            }
+        }
+        current.sort_by(|a, b| a.id.cmp(&b.id));
+        current.dedup_by(|a, b| a.id == b.id);
+        for chunk in current.chunks(MEMBERS_PER_TRANSACTION) {
+            let mut items = vec![self.touch(tenant, ResourceKind::Group, group_id, &now)?];
+            for m in chunk {
+                items.push(self.delete_edge(tenant, group_id, &m.id)?);
+                items.push(self.update_groups(tenant, m.kind, &m.id, group_id, false, &now)?);
+            }
+            self.transact(items, |i, _| match i {
+                0 => StoreError::NotFound,
+                i => StoreError::UnknownMember(chunk[(i - 1) / 2].id.clone()),
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn refresh_member(
+        &self,
+        tenant: &TenantId,
+        member: &Member,
+        groups: &[String],
+    ) -> Result<(), StoreError> {
+        for group in groups {
+            let update = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(self.edge_key(tenant, group, &member.id)))
+                .condition_expression("attribute_exists(pk)");
+            let update = match &member.display {
+                Some(d) => update
+                    .update_expression("SET #d = :d")
+                    .expression_attribute_names("#d", ATTR_DISPLAY)
+                    .expression_attribute_values(":d", s(d)),
+                None => update
+                    .update_expression("REMOVE #d")
+                    .expression_attribute_names("#d", ATTR_DISPLAY),
+            };
+            match update.send().await {
+                Ok(_) => {}
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|e| e.is_conditional_check_failed_exception()) => {}
+                Err(e) => return Err(unavailable("UpdateItem", &e)),
+            }
+        }
+        Ok(())
     }
 }

@@ -1,0 +1,445 @@
+//! `/Groups`: create, read, list and search, replace, patch, delete. The
+//! group document never holds its members: they are membership edges in
+//! the store, read only when a response returns `members` and written in
+//! steps (see [`Store::add_members`]). Member ids are checked before
+//! anything is written, so a request naming an unknown member changes
+//! nothing.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use http::{Method, StatusCode};
+use serde_json::Value;
+
+use super::Routes;
+use super::discovery::method_not_allowed;
+use super::listing::{self, ListQuery, ListSettings, PageHints};
+use super::memberships::{self, MAX_MEMBERS_BYTES, member_overhead, members_json};
+use super::request::{Endpoint, ScimRequest};
+use super::resource::{
+    backoff, check_if_match, fetch, json_body, no_content, not_modified, render, single, stamp,
+};
+use super::response::ScimResponse;
+use crate::scim::list::ListPage;
+use crate::scim::patch::{MemberChange, PatchRequest};
+use crate::scim::path::AttrPath;
+use crate::scim::projection::Projection;
+use crate::scim::resource::{check_immutable, normalize, take_members};
+use crate::scim::schema::{Registry, ResourceKind};
+use crate::scim::{ScimError, ScimType};
+use crate::store::{Member, Record, Store, StoreError};
+use crate::tenant::TenantId;
+
+const KIND: ResourceKind = ResourceKind::Group;
+
+/// Read-modify-write attempts before a contended update gives up with 409.
+const WRITE_ATTEMPTS: u32 = 10;
+
+/// The `/Groups` endpoints of one deployment.
+pub struct Groups<S> {
+    store: S,
+    registry: Arc<Registry>,
+    settings: ListSettings,
+    hints: PageHints,
+}
+
+/// A membership change with its members resolved (checked) up front.
+enum Change {
+    Add(Vec<Member>),
+    Remove(Vec<String>),
+    /// The complete new member list.
+    Set(Vec<Member>),
+    RemoveWhere(crate::scim::filter::Filter),
+}
+
+impl<S: Store> Groups<S> {
+    pub fn new(store: S, registry: Arc<Registry>, settings: ListSettings) -> Self {
+        Groups {
+            store,
+            registry,
+            settings,
+            hints: PageHints::default(),
+        }
+    }
+
+    fn projection(&self, req: &ScimRequest) -> Result<Projection, ScimError> {
+        Projection::parse(
+            req.query_param("attributes"),
+            req.query_param("excludedAttributes"),
+            KIND,
+            &self.registry,
+        )
+    }
+
+    /// A group's members, or `400 tooMany` when they do not fit a response
+    /// (`budget` bytes are left).
+    async fn members_within(
+        &self,
+        req: &ScimRequest,
+        id: &str,
+        budget: &mut usize,
+    ) -> Result<Value, ScimError> {
+        // The store stops reading once ids and names alone exceed the budget.
+        let members = self
+            .store
+            .members(&req.tenant, id, *budget)
+            .await?
+            .ok_or_else(memberships::too_many_members)?;
+        let overhead = member_overhead(&req.base_url);
+        let bytes: usize = members
+            .iter()
+            .map(|m| 2 * m.id.len() + m.display.as_deref().map_or(0, str::len) + overhead)
+            .sum();
+        *budget = budget
+            .checked_sub(bytes)
+            .ok_or_else(memberships::too_many_members)?;
+        Ok(members_json(&members, &req.base_url))
+    }
+
+    /// A single group as the response body, with `ETag` (and `Location`);
+    /// members are read only when the projection returns them.
+    async fn one(
+        &self,
+        req: &ScimRequest,
+        record: &Record,
+        projection: &Projection,
+        status: StatusCode,
+    ) -> Result<ScimResponse, ScimError> {
+        let related = if projection.includes("members") {
+            let mut budget = MAX_MEMBERS_BYTES;
+            Some((
+                "members",
+                self.members_within(req, &record.id, &mut budget).await?,
+            ))
+        } else {
+            None
+        };
+        let body = projection.apply(
+            &render(record, &req.base_url, &self.registry, related),
+            KIND,
+            &self.registry,
+        );
+        Ok(single(req, record, body, status))
+    }
+
+    /// Checks member ids: each must be a user or group of the tenant.
+    async fn resolve(
+        &self,
+        tenant: &TenantId,
+        group_id: &str,
+        ids: &[String],
+    ) -> Result<Vec<Member>, ScimError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        memberships::resolve(&self.store, tenant, group_id, ids).await
+    }
+
+    /// The group's current member ids (for replacing the whole list).
+    async fn member_ids(&self, tenant: &TenantId, id: &str) -> Result<Vec<String>, ScimError> {
+        Ok(self
+            .store
+            .members(tenant, id, usize::MAX)
+            .await?
+            .unwrap_or_default()
+            .into_iter()
+            .map(|m| m.id)
+            .collect())
+    }
+
+    /// Applies resolved membership changes in order.
+    async fn apply(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        changes: Vec<Change>,
+    ) -> Result<(), ScimError> {
+        for change in changes {
+            match change {
+                Change::Add(members) => self.store.add_members(tenant, id, &members).await?,
+                Change::Remove(ids) => self.store.remove_members(tenant, id, &ids).await?,
+                Change::Set(members) => {
+                    let wanted: BTreeSet<&str> = members.iter().map(|m| m.id.as_str()).collect();
+                    let current = self.member_ids(tenant, id).await?;
+                    let gone: Vec<String> = current
+                        .iter()
+                        .filter(|m| !wanted.contains(m.as_str()))
+                        .cloned()
+                        .collect();
+                    let have: BTreeSet<&str> = current.iter().map(String::as_str).collect();
+                    let new: Vec<Member> = members
+                        .into_iter()
+                        .filter(|m| !have.contains(m.id.as_str()))
+                        .collect();
+                    self.store.remove_members(tenant, id, &gone).await?;
+                    self.store.add_members(tenant, id, &new).await?;
+                }
+                Change::RemoveWhere(filter) => {
+                    let members_path = AttrPath {
+                        urn: None,
+                        name: "members".to_owned(),
+                        sub: None,
+                    };
+                    let members = self
+                        .store
+                        .members(tenant, id, usize::MAX)
+                        .await?
+                        .unwrap_or_default();
+                    let doomed: Vec<String> = members
+                        .iter()
+                        .filter(|m| {
+                            let element = serde_json::json!({
+                                "value": m.id, "type": m.kind.name(), "display": m.display,
+                            });
+                            filter.matches_element(&element, &members_path, KIND, &self.registry)
+                        })
+                        .map(|m| m.id.clone())
+                        .collect();
+                    self.store.remove_members(tenant, id, &doomed).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn create(&self, req: &ScimRequest) -> Result<ScimResponse, ScimError> {
+        let projection = self.projection(req)?;
+        let mut doc = normalize(&json_body(req)?, KIND, &self.registry)?;
+        let member_ids = take_members(&mut doc);
+        stamp(&mut doc, KIND, None);
+        let record = Record::new(KIND, uuid::Uuid::new_v4().to_string(), 1, doc);
+        if let Some(detail) = record.key_problem() {
+            return Err(ScimError::bad_request(ScimType::InvalidValue, detail));
+        }
+        let members = self.resolve(&req.tenant, &record.id, &member_ids).await?;
+        self.store.create(&req.tenant, &record).await?;
+        if !members.is_empty() {
+            if let Err(e) = self
+                .store
+                .add_members(&req.tenant, &record.id, &members)
+                .await
+            {
+                // Nothing of a failed create stays: the group goes again.
+                let created = fetch(&self.store, &req.tenant, KIND, &record.id).await?;
+                self.store.delete(&req.tenant, &created).await?;
+                return Err(e.into());
+            }
+        }
+        let stored = fetch(&self.store, &req.tenant, KIND, &record.id).await?;
+        self.one(req, &stored, &projection, StatusCode::CREATED)
+            .await
+    }
+
+    async fn get(&self, req: &ScimRequest, id: &str) -> Result<ScimResponse, ScimError> {
+        let projection = self.projection(req)?;
+        let record = fetch(&self.store, &req.tenant, KIND, id).await?;
+        if let Some(response) = not_modified(req, record.version) {
+            return Ok(response);
+        }
+        self.one(req, &record, &projection, StatusCode::OK).await
+    }
+
+    async fn list(&self, req: &ScimRequest, query: ListQuery) -> Result<ScimResponse, ScimError> {
+        let page = listing::list(
+            &self.store,
+            &req.tenant,
+            KIND,
+            &self.registry,
+            &self.settings,
+            &self.hints,
+            &query,
+        )
+        .await?;
+        let with_members = query.projection.includes("members");
+        let mut budget = MAX_MEMBERS_BYTES;
+        let mut resources = Vec::with_capacity(page.records.len());
+        for record in &page.records {
+            let related = if with_members {
+                Some((
+                    "members",
+                    self.members_within(req, &record.id, &mut budget).await?,
+                ))
+            } else {
+                None
+            };
+            resources.push(query.projection.apply(
+                &render(record, &req.base_url, &self.registry, related),
+                KIND,
+                &self.registry,
+            ));
+        }
+        Ok(ScimResponse::ok(
+            ListPage {
+                resources,
+                total_results: page.total_results,
+                start_index: page.start_index,
+                next_cursor: page.next_cursor,
+            }
+            .to_json(),
+        ))
+    }
+
+    /// PUT and PATCH: the document is written conditionally on the version
+    /// read (a lost race starts again from a fresh read), then the
+    /// membership changes, whose members were checked before any write.
+    async fn update(
+        &self,
+        req: &ScimRequest,
+        id: &str,
+        change: impl Fn(&Record) -> Result<(Option<Value>, Vec<MemberChange>), ScimError>,
+    ) -> Result<Option<Record>, ScimError> {
+        for attempt in 0..WRITE_ATTEMPTS {
+            if attempt > 0 {
+                backoff(attempt).await;
+            }
+            let current = fetch(&self.store, &req.tenant, KIND, id).await?;
+            check_if_match(req, current.version)?;
+            let (doc, member_changes) = change(&current)?;
+            let mut changes = Vec::with_capacity(member_changes.len());
+            for c in member_changes {
+                changes.push(match c {
+                    MemberChange::Add(ids) => {
+                        Change::Add(self.resolve(&req.tenant, id, &ids).await?)
+                    }
+                    MemberChange::Remove(ids) => Change::Remove(ids),
+                    MemberChange::RemoveAll => Change::Set(Vec::new()),
+                    MemberChange::ReplaceAll(ids) => {
+                        Change::Set(self.resolve(&req.tenant, id, &ids).await?)
+                    }
+                    MemberChange::RemoveWhere(f) => Change::RemoveWhere(f),
+                });
+            }
+            if let Some(mut doc) = doc {
+                check_immutable(&current.document, &doc, KIND, &self.registry)?;
+                stamp(&mut doc, KIND, Some(&current.document));
+                let next = Record {
+                    version: current.version + 1,
+                    document: doc,
+                    ..current.clone()
+                };
+                if let Some(detail) = next.key_problem() {
+                    return Err(ScimError::bad_request(ScimType::InvalidValue, detail));
+                }
+                let strip = |d: &Value| {
+                    let mut d = d.clone();
+                    d.as_object_mut().map(|o| o.remove("meta"));
+                    d
+                };
+                if strip(&next.document) != strip(&current.document) {
+                    match self.store.replace(&req.tenant, &current, &next).await {
+                        Ok(()) => {
+                            let member = Member::of(&next);
+                            if member.display != Member::of(&current).display {
+                                self.store
+                                    .refresh_member(&req.tenant, &member, &next.groups)
+                                    .await?;
+                            }
+                        }
+                        Err(StoreError::VersionMismatch) if req.header("if-match").is_none() => {
+                            continue;
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+            }
+            if changes.is_empty() {
+                return Ok(Some(fetch(&self.store, &req.tenant, KIND, id).await?));
+            }
+            self.apply(&req.tenant, id, changes).await?;
+            return Ok(None);
+        }
+        Err(ScimError::new(
+            409,
+            None,
+            "the group is being modified by other requests; retry",
+        ))
+    }
+
+    async fn replace(&self, req: &ScimRequest, id: &str) -> Result<ScimResponse, ScimError> {
+        let projection = self.projection(req)?;
+        let mut doc = normalize(&json_body(req)?, KIND, &self.registry)?;
+        let members = take_members(&mut doc);
+        self.update(req, id, |_| {
+            Ok((
+                Some(doc.clone()),
+                vec![MemberChange::ReplaceAll(members.clone())],
+            ))
+        })
+        .await?;
+        let stored = fetch(&self.store, &req.tenant, KIND, id).await?;
+        self.one(req, &stored, &projection, StatusCode::OK).await
+    }
+
+    /// PATCH answers `204` (what Entra expects of groups, and no member
+    /// list to send back) unless the client asks for a representation with
+    /// `attributes` or `excludedAttributes`.
+    async fn patch(&self, req: &ScimRequest, id: &str) -> Result<ScimResponse, ScimError> {
+        let projection = self.projection(req)?;
+        let patch = PatchRequest::parse(&json_body(req)?, KIND, &self.registry)?;
+        self.update(req, id, |current| {
+            let mut doc = current.document.clone();
+            let outcome = patch.apply(&mut doc, KIND, &self.registry)?;
+            Ok((outcome.changed.then_some(doc), outcome.members))
+        })
+        .await?;
+        let wants_body = req.query_param("attributes").is_some()
+            || req.query_param("excludedAttributes").is_some();
+        if !wants_body {
+            return Ok(no_content());
+        }
+        let stored = fetch(&self.store, &req.tenant, KIND, id).await?;
+        self.one(req, &stored, &projection, StatusCode::OK).await
+    }
+
+    async fn delete(&self, req: &ScimRequest, id: &str) -> Result<ScimResponse, ScimError> {
+        for attempt in 0..WRITE_ATTEMPTS {
+            if attempt > 0 {
+                backoff(attempt).await;
+            }
+            let current = fetch(&self.store, &req.tenant, KIND, id).await?;
+            check_if_match(req, current.version)?;
+            match self.store.delete(&req.tenant, &current).await {
+                Ok(()) => return Ok(no_content()),
+                Err(StoreError::VersionMismatch) if req.header("if-match").is_none() => continue,
+                Err(StoreError::NotFound) => {
+                    return Err(ScimError::not_found(format!("Group {id} not found")));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(ScimError::new(
+            409,
+            None,
+            "the group is being modified by other requests; retry",
+        ))
+    }
+}
+
+impl<S: Store> Routes for Groups<S> {
+    async fn route(&self, req: &ScimRequest) -> Option<Result<ScimResponse, ScimError>> {
+        let settings = &self.settings;
+        Some(match (&req.endpoint, &req.method) {
+            (Endpoint::Groups(None), &Method::GET) => {
+                match ListQuery::from_params(req, KIND, &self.registry, settings) {
+                    Ok(query) => self.list(req, query).await,
+                    Err(e) => Err(e),
+                }
+            }
+            (Endpoint::Groups(None), &Method::POST) => self.create(req).await,
+            (Endpoint::GroupsSearch, &Method::POST) => {
+                let query = json_body(req)
+                    .and_then(|b| ListQuery::from_search(&b, KIND, &self.registry, settings));
+                match query {
+                    Ok(query) => self.list(req, query).await,
+                    Err(e) => Err(e),
+                }
+            }
+            (Endpoint::Groups(Some(id)), &Method::GET) => self.get(req, id).await,
+            (Endpoint::Groups(Some(id)), &Method::PUT) => self.replace(req, id).await,
+            (Endpoint::Groups(Some(id)), &Method::PATCH) => self.patch(req, id).await,
+            (Endpoint::Groups(Some(id)), &Method::DELETE) => self.delete(req, id).await,
+            (Endpoint::Groups(_) | Endpoint::GroupsSearch, _) => Err(method_not_allowed()),
+            _ => return None,
+        })
+    }
+}
