@@ -177,6 +177,6 @@ function done(summary, latency, requests)
         if latency:percentile(mid) < 10000 then lo = mid else hi = mid end
       end
     end
-    io.write(string.format("  Slower than 10 ms (retried after a lost version race): %.2f%%\n", 100 - lo))
+    io.write(string.format("  Slower than 10 ms (a retry waits 10 ms or more): %.2f%%\n", 100 - lo))
   end
 end

@@ -34,11 +34,9 @@ from scim2_tester import Status
 from scim2_tester import check_server
 from scim2_tester.utils import fields_equality
 
-# /Groups answers 501 until the Groups endpoints are implemented (next issue), so
-# every per-resource check on Group would fail. No User check needs a group:
-# User.groups is readOnly, so scim2-tester never fills it and creates no group.
-# Add "Group" here when /Groups is served.
-RESOURCE_TYPES = ["User"]
+# Every resource type the server publishes. A type left out of this list is
+# reported on a "NOT RUN" line so that it is never silently untested.
+RESOURCE_TYPES = ["User", "Group"]
 
 
 class _ExtensionSchemasStripper(HTTPTransport):
@@ -95,7 +93,16 @@ class _ExtensionSchemasStripper(HTTPTransport):
 
 
 def _without_unsent_read_only(expected: Any, actual: Any) -> Any:
-    """actual, with the readOnly attributes that expected leaves unset removed (recursively)."""
+    """actual, with the readOnly attributes that expected leaves unset removed (recursively).
+
+    A multi-valued attribute is walked value by value, the n-th returned value
+    against the n-th sent one, and only when both lists have the same length:
+    otherwise actual is returned unchanged and the comparison fails as before.
+    """
+    if isinstance(expected, list) and isinstance(actual, list):
+        if len(expected) != len(actual):
+            return actual
+        return [_without_unsent_read_only(e, a) for e, a in zip(expected, actual)]
     if not isinstance(expected, BaseModel) or not isinstance(actual, BaseModel):
         return actual
     model = type(actual)
@@ -104,7 +111,7 @@ def _without_unsent_read_only(expected: Any, actual: Any) -> Any:
         sent, returned = getattr(expected, name, None), getattr(actual, name)
         if sent is None and model.get_field_annotation(name, Mutability) == Mutability.read_only:
             updates[name] = None
-        elif isinstance(returned, BaseModel):
+        elif isinstance(returned, (BaseModel, list)):
             updates[name] = _without_unsent_read_only(sent, returned)
     return actual.model_copy(update=updates)
 
@@ -114,10 +121,17 @@ def _equal_ignoring_unsent_read_only(expected: Any, actual: Any) -> bool:
 
     check_add_attribute and check_replace_attribute compare the whole patched
     value with what the server returns (scim2_tester/checkers/patch_add.py:125
-    and :170, patch_replace.py:119 and :163). For the enterprise manager they
-    send {value, $ref} and the server returns manager.displayName too, which
-    RFC 7643 §4.3 defines as readOnly: set by the service provider, never by
-    the client. Any other difference still fails the check.
+    and :170, patch_replace.py:119 and :163) with scim2_tester.utils.fields_equality
+    (utils.py:401), a plain == of the two dumps that ignores mutability. For
+    the enterprise manager they send {value, $ref} and the server returns
+    manager.displayName too, which RFC 7643 §4.3 defines as readOnly: set by
+    the service provider, never by the client. For Group.members they send
+    [{value, $ref, type}] and the server returns each member's display too,
+    which its /Schemas publishes as readOnly (filled from the member's
+    displayName; RFC 7643 §8.7.1 leaves display out of the client-writable
+    members sub-attributes). The readOnly attributes are taken from the models
+    scim2-client builds from the server's /Schemas, so a writable attribute
+    that differs, or a readOnly one the check did send, still fails the check.
     """
     return fields_equality(expected, _without_unsent_read_only(expected, actual))
 

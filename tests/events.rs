@@ -10,7 +10,7 @@ use scim_serverless::auth::{MemoryTokenSource, TokenSet, TokenStore, Verifier};
 use scim_serverless::config::Config;
 use scim_serverless::runtime::all_routes;
 use scim_serverless::scim::schema::ResourceKind;
-use scim_serverless::store::{MemoryStore, Record, Store};
+use scim_serverless::store::{Member, MemoryStore, Record, Store};
 use scim_serverless::tenant::TenantId;
 use serde_json::{Value, json};
 
@@ -19,6 +19,13 @@ const BASE: &str = "https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com/prod/
 /// The user the item events (`users-get.json`, ...) address.
 const USER_ID: &str = "2819c223-7f76-453a-919d-413861904646";
 const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+/// The group the item events (`groups-get.json`, ...) address.
+const GROUP_ID: &str = "e9e30dba-f08f-4109-8486-d5c6a331660a";
+const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+const LIST_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
+/// Further users the Groups events name as members.
+const MANDY_ID: &str = "902c246b-6245-4190-8e05-00816be7344a";
+const JSMITH_ID: &str = "0b6f5b8e-1c3d-4e2f-9a7b-8c9d0e1f2a3b";
 
 fn read(name: &str) -> String {
     std::fs::read_to_string(format!("{}/events/{name}", env!("CARGO_MANIFEST_DIR")))
@@ -35,7 +42,16 @@ async fn invoke(name: &str) -> (u16, http::HeaderMap, Value) {
 /// `store`. An empty body (`204`) is `Value::Null`; any other body must be
 /// SCIM JSON.
 async fn invoke_on(store: &MemoryStore, name: &str) -> (u16, http::HeaderMap, Value) {
-    let request = lambda_http::request::from_str(&read(name)).expect("valid API Gateway event");
+    invoke_text(store, name, &read(name)).await
+}
+
+/// Runs the API Gateway event `event` (named `name` in messages) on `store`.
+async fn invoke_text(
+    store: &MemoryStore,
+    name: &str,
+    event: &str,
+) -> (u16, http::HeaderMap, Value) {
+    let request = lambda_http::request::from_str(event).expect("valid API Gateway event");
     let config = Config::default();
     let routes = all_routes(store.clone(), &config);
     let http = HttpConfig {
@@ -127,6 +143,15 @@ const HANDLER_EVENTS: &[&str] = &[
     "users-replace.json",
     "users-patch.json",
     "users-delete.json",
+    "groups-create.json",
+    "groups-get.json",
+    "groups-list.json",
+    "groups-filter-displayname.json",
+    "groups-search.json",
+    "groups-replace.json",
+    "groups-patch-add-members.json",
+    "groups-patch-remove-member.json",
+    "groups-delete.json",
 ];
 const AUTHORIZER_EVENTS: &[&str] = &["authorizer-request.json", "authorizer-missing-token.json"];
 
@@ -436,6 +461,360 @@ async fn users_delete_then_gone() {
     assert_eq!(store.count(&acme(), ResourceKind::User).await.unwrap(), 0);
     // A second DELETE is a SCIM 404 (Entra relies on it).
     let (status, _, body) = invoke_on(&store, "users-delete.json").await;
+    assert_eq!(status, 404);
+    assert_eq!(body["status"], "404");
+}
+
+/// A group as the service stores it: its document never holds members
+/// (they are membership edges).
+fn stored_group(id: &str, display_name: &str, external_id: &str) -> Record {
+    Record::new(
+        ResourceKind::Group,
+        id,
+        1,
+        json!({
+            "schemas": [GROUP_SCHEMA],
+            "externalId": external_id,
+            "displayName": display_name,
+            "meta": {
+                "resourceType": "Group",
+                "created": "2026-11-01T09:00:00Z",
+                "lastModified": "2026-11-01T09:00:00Z",
+            },
+        }),
+    )
+}
+
+/// A store with the users Barbara Jensen, Mandy Pepperidge and John Smith
+/// and the group the item events address, "Tour Guides", whose members are
+/// `members` (user ids).
+async fn store_with_tour_guides(members: &[&str]) -> MemoryStore {
+    let store = store_with_bjensen().await;
+    for (id, user_name, given, family) in [
+        (MANDY_ID, "mpepperidge@example.com", "Mandy", "Pepperidge"),
+        (JSMITH_ID, "jsmith@example.com", "John", "Smith"),
+    ] {
+        let record = stored_user(id, user_name, given, family);
+        store.create(&acme(), &record).await.unwrap();
+    }
+    let group = stored_group(
+        GROUP_ID,
+        "Tour Guides",
+        "8aa1a0c0-c4c3-4bc0-b4a5-2ef676900159",
+    );
+    store.create(&acme(), &group).await.unwrap();
+    add_users(&store, GROUP_ID, members).await;
+    store
+}
+
+/// Makes the users `ids` members of `group_id`.
+async fn add_users(store: &MemoryStore, group_id: &str, ids: &[&str]) {
+    let mut members = Vec::with_capacity(ids.len());
+    for id in ids {
+        let user = store
+            .get(&acme(), ResourceKind::User, id)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("user {id} is seeded"));
+        members.push(Member {
+            id: user.id.clone(),
+            kind: ResourceKind::User,
+            display: user.document["displayName"].as_str().map(str::to_owned),
+        });
+    }
+    if !members.is_empty() {
+        store
+            .add_members(&acme(), group_id, &members)
+            .await
+            .unwrap();
+    }
+}
+
+/// The member ids of a group as the store holds them (id order).
+async fn stored_member_ids(store: &MemoryStore, group_id: &str) -> Vec<String> {
+    store
+        .members(&acme(), group_id, usize::MAX)
+        .await
+        .unwrap()
+        .expect("fits")
+        .into_iter()
+        .map(|m| m.id)
+        .collect()
+}
+
+/// The `value`s of a response's `members`.
+fn member_values(group: &Value) -> Vec<&str> {
+    group["members"]
+        .as_array()
+        .unwrap_or_else(|| panic!("members in {group}"))
+        .iter()
+        .map(|m| m["value"].as_str().unwrap())
+        .collect()
+}
+
+fn resource_ids(list: &Value) -> Vec<&str> {
+    list["Resources"]
+        .as_array()
+        .unwrap_or_else(|| panic!("Resources in {list}"))
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn groups_create_entra_style() {
+    let store = MemoryStore::new();
+    let (status, headers, body) = invoke_on(&store, "groups-create.json").await;
+    assert_eq!(status, 201, "{body}");
+    let id = body["id"].as_str().expect("an id").to_owned();
+    let location = format!("{BASE}/Groups/{id}");
+    assert_eq!(headers["location"], location.as_str());
+    assert_eq!(body["meta"]["location"], location);
+    assert_eq!(etag_header(&headers), "W/\"1\"");
+    assert_eq!(body["meta"]["version"], "W/\"1\"");
+    assert_eq!(body["meta"]["resourceType"], "Group");
+    assert!(body["meta"]["created"].is_string());
+    assert_eq!(body["displayName"], "Tour Guides");
+    assert_eq!(body["externalId"], "8aa1a0c0-c4c3-4bc0-b4a5-2ef676900159");
+    // The non-RFC Microsoft schema URI is accepted, not echoed.
+    assert_eq!(body["schemas"], json!([GROUP_SCHEMA]));
+    // Created without members: none are listed.
+    assert!(
+        body.get("members")
+            .is_none_or(|m| m.as_array().is_some_and(Vec::is_empty)),
+        "{body}"
+    );
+    let stored = store.get(&acme(), ResourceKind::Group, &id).await.unwrap();
+    assert_eq!(stored.expect("stored").version, 1);
+    assert!(stored_member_ids(&store, &id).await.is_empty());
+}
+
+#[tokio::test]
+async fn groups_get_without_members_as_entra_reads_them() {
+    let store = store_with_tour_guides(&[USER_ID, MANDY_ID]).await;
+    let (status, headers, body) = invoke_on(&store, "groups-get.json").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(etag_header(&headers).starts_with("W/\""), "{headers:?}");
+    assert_eq!(body["meta"]["version"], etag_header(&headers));
+    assert_eq!(body["id"], GROUP_ID);
+    assert_eq!(body["displayName"], "Tour Guides");
+    assert_eq!(body["externalId"], "8aa1a0c0-c4c3-4bc0-b4a5-2ef676900159");
+    assert_eq!(body["schemas"], json!([GROUP_SCHEMA]));
+    assert_eq!(
+        body["meta"]["location"],
+        format!("{BASE}/Groups/{GROUP_ID}")
+    );
+    assert_eq!(body["meta"]["created"], "2026-11-01T09:00:00Z");
+    // excludedAttributes=members
+    assert!(body.get("members").is_none(), "{body}");
+    // Unknown id: SCIM 404.
+    let (status, _, body) = invoke("groups-get.json").await;
+    assert_eq!(status, 404);
+    assert_eq!(body["status"], "404");
+}
+
+#[tokio::test]
+async fn groups_list_okta_import_page_with_members() {
+    let store = store_with_tour_guides(&[USER_ID, MANDY_ID]).await;
+    let other = stored_group(
+        "1f3a5c7e-9b2d-4f6a-8c0e-2a4b6c8d0e1f",
+        "Night Shift",
+        "b7c2e4d6-0a1b-4c3d-8e5f-6a7b8c9d0e1f",
+    );
+    store.create(&acme(), &other).await.unwrap();
+    let (status, _, body) = invoke_on(&store, "groups-list.json").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["schemas"][0], LIST_RESPONSE);
+    assert_eq!(body["totalResults"], 2);
+    assert_eq!(body["startIndex"], 1);
+    assert_eq!(body["itemsPerPage"], 2);
+    assert_eq!(
+        resource_ids(&body),
+        ["1f3a5c7e-9b2d-4f6a-8c0e-2a4b6c8d0e1f", GROUP_ID]
+    );
+    // Without attributes/excludedAttributes, members are returned.
+    let guides = &body["Resources"][1];
+    assert_eq!(guides["displayName"], "Tour Guides");
+    assert_eq!(member_values(guides), [USER_ID, MANDY_ID]);
+    let bjensen = &guides["members"][0];
+    assert_eq!(bjensen["type"], "User");
+    assert_eq!(bjensen["display"], "Barbara Jensen");
+    assert_eq!(bjensen["$ref"], format!("{BASE}/Users/{USER_ID}"));
+    let night = &body["Resources"][0];
+    assert!(
+        night
+            .get("members")
+            .is_none_or(|m| m.as_array().is_some_and(Vec::is_empty)),
+        "{night}"
+    );
+}
+
+#[tokio::test]
+async fn groups_filter_by_display_name_entra_matching() {
+    let store = store_with_tour_guides(&[USER_ID]).await;
+    let other = stored_group(
+        "1f3a5c7e-9b2d-4f6a-8c0e-2a4b6c8d0e1f",
+        "Night Shift",
+        "b7c2e4d6-0a1b-4c3d-8e5f-6a7b8c9d0e1f",
+    );
+    store.create(&acme(), &other).await.unwrap();
+    let (status, _, body) = invoke_on(&store, "groups-filter-displayname.json").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["schemas"][0], LIST_RESPONSE);
+    assert_eq!(body["totalResults"], 1);
+    assert_eq!(body["startIndex"], 1);
+    assert_eq!(body["itemsPerPage"], 1);
+    assert_eq!(resource_ids(&body), [GROUP_ID]);
+    let group = &body["Resources"][0];
+    assert_eq!(group["displayName"], "Tour Guides");
+    assert!(group.get("members").is_none(), "{group}");
+    // No such group: an empty 200.
+    let (status, _, body) = invoke("groups-filter-displayname.json").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["totalResults"], 0);
+    assert_eq!(body["Resources"], json!([]));
+}
+
+#[tokio::test]
+async fn groups_search_request_for_a_users_groups() {
+    let store = store_with_tour_guides(&[USER_ID, MANDY_ID]).await;
+    let other = stored_group(
+        "1f3a5c7e-9b2d-4f6a-8c0e-2a4b6c8d0e1f",
+        "Night Shift",
+        "b7c2e4d6-0a1b-4c3d-8e5f-6a7b8c9d0e1f",
+    );
+    store.create(&acme(), &other).await.unwrap();
+    add_users(&store, &other.id, &[JSMITH_ID]).await;
+    let (status, _, body) = invoke_on(&store, "groups-search.json").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["schemas"][0], LIST_RESPONSE);
+    // members[value eq "<bjensen>"]: only the group Barbara is in.
+    assert_eq!(body["totalResults"], 1);
+    assert_eq!(body["startIndex"], 1);
+    assert_eq!(resource_ids(&body), [GROUP_ID]);
+    let group = &body["Resources"][0];
+    assert_eq!(group["displayName"], "Tour Guides");
+    // Only the requested attributes (plus id and schemas) come back.
+    assert!(group.get("members").is_none(), "{group}");
+    assert!(group.get("externalId").is_none(), "{group}");
+}
+
+#[tokio::test]
+async fn groups_replace_okta_style_with_members() {
+    let store = store_with_tour_guides(&[USER_ID, JSMITH_ID]).await;
+    let (status, headers, body) = invoke_on(&store, "groups-replace.json").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["id"], GROUP_ID);
+    assert_eq!(body["displayName"], "Tour Guides EMEA");
+    // PUT replaces the whole resource: the externalId Okta did not send is
+    // gone.
+    assert!(body.get("externalId").is_none(), "{body}");
+    assert_eq!(body["meta"]["created"], "2026-11-01T09:00:00Z");
+    assert_ne!(body["meta"]["lastModified"], "2026-11-01T09:00:00Z");
+    assert_ne!(etag_header(&headers), "W/\"1\"");
+    assert_eq!(body["meta"]["version"], etag_header(&headers));
+    // The member list is replaced: John Smith out, Mandy Pepperidge in.
+    assert_eq!(member_values(&body), [USER_ID, MANDY_ID]);
+    assert_eq!(body["members"][1]["display"], "Mandy Pepperidge");
+    assert_eq!(
+        stored_member_ids(&store, GROUP_ID).await,
+        [USER_ID, MANDY_ID]
+    );
+    let stored = store
+        .get(&acme(), ResourceKind::Group, GROUP_ID)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(etag_header(&headers), format!("W/\"{}\"", stored.version));
+}
+
+#[tokio::test]
+async fn groups_patch_add_members_entra_default_dialect() {
+    let store = store_with_tour_guides(&[JSMITH_ID]).await;
+    let (status, _, body) = invoke_on(&store, "groups-patch-add-members.json").await;
+    assert_eq!(status, 204, "{body}");
+    assert!(body.is_null());
+    assert_eq!(
+        stored_member_ids(&store, GROUP_ID).await,
+        [JSMITH_ID, USER_ID, MANDY_ID]
+    );
+    // Adding the same members again changes nothing.
+    let (status, _, _) = invoke_on(&store, "groups-patch-add-members.json").await;
+    assert_eq!(status, 204);
+    assert_eq!(
+        stored_member_ids(&store, GROUP_ID).await,
+        [JSMITH_ID, USER_ID, MANDY_ID]
+    );
+    let bjensen = store
+        .get(&acme(), ResourceKind::User, USER_ID)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(bjensen.groups, [GROUP_ID]);
+    // Unknown group: SCIM 404.
+    let (status, _, body) = invoke("groups-patch-add-members.json").await;
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(body["status"], "404");
+}
+
+#[tokio::test]
+async fn groups_patch_answers_with_the_group_when_asked_to() {
+    let store = store_with_tour_guides(&[JSMITH_ID]).await;
+    let mut event: Value = serde_json::from_str(&read("groups-patch-add-members.json")).unwrap();
+    event["rawQueryString"] = json!("excludedAttributes=members");
+    event["queryStringParameters"] = json!({"excludedAttributes": "members"});
+    let (status, headers, body) =
+        invoke_text(&store, "groups-patch-add-members.json", &event.to_string()).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["id"], GROUP_ID);
+    assert_eq!(body["displayName"], "Tour Guides");
+    assert!(body.get("members").is_none(), "{body}");
+    assert_eq!(body["meta"]["version"], etag_header(&headers));
+    assert_eq!(
+        stored_member_ids(&store, GROUP_ID).await,
+        [JSMITH_ID, USER_ID, MANDY_ID]
+    );
+}
+
+#[tokio::test]
+async fn groups_patch_remove_member_compliant_dialect() {
+    let store = store_with_tour_guides(&[USER_ID, JSMITH_ID]).await;
+    let (status, _, body) = invoke_on(&store, "groups-patch-remove-member.json").await;
+    assert_eq!(status, 204, "{body}");
+    assert!(body.is_null());
+    assert_eq!(stored_member_ids(&store, GROUP_ID).await, [JSMITH_ID]);
+    let bjensen = store
+        .get(&acme(), ResourceKind::User, USER_ID)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(bjensen.groups.is_empty(), "{:?}", bjensen.groups);
+    // The user stays; only the membership ends.
+    assert_eq!(store.count(&acme(), ResourceKind::User).await.unwrap(), 3);
+}
+
+#[tokio::test]
+async fn groups_delete_then_gone() {
+    let store = store_with_tour_guides(&[USER_ID, MANDY_ID]).await;
+    let (status, _, body) = invoke_on(&store, "groups-delete.json").await;
+    assert_eq!(status, 204);
+    assert!(body.is_null());
+    let stored = store
+        .get(&acme(), ResourceKind::Group, GROUP_ID)
+        .await
+        .unwrap();
+    assert!(stored.is_none());
+    assert_eq!(store.count(&acme(), ResourceKind::Group).await.unwrap(), 0);
+    // The members stay users, without the group.
+    assert_eq!(store.count(&acme(), ResourceKind::User).await.unwrap(), 3);
+    let bjensen = store
+        .get(&acme(), ResourceKind::User, USER_ID)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(bjensen.groups.is_empty(), "{:?}", bjensen.groups);
+    // A second DELETE is a SCIM 404.
+    let (status, _, body) = invoke_on(&store, "groups-delete.json").await;
     assert_eq!(status, 404);
     assert_eq!(body["status"], "404");
 }

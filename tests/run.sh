@@ -357,7 +357,7 @@ cargo_doc_test() { cargo test --doc "$@" 2>&1 | tee -a "$WORK_DIR/tests.log"; }
 #   patch       per resource type: patch:add, patch:remove, patch:replace on every
 #               writable attribute, extensions included
 # crud and patch run on the resource types in RESOURCE_TYPES of tests/conformance.py
-# (User only until /Groups is served).
+# (User and Group).
 SCIM2_TESTER_TAGS=(discovery misc crud patch)
 scim2_tester() {
   cargo build --bin scim-local

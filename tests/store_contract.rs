@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use scim_serverless::scim::schema::ResourceKind;
 use scim_serverless::store::{
-    Lookup, MAX_INDEXED_EMAILS, ManagerLink, MemoryStore, Record, Store, StoreError, UniqueKey,
+    Lookup, MAX_INDEXED_EMAILS, MEMBERS_PER_TRANSACTION, ManagerLink, Member, MemoryStore, Record,
+    Store, StoreError, UniqueKey,
 };
 use scim_serverless::tenant::TenantId;
 use serde_json::{Value, json};
@@ -1134,6 +1135,889 @@ async fn concurrent_creates_and_deletes_are_all_counted<S: Store + Clone>(store:
     );
 }
 
+// ---------------------------------------------------------------- memberships
+
+/// A stored resource (it must exist).
+async fn fetch(store: &impl Store, t: &TenantId, kind: ResourceKind, id: &str) -> Record {
+    store
+        .get(t, kind, id)
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("{kind:?} {id} is not stored"))
+}
+
+async fn fetch_user(store: &impl Store, t: &TenantId, id: &str) -> Record {
+    fetch(store, t, ResourceKind::User, id).await
+}
+
+async fn fetch_group(store: &impl Store, t: &TenantId, id: &str) -> Record {
+    fetch(store, t, ResourceKind::Group, id).await
+}
+
+/// The whole member list of a group (no byte limit).
+async fn members_of(store: &impl Store, t: &TenantId, group_id: &str) -> Vec<Member> {
+    store
+        .members(t, group_id, usize::MAX)
+        .await
+        .unwrap()
+        .expect("no byte limit")
+}
+
+/// The ids of a group's members, in the order `members` returns them.
+async fn member_ids(store: &impl Store, t: &TenantId, group_id: &str) -> Vec<String> {
+    members_of(store, t, group_id)
+        .await
+        .into_iter()
+        .map(|m| m.id)
+        .collect()
+}
+
+/// Creates groups with these ids (display name `Group {id}`).
+async fn create_groups(store: &impl Store, t: &TenantId, ids: &[&str]) -> Vec<Record> {
+    let mut records = Vec::new();
+    for id in ids {
+        let g = group(id, &format!("Group {id}"));
+        store.create(t, &g).await.unwrap();
+        records.push(g);
+    }
+    records
+}
+
+fn ids(values: &[&str]) -> Vec<String> {
+    values.iter().map(|v| (*v).to_owned()).collect()
+}
+
+fn members(records: &[Record]) -> Vec<Member> {
+    records.iter().map(Member::of).collect()
+}
+
+/// A user that is not stored in the tenant, as a member to add.
+fn ghost_user(id: &str) -> Member {
+    Member {
+        id: id.to_owned(),
+        kind: ResourceKind::User,
+        display: Some("ghost".into()),
+    }
+}
+
+async fn adding_and_removing_members_is_idempotent(store: &impl Store) {
+    let t = common::unique_tenant();
+    let users = create_users(store, &t, &["u1", "u2", "u3"]).await;
+    create_groups(store, &t, &["g1"]).await;
+    assert!(member_ids(store, &t, "g1").await.is_empty());
+
+    store
+        .add_members(&t, "g1", &members(&users[..2]))
+        .await
+        .unwrap();
+    assert_eq!(
+        members_of(store, &t, "g1").await,
+        members(&users[..2]),
+        "kind and display name as Member::of gave them"
+    );
+    assert_eq!(fetch_user(store, &t, "u1").await.groups, ["g1"]);
+    assert_eq!(fetch_user(store, &t, "u2").await.groups, ["g1"]);
+    assert!(fetch_user(store, &t, "u3").await.groups.is_empty());
+
+    // Adding members again, or twice in one call, changes nothing.
+    store
+        .add_members(&t, "g1", &members(&users[..1]))
+        .await
+        .unwrap();
+    let twice = [Member::of(&users[1]), Member::of(&users[1])];
+    store.add_members(&t, "g1", &twice).await.unwrap();
+    store.add_members(&t, "g1", &[]).await.unwrap();
+    assert_eq!(member_ids(store, &t, "g1").await, ["u1", "u2"]);
+    assert_eq!(fetch_user(store, &t, "u1").await.groups, ["g1"]);
+    assert_eq!(fetch_user(store, &t, "u2").await.groups, ["g1"]);
+
+    // Removing ends the membership on both sides.
+    store.remove_members(&t, "g1", &ids(&["u1"])).await.unwrap();
+    assert_eq!(member_ids(store, &t, "g1").await, ["u2"]);
+    assert!(fetch_user(store, &t, "u1").await.groups.is_empty());
+    assert_eq!(fetch_user(store, &t, "u2").await.groups, ["g1"]);
+
+    // Removing a non-member (a former one, a user that never was, an id
+    // that names nothing), nobody, or one member twice: no error.
+    let before = fetch_group(store, &t, "g1").await;
+    store
+        .remove_members(&t, "g1", &ids(&["u1", "u3", "nobody"]))
+        .await
+        .unwrap();
+    store.remove_members(&t, "g1", &[]).await.unwrap();
+    assert_eq!(member_ids(store, &t, "g1").await, ["u2"]);
+    assert!(fetch_user(store, &t, "u3").await.groups.is_empty());
+    assert_eq!(
+        fetch_group(store, &t, "g1").await.groups,
+        before.groups,
+        "nothing to change on the group"
+    );
+    store
+        .remove_members(&t, "g1", &ids(&["u2", "u2"]))
+        .await
+        .unwrap();
+    assert!(member_ids(store, &t, "g1").await.is_empty());
+    assert!(fetch_user(store, &t, "u2").await.groups.is_empty());
+
+    // And back again.
+    store.add_members(&t, "g1", &members(&users)).await.unwrap();
+    assert_eq!(member_ids(store, &t, "g1").await, ["u1", "u2", "u3"]);
+}
+
+async fn group_lists_are_sorted_and_direct(store: &impl Store) {
+    let t = common::unique_tenant();
+    let users = create_users(store, &t, &["u1", "u2"]).await;
+    // Created and joined out of order.
+    create_groups(store, &t, &["g3", "g10", "g1", "g2"]).await;
+    for g in ["g3", "g1", "g10", "g2"] {
+        store
+            .add_members(&t, g, &members(&users[..1]))
+            .await
+            .unwrap();
+    }
+    store
+        .add_members(&t, "g2", &members(&users[1..]))
+        .await
+        .unwrap();
+    let u1 = fetch_user(store, &t, "u1").await;
+    assert_eq!(u1.groups, ["g1", "g10", "g2", "g3"], "sorted as strings");
+    assert_eq!(fetch_user(store, &t, "u2").await.groups, ["g2"]);
+    // get_many and list return the group lists too.
+    let many = store
+        .get_many(&t, ResourceKind::User, &ids(&["u1"]))
+        .await
+        .unwrap();
+    assert_eq!(many[0].groups, u1.groups);
+    let page = store.list(&t, ResourceKind::User, None, 10).await.unwrap();
+    assert_eq!(page.records[0], u1);
+    store
+        .remove_members(&t, "g10", &ids(&["u1"]))
+        .await
+        .unwrap();
+    assert_eq!(fetch_user(store, &t, "u1").await.groups, ["g1", "g2", "g3"]);
+}
+
+/// A user and a group whose documents carry `meta.lastModified`, as the
+/// API writes them.
+fn stamped(mut record: Record) -> Record {
+    record.document["meta"] = json!({"lastModified": "2000-01-01T00:00:00Z"});
+    record
+}
+
+fn last_modified(record: &Record) -> &str {
+    record.document["meta"]["lastModified"].as_str().unwrap()
+}
+
+async fn memberships_give_both_sides_new_versions(store: &impl Store) {
+    let t = common::unique_tenant();
+    let u1 = stamped(person("u1", None, &[], None));
+    let g1 = stamped(group("g1", "Sales"));
+    store.create(&t, &u1).await.unwrap();
+    store.create(&t, &g1).await.unwrap();
+
+    store
+        .add_members(&t, "g1", &[Member::of(&u1)])
+        .await
+        .unwrap();
+    let (u1_in, g1_in) = (
+        fetch_user(store, &t, "u1").await,
+        fetch_group(store, &t, "g1").await,
+    );
+    assert!(u1_in.version > u1.version, "the member has a new version");
+    assert!(g1_in.version > g1.version, "the group has a new version");
+    assert_ne!(last_modified(&u1_in), "2000-01-01T00:00:00Z");
+    assert_ne!(last_modified(&g1_in), "2000-01-01T00:00:00Z");
+    // Nothing else of the documents changes.
+    let without_meta = |r: &Record| {
+        let mut d = r.document.clone();
+        d.as_object_mut().unwrap().remove("meta");
+        d
+    };
+    assert_eq!(without_meta(&u1_in), without_meta(&u1));
+    assert_eq!(without_meta(&g1_in), without_meta(&g1));
+
+    // So a writer that read either side before loses the race.
+    let stale_user = changed(&u1, |r| r.document["title"] = json!("stale"));
+    assert_eq!(
+        store.replace(&t, &u1, &stale_user).await,
+        Err(StoreError::VersionMismatch)
+    );
+    let stale_group = changed(&g1, |r| r.document["displayName"] = json!("Stale"));
+    assert_eq!(
+        store.replace(&t, &g1, &stale_group).await,
+        Err(StoreError::VersionMismatch)
+    );
+
+    store.remove_members(&t, "g1", &ids(&["u1"])).await.unwrap();
+    let (u1_out, g1_out) = (
+        fetch_user(store, &t, "u1").await,
+        fetch_group(store, &t, "g1").await,
+    );
+    assert!(u1_out.version > u1_in.version);
+    assert!(g1_out.version > g1_in.version);
+    assert!(u1_out.groups.is_empty());
+    // A fresh read can be written.
+    let next = changed(&u1_out, |r| r.document["title"] = json!("fresh"));
+    store.replace(&t, &u1_out, &next).await.unwrap();
+}
+
+async fn adding_an_unknown_member_fails_and_writes_nothing(store: &impl Store) {
+    let t = common::unique_tenant();
+    let other = common::unique_tenant();
+    let users = create_users(store, &t, &["u1", "u2"]).await;
+    create_groups(store, &t, &["g1"]).await;
+    create_users(store, &other, &["u9"]).await;
+    let g1 = fetch_group(store, &t, "g1").await;
+
+    let unknown = [
+        // An id that names nothing.
+        (vec![Member::of(&users[0]), ghost_user("ghost")], "ghost"),
+        // A user named as a group.
+        (
+            vec![
+                Member::of(&users[0]),
+                Member {
+                    id: "u2".into(),
+                    kind: ResourceKind::Group,
+                    display: None,
+                },
+            ],
+            "u2",
+        ),
+        // A user of another tenant.
+        (vec![ghost_user("u9"), Member::of(&users[1])], "u9"),
+    ];
+    for (batch, bad) in unknown {
+        assert_eq!(
+            store.add_members(&t, "g1", &batch).await,
+            Err(StoreError::UnknownMember(bad.to_owned())),
+            "{batch:?}"
+        );
+        assert!(member_ids(store, &t, "g1").await.is_empty(), "no edge");
+        assert_eq!(fetch_group(store, &t, "g1").await, g1, "group unchanged");
+        assert_eq!(fetch_user(store, &t, "u1").await, users[0], "u1 unchanged");
+        assert_eq!(fetch_user(store, &t, "u2").await, users[1], "u2 unchanged");
+    }
+    assert_eq!(
+        fetch_user(store, &other, "u9").await.groups,
+        Vec::<String>::new()
+    );
+
+    // A group that does not exist (or is a user) is NotFound, even when a
+    // member is unknown too.
+    for missing in ["g2", "u1"] {
+        assert_eq!(
+            store.add_members(&t, missing, &members(&users)).await,
+            Err(StoreError::NotFound)
+        );
+    }
+    assert_eq!(
+        store.add_members(&t, "g2", &[ghost_user("ghost")]).await,
+        Err(StoreError::NotFound)
+    );
+    assert_eq!(fetch_user(store, &t, "u1").await, users[0]);
+    assert!(member_ids(store, &t, "g2").await.is_empty());
+    assert!(member_ids(store, &t, "u1").await.is_empty());
+}
+
+async fn more_members_than_one_step_all_land(store: &impl Store) {
+    let t = common::unique_tenant();
+    let n = 120;
+    assert!(n > 2 * MEMBERS_PER_TRANSACTION);
+    let names: Vec<String> = (0..n).map(|i| format!("u{i:03}")).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let mut users = create_users(store, &t, &refs).await;
+    create_groups(store, &t, &["g1"]).await;
+    let g1 = fetch_group(store, &t, "g1").await;
+    // Sent in reverse order, with a duplicate.
+    users.reverse();
+    let mut batch = members(&users);
+    batch.push(Member::of(&users[7]));
+    store.add_members(&t, "g1", &batch).await.unwrap();
+    assert_eq!(member_ids(store, &t, "g1").await, names, "all, in id order");
+    assert!(fetch_group(store, &t, "g1").await.version > g1.version);
+
+    // get_many reads them all (more than one batch read) in id order,
+    // duplicates once, missing ids skipped.
+    let mut wanted = names.clone();
+    wanted.reverse();
+    wanted.extend(["u005".to_owned(), "missing".to_owned(), "u119".to_owned()]);
+    let all = store
+        .get_many(&t, ResourceKind::User, &wanted)
+        .await
+        .unwrap();
+    assert_eq!(all.iter().map(|r| r.id.clone()).collect::<Vec<_>>(), names);
+    assert!(all.iter().all(|r| r.groups == ["g1"]), "every group list");
+
+    // Removed the same way: all of them, in one call.
+    let mut doomed = names.clone();
+    doomed.push("missing".into());
+    store.remove_members(&t, "g1", &doomed).await.unwrap();
+    assert!(member_ids(store, &t, "g1").await.is_empty());
+    let all = store
+        .get_many(&t, ResourceKind::User, &names)
+        .await
+        .unwrap();
+    assert_eq!(all.len(), n);
+    assert!(all.iter().all(|r| r.groups.is_empty()), "every group list");
+}
+
+async fn members_are_in_id_order_within_a_byte_budget(store: &impl Store) {
+    let t = common::unique_tenant();
+    let users = create_users(store, &t, &["u2", "u10", "u1"]).await;
+    create_groups(store, &t, &["g1", "g2"]).await;
+    let nameless = Member {
+        id: "g2".into(),
+        kind: ResourceKind::Group,
+        display: None,
+    };
+    let mut batch = members(&users);
+    batch.insert(1, nameless.clone());
+    store.add_members(&t, "g1", &batch).await.unwrap();
+    let want = vec![
+        nameless.clone(),
+        Member::of(&users[2]),
+        Member::of(&users[1]),
+        Member::of(&users[0]),
+    ];
+    assert_eq!(want[1].display.as_deref(), Some("u1@people.test"));
+    assert_eq!(
+        members_of(store, &t, "g1").await,
+        want,
+        "id order (as strings)"
+    );
+
+    // Ids and display names count; exactly the total fits.
+    let total: usize = want
+        .iter()
+        .map(|m| m.id.len() + m.display.as_deref().map_or(0, str::len))
+        .sum();
+    assert_eq!(total, 2 + (2 + 14) + (3 + 15) + (2 + 14));
+    assert_eq!(
+        store.members(&t, "g1", total).await.unwrap(),
+        Some(want.clone())
+    );
+    assert_eq!(store.members(&t, "g1", total - 1).await.unwrap(), None);
+    assert_eq!(store.members(&t, "g1", 0).await.unwrap(), None);
+    // A group without members fits any budget.
+    assert_eq!(store.members(&t, "g2", 0).await.unwrap(), Some(Vec::new()));
+    assert_eq!(
+        store.members(&t, "nope", 0).await.unwrap(),
+        Some(Vec::new()),
+        "a group that does not exist has no members"
+    );
+}
+
+async fn groups_can_be_members_of_groups(store: &impl Store) {
+    let t = common::unique_tenant();
+    let users = create_users(store, &t, &["u1"]).await;
+    let groups = create_groups(store, &t, &["g1", "g2"]).await;
+    store.add_members(&t, "g2", &members(&users)).await.unwrap();
+    store
+        .add_members(&t, "g1", &members(&groups[1..]))
+        .await
+        .unwrap();
+    assert_eq!(
+        members_of(store, &t, "g1").await,
+        [Member {
+            id: "g2".into(),
+            kind: ResourceKind::Group,
+            display: Some("Group g2".into()),
+        }]
+    );
+    let g2 = fetch_group(store, &t, "g2").await;
+    assert_eq!(g2.groups, ["g1"]);
+    assert_eq!(
+        fetch_user(store, &t, "u1").await.groups,
+        ["g2"],
+        "direct memberships only"
+    );
+    assert!(fetch_group(store, &t, "g1").await.groups.is_empty());
+    assert_eq!(
+        store
+            .get_many(&t, ResourceKind::Group, &ids(&["g2", "g1"]))
+            .await
+            .unwrap()
+            .iter()
+            .map(|g| g.groups.clone())
+            .collect::<Vec<_>>(),
+        [vec![], vec!["g1".to_owned()]]
+    );
+
+    // Deleting the inner group ends both of its memberships.
+    let g1 = fetch_group(store, &t, "g1").await;
+    store.delete(&t, &g2).await.unwrap();
+    assert!(member_ids(store, &t, "g1").await.is_empty());
+    assert!(fetch_user(store, &t, "u1").await.groups.is_empty());
+    assert!(fetch_group(store, &t, "g1").await.version > g1.version);
+
+    // A group removed as a member.
+    create_groups(store, &t, &["g3"]).await;
+    let g3 = fetch_group(store, &t, "g3").await;
+    store
+        .add_members(&t, "g1", &[Member::of(&g3)])
+        .await
+        .unwrap();
+    assert_eq!(fetch_group(store, &t, "g3").await.groups, ["g1"]);
+    store.remove_members(&t, "g1", &ids(&["g3"])).await.unwrap();
+    assert!(fetch_group(store, &t, "g3").await.groups.is_empty());
+    assert!(member_ids(store, &t, "g1").await.is_empty());
+}
+
+async fn replace_keeps_the_stored_groups(store: &impl Store) {
+    let t = common::unique_tenant();
+    let users = create_users(store, &t, &["u1"]).await;
+    create_groups(store, &t, &["g1", "g2"]).await;
+    store.add_members(&t, "g1", &members(&users)).await.unwrap();
+    let g1 = fetch_group(store, &t, "g1").await;
+    store.add_members(&t, "g2", &members(&[g1])).await.unwrap();
+
+    let u1 = fetch_user(store, &t, "u1").await;
+    assert_eq!(u1.groups, ["g1"]);
+    // A writer's groups (none, or made up) are not stored.
+    let cleared = changed(&u1, |r| {
+        r.document["title"] = json!("Engineer");
+        r.groups = Vec::new();
+    });
+    store.replace(&t, &u1, &cleared).await.unwrap();
+    let stored = fetch_user(store, &t, "u1").await;
+    assert_eq!(stored.groups, ["g1"]);
+    assert_eq!(stored.document["title"], "Engineer");
+    let made_up = changed(&stored, |r| r.groups = ids(&["g2", "g9"]));
+    store.replace(&t, &stored, &made_up).await.unwrap();
+    assert_eq!(fetch_user(store, &t, "u1").await.groups, ["g1"]);
+    assert_eq!(member_ids(store, &t, "g1").await, ["u1"]);
+    assert_eq!(member_ids(store, &t, "g2").await, ["g1"]);
+
+    // The same for a group: its own memberships and its members stay.
+    let g1 = fetch_group(store, &t, "g1").await;
+    let renamed_group = changed(&g1, |r| {
+        r.document["displayName"] = json!("Renamed");
+        r.groups = Vec::new();
+    });
+    store.replace(&t, &g1, &renamed_group).await.unwrap();
+    let g1 = fetch_group(store, &t, "g1").await;
+    assert_eq!(g1.groups, ["g2"]);
+    assert_eq!(g1.document["displayName"], "Renamed");
+    assert_eq!(member_ids(store, &t, "g1").await, ["u1"]);
+    assert_eq!(member_ids(store, &t, "g2").await, ["g1"]);
+}
+
+async fn deleting_a_member_ends_its_memberships(store: &impl Store) {
+    let t = common::unique_tenant();
+    let users = create_users(store, &t, &["u1", "u2", "u3"]).await;
+    create_groups(store, &t, &["g1", "g2", "g3"]).await;
+    store.add_members(&t, "g1", &members(&users)).await.unwrap();
+    store
+        .add_members(&t, "g2", &members(&users[..1]))
+        .await
+        .unwrap();
+    let (g1, g2) = (
+        fetch_group(store, &t, "g1").await,
+        fetch_group(store, &t, "g2").await,
+    );
+
+    let u1 = fetch_user(store, &t, "u1").await;
+    assert_eq!(u1.groups, ["g1", "g2"]);
+    store.delete(&t, &u1).await.unwrap();
+    assert_eq!(store.get(&t, ResourceKind::User, "u1").await.unwrap(), None);
+    assert_eq!(member_ids(store, &t, "g1").await, ["u2", "u3"]);
+    assert!(member_ids(store, &t, "g2").await.is_empty());
+    assert!(fetch_group(store, &t, "g1").await.version > g1.version);
+    assert!(fetch_group(store, &t, "g2").await.version > g2.version);
+    assert_eq!(fetch_user(store, &t, "u2").await.groups, ["g1"]);
+    assert_eq!(
+        store.delete(&t, &u1).await,
+        Err(StoreError::NotFound),
+        "deleted already"
+    );
+    // The id is free and joins nothing.
+    create_users(store, &t, &["u1"]).await;
+    assert!(fetch_user(store, &t, "u1").await.groups.is_empty());
+    assert_eq!(member_ids(store, &t, "g1").await, ["u2", "u3"]);
+
+    // A delete with a stale version removes nothing: not the user, not
+    // one of its memberships.
+    let u2 = fetch_user(store, &t, "u2").await;
+    store
+        .add_members(&t, "g3", &members(&users[1..2]))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.delete(&t, &u2).await,
+        Err(StoreError::VersionMismatch)
+    );
+    let u3 = fetch_user(store, &t, "u3").await;
+    let u3v2 = changed(&u3, |r| r.document["title"] = json!("Engineer"));
+    store.replace(&t, &u3, &u3v2).await.unwrap();
+    assert_eq!(
+        store.delete(&t, &u3).await,
+        Err(StoreError::VersionMismatch)
+    );
+    assert_eq!(member_ids(store, &t, "g1").await, ["u2", "u3"]);
+    assert_eq!(member_ids(store, &t, "g3").await, ["u2"]);
+    assert_eq!(fetch_user(store, &t, "u2").await.groups, ["g1", "g3"]);
+    assert_eq!(fetch_user(store, &t, "u3").await.groups, ["g1"]);
+    // Read again, it goes.
+    let u2 = fetch_user(store, &t, "u2").await;
+    store.delete(&t, &u2).await.unwrap();
+    assert_eq!(member_ids(store, &t, "g1").await, ["u3"]);
+    assert!(member_ids(store, &t, "g3").await.is_empty());
+}
+
+async fn deleting_a_group_ends_its_members_memberships(store: &impl Store) {
+    let t = common::unique_tenant();
+    let users = create_users(store, &t, &["u1", "u2"]).await;
+    create_groups(store, &t, &["g0", "g1", "g2", "g3"]).await;
+    store.add_members(&t, "g1", &members(&users)).await.unwrap();
+    store
+        .add_members(&t, "g3", &members(&users[..1]))
+        .await
+        .unwrap();
+    let g2 = fetch_group(store, &t, "g2").await;
+    store
+        .add_members(&t, "g1", &[Member::of(&g2)])
+        .await
+        .unwrap();
+    let g1 = fetch_group(store, &t, "g1").await;
+    store
+        .add_members(&t, "g0", &[Member::of(&g1)])
+        .await
+        .unwrap();
+
+    // A stale version removes nothing.
+    let g1 = fetch_group(store, &t, "g1").await;
+    let g1v2 = changed(&g1, |r| r.document["description"] = json!("v2"));
+    store.replace(&t, &g1, &g1v2).await.unwrap();
+    assert_eq!(
+        store.delete(&t, &g1).await,
+        Err(StoreError::VersionMismatch)
+    );
+    assert_eq!(member_ids(store, &t, "g1").await, ["g2", "u1", "u2"]);
+    assert_eq!(member_ids(store, &t, "g0").await, ["g1"]);
+    assert_eq!(fetch_user(store, &t, "u1").await.groups, ["g1", "g3"]);
+    assert_eq!(fetch_group(store, &t, "g2").await.groups, ["g1"]);
+
+    let (u1, g0) = (
+        fetch_user(store, &t, "u1").await,
+        fetch_group(store, &t, "g0").await,
+    );
+    let g1 = fetch_group(store, &t, "g1").await;
+    store.delete(&t, &g1).await.unwrap();
+    assert_eq!(
+        store.get(&t, ResourceKind::Group, "g1").await.unwrap(),
+        None
+    );
+    assert!(member_ids(store, &t, "g1").await.is_empty());
+    assert!(member_ids(store, &t, "g0").await.is_empty());
+    assert!(fetch_group(store, &t, "g0").await.version > g0.version);
+    let u1_after = fetch_user(store, &t, "u1").await;
+    assert_eq!(u1_after.groups, ["g3"], "other memberships stay");
+    assert!(
+        u1_after.version > u1.version,
+        "the member has a new version"
+    );
+    assert!(fetch_user(store, &t, "u2").await.groups.is_empty());
+    assert!(fetch_group(store, &t, "g2").await.groups.is_empty());
+    assert_eq!(member_ids(store, &t, "g3").await, ["u1"]);
+    assert_eq!(store.delete(&t, &g1).await, Err(StoreError::NotFound));
+    // The id is free again, without members.
+    create_groups(store, &t, &["g1"]).await;
+    assert!(member_ids(store, &t, "g1").await.is_empty());
+}
+
+async fn deleting_a_group_with_many_members_ends_every_membership(store: &impl Store) {
+    let t = common::unique_tenant();
+    let n = 2 * MEMBERS_PER_TRANSACTION + 3;
+    let names: Vec<String> = (0..n).map(|i| format!("u{i:03}")).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let users = create_users(store, &t, &refs).await;
+    create_groups(store, &t, &["g1", "g2"]).await;
+    store.add_members(&t, "g1", &members(&users)).await.unwrap();
+    store
+        .add_members(&t, "g2", &members(&users[..2]))
+        .await
+        .unwrap();
+
+    // Stale: nothing removed.
+    let g1 = fetch_group(store, &t, "g1").await;
+    let g1v2 = changed(&g1, |r| r.document["description"] = json!("v2"));
+    store.replace(&t, &g1, &g1v2).await.unwrap();
+    assert_eq!(
+        store.delete(&t, &g1).await,
+        Err(StoreError::VersionMismatch)
+    );
+    assert_eq!(member_ids(store, &t, "g1").await.len(), n);
+
+    let g1 = fetch_group(store, &t, "g1").await;
+    store.delete(&t, &g1).await.unwrap();
+    assert!(member_ids(store, &t, "g1").await.is_empty());
+    let all = store
+        .get_many(&t, ResourceKind::User, &names)
+        .await
+        .unwrap();
+    assert_eq!(all.len(), n);
+    for r in &all {
+        let want: &[&str] = if r.id < names[2] { &["g2"] } else { &[] };
+        assert_eq!(r.groups, want, "{}", r.id);
+    }
+    create_groups(store, &t, &["g1"]).await;
+    assert!(member_ids(store, &t, "g1").await.is_empty(), "no edge left");
+    assert_eq!(member_ids(store, &t, "g2").await, ["u000", "u001"]);
+}
+
+async fn deleting_a_member_of_many_groups_ends_every_membership(store: &impl Store) {
+    let t = common::unique_tenant();
+    let n = MEMBERS_PER_TRANSACTION + 6;
+    let names: Vec<String> = (0..n).map(|i| format!("g{i:03}")).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    create_groups(store, &t, &refs).await;
+    let users = create_users(store, &t, &["u1", "u2"]).await;
+    for g in &names {
+        store.add_members(&t, g, &members(&users)).await.unwrap();
+    }
+    let u1 = fetch_user(store, &t, "u1").await;
+    assert_eq!(u1.groups, names);
+    store.delete(&t, &u1).await.unwrap();
+    for g in &names {
+        assert_eq!(member_ids(store, &t, g).await, ["u2"], "{g}");
+    }
+    assert_eq!(fetch_user(store, &t, "u2").await.groups, names);
+}
+
+async fn refresh_member_rewrites_display_names(store: &impl Store) {
+    let t = common::unique_tenant();
+    let users = create_users(store, &t, &["u1", "u2"]).await;
+    create_groups(store, &t, &["g1", "g2", "g3"]).await;
+    store.add_members(&t, "g1", &members(&users)).await.unwrap();
+    store
+        .add_members(&t, "g2", &members(&users[..1]))
+        .await
+        .unwrap();
+    let u1 = fetch_user(store, &t, "u1").await;
+    let g1 = fetch_group(store, &t, "g1").await;
+
+    let renamed_u1 = Member {
+        display: Some("ann@new.test".into()),
+        ..Member::of(&u1)
+    };
+    // g3 has no edge of u1 and "gone" is no group: both are skipped.
+    store
+        .refresh_member(&t, &renamed_u1, &ids(&["g1", "g2", "g3", "gone"]))
+        .await
+        .unwrap();
+    assert_eq!(
+        members_of(store, &t, "g1").await,
+        [renamed_u1.clone(), Member::of(&users[1])],
+        "only u1's edge changes"
+    );
+    assert_eq!(members_of(store, &t, "g2").await, [renamed_u1.clone()]);
+    assert!(member_ids(store, &t, "g3").await.is_empty(), "no edge made");
+    assert_eq!(
+        fetch_user(store, &t, "u1").await,
+        u1,
+        "the member is not written"
+    );
+    assert_eq!(fetch_group(store, &t, "g1").await.groups, g1.groups);
+
+    // Only the groups named are refreshed; no display name is allowed.
+    let nameless = Member {
+        display: None,
+        ..Member::of(&u1)
+    };
+    store
+        .refresh_member(&t, &nameless, &ids(&["g2"]))
+        .await
+        .unwrap();
+    assert_eq!(members_of(store, &t, "g2").await, [nameless]);
+    assert_eq!(members_of(store, &t, "g1").await[0], renamed_u1);
+    store.refresh_member(&t, &renamed_u1, &[]).await.unwrap();
+}
+
+async fn memberships_are_per_tenant(store: &impl Store) {
+    let a = common::unique_tenant();
+    let b = common::unique_tenant();
+    let users_a = create_users(store, &a, &["u1", "u2"]).await;
+    create_groups(store, &a, &["g1"]).await;
+    let users_b = create_users(store, &b, &["u1"]).await;
+    create_groups(store, &b, &["g1"]).await;
+    store
+        .add_members(&a, "g1", &members(&users_a))
+        .await
+        .unwrap();
+    assert!(member_ids(store, &b, "g1").await.is_empty());
+    assert!(fetch_user(store, &b, "u1").await.groups.is_empty());
+    assert_eq!(store.members(&b, "g1", 0).await.unwrap(), Some(Vec::new()));
+    // A's user u2 is unknown in b; a group only a has is not found in b.
+    assert_eq!(
+        store.add_members(&b, "g1", &members(&users_a[1..])).await,
+        Err(StoreError::UnknownMember("u2".into()))
+    );
+    let c = common::unique_tenant();
+    assert_eq!(
+        store.add_members(&c, "g1", &members(&users_a)).await,
+        Err(StoreError::NotFound)
+    );
+    store
+        .add_members(&b, "g1", &members(&users_b))
+        .await
+        .unwrap();
+    assert_eq!(member_ids(store, &a, "g1").await, ["u1", "u2"]);
+    assert_eq!(member_ids(store, &b, "g1").await, ["u1"]);
+
+    // Removing, refreshing and deleting in one tenant leave the other alone.
+    store
+        .remove_members(&b, "g1", &ids(&["u1", "u2"]))
+        .await
+        .unwrap();
+    assert_eq!(member_ids(store, &a, "g1").await, ["u1", "u2"]);
+    assert_eq!(fetch_user(store, &a, "u1").await.groups, ["g1"]);
+    let renamed = Member {
+        display: Some("renamed".into()),
+        ..Member::of(&users_b[0])
+    };
+    store
+        .refresh_member(&b, &renamed, &ids(&["g1"]))
+        .await
+        .unwrap();
+    assert_eq!(members_of(store, &a, "g1").await, members(&users_a));
+    store
+        .add_members(&b, "g1", &members(&users_b))
+        .await
+        .unwrap();
+    let g1_b = fetch_group(store, &b, "g1").await;
+    store.delete(&b, &g1_b).await.unwrap();
+    assert_eq!(member_ids(store, &a, "g1").await, ["u1", "u2"]);
+    assert_eq!(fetch_user(store, &a, "u1").await.groups, ["g1"]);
+    assert!(fetch_user(store, &b, "u1").await.groups.is_empty());
+    assert_eq!(
+        store
+            .get_many(&b, ResourceKind::User, &ids(&["u1", "u2"]))
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.id.as_str())
+            .collect::<Vec<_>>(),
+        ["u1"],
+        "get_many reads one tenant"
+    );
+}
+
+async fn get_many_skips_missing_ids_and_sorts(store: &impl Store) {
+    let t = common::unique_tenant();
+    let mut users = create_users(store, &t, &["u3", "u10", "u2"]).await;
+    users.sort_by(|a, b| a.id.cmp(&b.id));
+    create_groups(store, &t, &["g1"]).await;
+    let user = ResourceKind::User;
+    assert_eq!(
+        store
+            .get_many(&t, user, &ids(&["u3", "nope", "u2", "u10", "u3", "u2"]))
+            .await
+            .unwrap(),
+        users,
+        "whole records in id order, each once"
+    );
+    assert_eq!(
+        store.get_many(&t, user, &ids(&["u2", "g1"])).await.unwrap(),
+        vec![users[1].clone()],
+        "a group is not a user"
+    );
+    assert_eq!(
+        store
+            .get_many(&t, ResourceKind::Group, &ids(&["u2", "g1", "g1"]))
+            .await
+            .unwrap(),
+        vec![group("g1", "Group g1")]
+    );
+    assert!(store.get_many(&t, user, &[]).await.unwrap().is_empty());
+    assert!(
+        store
+            .get_many(&t, user, &ids(&["x", "y"]))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // A deleted resource is skipped.
+    store.delete(&t, &users[0]).await.unwrap();
+    assert_eq!(
+        store
+            .get_many(&t, user, &ids(&["u10", "u2", "u3"]))
+            .await
+            .unwrap(),
+        users[1..].to_vec()
+    );
+}
+
+/// Fills `doomed` with `n` users, two groups with memberships (one group a
+/// member of the other) and a user of `kept` with a membership.
+async fn fill_tenants_with_memberships(
+    store: &impl Store,
+    doomed: &TenantId,
+    kept: &TenantId,
+    n: usize,
+) {
+    let names: Vec<String> = (0..n).map(|i| format!("u{i:03}")).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let users = create_users(store, doomed, &refs).await;
+    let groups = create_groups(store, doomed, &["g1", "g2"]).await;
+    store
+        .add_members(doomed, "g1", &members(&users))
+        .await
+        .unwrap();
+    store
+        .add_members(doomed, "g2", &members(&users[..3]))
+        .await
+        .unwrap();
+    store
+        .add_members(doomed, "g1", &members(&groups[1..]))
+        .await
+        .unwrap();
+    let kept_users = create_users(store, kept, &["u000"]).await;
+    create_groups(store, kept, &["g1"]).await;
+    store
+        .add_members(kept, "g1", &members(&kept_users))
+        .await
+        .unwrap();
+}
+
+async fn purging_a_tenant_with_memberships_leaves_nothing(store: &impl Store) {
+    let doomed = common::unique_tenant();
+    let kept = common::unique_tenant();
+    let n = MEMBERS_PER_TRANSACTION + 11;
+    fill_tenants_with_memberships(store, &doomed, &kept, n).await;
+    // Small pages, so a purge stops inside a group's members.
+    purge_in_pages(store, &doomed, 7).await;
+    let (u, g) = (ResourceKind::User, ResourceKind::Group);
+    assert!(
+        store
+            .list(&doomed, u, None, 10)
+            .await
+            .unwrap()
+            .records
+            .is_empty()
+    );
+    assert!(
+        store
+            .list(&doomed, g, None, 10)
+            .await
+            .unwrap()
+            .records
+            .is_empty()
+    );
+    assert!(member_ids(store, &doomed, "g1").await.is_empty());
+    assert!(member_ids(store, &doomed, "g2").await.is_empty());
+    // Recreated, the ids have no memberships left over.
+    create_groups(store, &doomed, &["g1", "g2"]).await;
+    create_users(store, &doomed, &["u000"]).await;
+    assert!(member_ids(store, &doomed, "g1").await.is_empty());
+    assert!(member_ids(store, &doomed, "g2").await.is_empty());
+    assert!(fetch_user(store, &doomed, "u000").await.groups.is_empty());
+    assert!(fetch_group(store, &doomed, "g2").await.groups.is_empty());
+    // The other tenant keeps its memberships.
+    assert_eq!(member_ids(store, &kept, "g1").await, ["u000"]);
+    assert_eq!(fetch_user(store, &kept, "u000").await.groups, ["g1"]);
+}
+
 macro_rules! contract {
     ($($case:ident),* $(,)?) => {
         mod memory {
@@ -1177,6 +2061,22 @@ contract!(
     id_at_finds_a_position_in_id_order,
     count_follows_creates_and_deletes_per_kind,
     concurrent_creates_and_deletes_are_all_counted,
+    adding_and_removing_members_is_idempotent,
+    group_lists_are_sorted_and_direct,
+    memberships_give_both_sides_new_versions,
+    adding_an_unknown_member_fails_and_writes_nothing,
+    more_members_than_one_step_all_land,
+    members_are_in_id_order_within_a_byte_budget,
+    groups_can_be_members_of_groups,
+    replace_keeps_the_stored_groups,
+    deleting_a_member_ends_its_memberships,
+    deleting_a_group_ends_its_members_memberships,
+    deleting_a_group_with_many_members_ends_every_membership,
+    deleting_a_member_of_many_groups_ends_every_membership,
+    refresh_member_rewrites_display_names,
+    memberships_are_per_tenant,
+    get_many_skips_missing_ids_and_sorts,
+    purging_a_tenant_with_memberships_leaves_nothing,
 );
 
 /// Every item of the table whose key belongs to `tenant` (a Scan: tests only).
@@ -1262,4 +2162,63 @@ async fn dynamo_email_items_follow_their_user() {
         "only the counter is left"
     );
     assert_eq!(store.count(&t, ResourceKind::User).await.unwrap(), 0);
+}
+
+/// DynamoDB only: membership edges are items of their group's partition,
+/// reachable by a purge only through the group, so the table itself is
+/// checked (with pages that stop inside a group's edges).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dynamo_purge_leaves_no_membership_edge() {
+    let Some(store) = common::dynamo_store().await else {
+        return;
+    };
+    let doomed = common::unique_tenant();
+    let kept = common::unique_tenant();
+    let n = MEMBERS_PER_TRANSACTION + 11;
+    fill_tenants_with_memberships(&store, &doomed, &kept, n).await;
+    let edges = n + 3 + 1;
+    assert_eq!(
+        tenant_items(&store, &doomed).await,
+        3 * n + 2 * 2 + edges + 2,
+        "users (resource, marker, email item), groups (resource, marker), edges, counters"
+    );
+    let kept_items = tenant_items(&store, &kept).await;
+    assert_eq!(kept_items, 3 + 2 + 1 + 2);
+    let pages = purge_in_pages(&store, &doomed, 7).await;
+    assert_eq!(
+        pages.iter().sum::<usize>(),
+        3 * n + 4 + edges + 2,
+        "{pages:?}"
+    );
+    assert_eq!(tenant_items(&store, &doomed).await, 0, "nothing left");
+    assert_eq!(tenant_items(&store, &kept).await, kept_items);
+}
+
+/// DynamoDB only: deletes remove every edge item they end, on either side.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dynamo_deletes_leave_no_membership_edge() {
+    let Some(store) = common::dynamo_store().await else {
+        return;
+    };
+    let t = common::unique_tenant();
+    let other = common::unique_tenant();
+    let n = MEMBERS_PER_TRANSACTION + 11;
+    fill_tenants_with_memberships(&store, &t, &other, n).await;
+    // A member deleted: its edges in g1 and g2 go.
+    let u000 = fetch_user(&store, &t, "u000").await;
+    store.delete(&t, &u000).await.unwrap();
+    let edges = (n - 1) + 2 + 1;
+    assert_eq!(tenant_items(&store, &t).await, 3 * (n - 1) + 4 + edges + 2);
+    // A group deleted: its members' edges and its own edge in g1 go.
+    let g2 = fetch_group(&store, &t, "g2").await;
+    store.delete(&t, &g2).await.unwrap();
+    assert_eq!(
+        tenant_items(&store, &t).await,
+        3 * (n - 1) + 2 + (n - 1) + 2
+    );
+    // The group with many members: no edge is left.
+    let g1 = fetch_group(&store, &t, "g1").await;
+    store.delete(&t, &g1).await.unwrap();
+    assert_eq!(tenant_items(&store, &t).await, 3 * (n - 1) + 2);
+    assert_eq!(tenant_items(&store, &other).await, 3 + 2 + 1 + 2);
 }

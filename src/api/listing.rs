@@ -168,6 +168,18 @@ fn cursor_scope(kind: ResourceKind, filter: Option<&Filter>) -> String {
     }
 }
 
+/// The member id of a `members[value eq ...]` / `members.value eq` term that
+/// every match of `filter` satisfies (directly or under `and`).
+fn member_term(filter: &Filter, kind: ResourceKind) -> Option<String> {
+    match filter {
+        Filter::And(a, b) => member_term(a, kind).or_else(|| member_term(b, kind)),
+        f => match f.index_term(kind) {
+            Some(IndexTerm::MemberValue(id)) => Some(id),
+            _ => None,
+        },
+    }
+}
+
 /// A stored document as filters see it: with its `id`, and with `member`
 /// (a group found by that member) in `members`.
 fn filterable(record: &Record, member: Option<&str>) -> Value {
@@ -245,20 +257,21 @@ pub async fn list<S: Store>(
     let Some(filter) = &query.filter else {
         return unfiltered(store, tenant, kind, hints, &query.paging, after, &scope).await;
     };
-    let term = filter.index_term(kind);
     // Members live apart from group documents: a filter may name them only
-    // as the key it is answered by, and each candidate is evaluated as
-    // having that member.
-    let member = match &term {
-        Some(IndexTerm::MemberValue(id)) => Some(id.as_str()),
-        _ if filter.mentions("members") => {
-            return Err(ScimError::bad_request(
+    // by one member id (the key it is then answered by), and each candidate
+    // is evaluated as having that member.
+    let (term, member) = if filter.mentions("members") {
+        let id = member_term(filter, kind).ok_or_else(|| {
+            ScimError::bad_request(
                 ScimType::InvalidFilter,
                 "members can be filtered only by members[value eq \"<id>\"] or members.value eq \"<id>\"",
-            ));
-        }
-        _ => None,
+            )
+        })?;
+        (Some(IndexTerm::MemberValue(id.clone())), Some(id))
+    } else {
+        (filter.index_term(kind), None)
     };
+    let member = member.as_deref();
     let candidates = match &term {
         Some(term) => by_key(store, tenant, kind, term).await?,
         None => scan(store, tenant, kind, filter, registry, settings.scan_limit).await?,

@@ -1,0 +1,541 @@
+//! `/Groups` over HTTP, the same cases on the embedded store and on DynamoDB
+//! Local: lifecycle, uniqueness, every form of member PATCH, both
+//! directions of membership, cascades, concurrency and big groups.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use common::http_api::{Api, api};
+use scim_serverless::api::Routes;
+use scim_serverless::scim::schema::ResourceKind;
+use scim_serverless::store::{MemoryStore, Record, Store};
+use serde_json::{Value, json};
+
+const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+
+fn patch(ops: Value) -> Value {
+    json!({"schemas": [PATCH_OP], "Operations": ops})
+}
+
+fn id(resource: &Value) -> String {
+    resource["id"].as_str().unwrap().to_owned()
+}
+
+async fn user<R: Routes>(api: &Api<R>, name: &str) -> String {
+    let body = json!({"userName": name, "displayName": format!("User {name}")});
+    id(&api
+        .call("POST", "/Users", Some(body))
+        .await
+        .expect(201)
+        .body)
+}
+
+async fn group<R: Routes>(api: &Api<R>, name: &str, members: &[&str]) -> String {
+    let members: Vec<Value> = members.iter().map(|m| json!({"value": m})).collect();
+    let body = json!({"schemas": [GROUP], "displayName": name, "members": members});
+    id(&api
+        .call("POST", "/Groups", Some(body))
+        .await
+        .expect(201)
+        .body)
+}
+
+/// The group's member ids, read through the API.
+async fn members<R: Routes>(api: &Api<R>, group: &str) -> BTreeSet<String> {
+    let g = api
+        .call("GET", &format!("/Groups/{group}?attributes=members"), None)
+        .await
+        .expect(200)
+        .body;
+    g["members"]
+        .as_array()
+        .map(|m| {
+            m.iter()
+                .map(|m| m["value"].as_str().unwrap().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn set(ids: &[&String]) -> BTreeSet<String> {
+    ids.iter().map(|s| (*s).clone()).collect()
+}
+
+async fn lifecycle<S: Store + Clone>(store: S) {
+    let api = api(store);
+    let alice = user(&api, "alice@x.com").await;
+    let created = api
+        .call("POST", "/Groups", Some(json!({
+            "schemas": [GROUP, "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"],
+            "displayName": "Sales", "externalId": "ext-sales",
+            "members": [{"value": alice, "type": "User"}],
+        })))
+        .await
+        .expect(201);
+    let g = created.body.clone();
+    let gid = id(&g);
+    assert_eq!(
+        created.header("location"),
+        Some(format!("{}/Groups/{gid}", api.base()).as_str())
+    );
+    assert_eq!(
+        created.header("etag").map(str::to_owned),
+        g["meta"]["version"].as_str().map(str::to_owned)
+    );
+    assert_eq!(g["schemas"], json!([GROUP]));
+    assert_eq!(g["externalId"], "ext-sales");
+    assert_eq!(
+        g["members"],
+        json!([{"value": alice, "$ref": format!("{}/Users/{alice}", api.base()),
+                "type": "User", "display": "User alice@x.com"}])
+    );
+    let read = api
+        .call("GET", &format!("/Groups/{gid}"), None)
+        .await
+        .expect(200);
+    assert_eq!(read.body, g);
+    let slim = api
+        .call(
+            "GET",
+            &format!("/Groups/{gid}?excludedAttributes=members"),
+            None,
+        )
+        .await
+        .expect(200);
+    assert!(slim.body.get("members").is_none());
+    assert_eq!(slim.body["displayName"], "Sales");
+    // The user sees the group.
+    let a = api
+        .call("GET", &format!("/Users/{alice}"), None)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(
+        a["groups"],
+        json!([{"value": gid, "$ref": format!("{}/Groups/{gid}", api.base()),
+                "type": "direct", "display": "Sales"}])
+    );
+    api.call("DELETE", &format!("/Groups/{gid}"), None)
+        .await
+        .expect(204);
+    api.call("GET", &format!("/Groups/{gid}"), None)
+        .await
+        .expect(404);
+    api.call("DELETE", &format!("/Groups/{gid}"), None)
+        .await
+        .expect(404);
+    let a = api
+        .call("GET", &format!("/Users/{alice}"), None)
+        .await
+        .expect(200)
+        .body;
+    assert!(
+        a.get("groups").is_none(),
+        "deleting a group ends its memberships"
+    );
+}
+
+async fn display_name_is_unique_and_filters_answer_by_key<S: Store + Clone>(store: S) {
+    let api = api(store);
+    let u = user(&api, "bob@x.com").await;
+    let sales = group(&api, "Sales", &[&u]).await;
+    let ops = group(&api, "Ops", &[]).await;
+    let dup = api
+        .call("POST", "/Groups", Some(json!({"displayName": "SALES"})))
+        .await
+        .expect(409);
+    assert_eq!(dup.body["scimType"], "uniqueness");
+    let renamed = api
+        .call(
+            "PATCH",
+            &format!("/Groups/{ops}?excludedAttributes=members"),
+            Some(patch(json!([
+                {"op": "replace", "path": "displayName", "value": "sales"}
+            ]))),
+        )
+        .await
+        .expect(409);
+    assert_eq!(renamed.body["scimType"], "uniqueness");
+    let cases = [
+        ("displayName eq \"sales\"".to_owned(), vec![sales.clone()]),
+        (format!("members[value eq \"{u}\"]"), vec![sales.clone()]),
+        (format!("members.value eq \"{u}\""), vec![sales.clone()]),
+        (
+            format!("members[value eq \"{u}\"] and displayName eq \"Ops\""),
+            vec![],
+        ),
+        ("members[value eq \"nobody\"]".to_owned(), vec![]),
+        ("displayName sw \"O\"".to_owned(), vec![ops.clone()]),
+    ];
+    for (filter, want) in cases {
+        let found = api
+            .call(
+                "GET",
+                &format!("/Groups?excludedAttributes=members&filter={filter}"),
+                None,
+            )
+            .await
+            .expect(200);
+        assert_eq!(found.ids(), want, "{filter}");
+    }
+    let refused = api
+        .call("GET", "/Groups?filter=members pr", None)
+        .await
+        .expect(400);
+    assert_eq!(refused.body["scimType"], "invalidFilter");
+}
+
+async fn every_member_patch_form<S: Store + Clone>(store: S) {
+    let api = api(store);
+    let mut users = Vec::new();
+    for i in 0..6 {
+        users.push(user(&api, &format!("m{i}@x.com")).await);
+    }
+    let [a, b, c, d, e, f] = [0, 1, 2, 3, 4, 5].map(|i| &users[i]);
+    let g = group(&api, "Team", &[]).await;
+    let path = format!("/Groups/{g}");
+    let send = |ops: Value| {
+        let (api, path) = (&api, &path);
+        async move { api.call("PATCH", path, Some(patch(ops))).await }
+    };
+    // Entra default dialect: Add with a value array; twice is no error.
+    for _ in 0..2 {
+        let r = send(json!([{"op": "Add", "path": "members", "value": [{"value": a}, {"value": b}, {"value": c}]}])).await;
+        assert_eq!(r.status, 204, "{}", r.body);
+    }
+    assert_eq!(members(&api, &g).await, set(&[a, b, c]));
+    // Remove with a value array (Entra default), a non-member included.
+    send(json!([{"op": "Remove", "path": "members", "value": [{"value": a}, {"value": d}]}]))
+        .await
+        .expect(204);
+    assert_eq!(members(&api, &g).await, set(&[b, c]));
+    // Compliant dialect: remove by filter.
+    send(json!([{"op": "remove", "path": format!("members[value eq \"{b}\"]")}]))
+        .await
+        .expect(204);
+    assert_eq!(members(&api, &g).await, set(&[c]));
+    // Okta: remove by filter plus add in one request.
+    send(json!([
+        {"op": "remove", "path": format!("members[value eq \"{c}\"]")},
+        {"op": "add", "path": "members", "value": [{"value": d}, {"value": e}]},
+    ]))
+    .await
+    .expect(204);
+    assert_eq!(members(&api, &g).await, set(&[d, e]));
+    // Replace the whole list.
+    send(json!([{"op": "replace", "path": "members", "value": [{"value": e}, {"value": f}]}]))
+        .await
+        .expect(204);
+    assert_eq!(members(&api, &g).await, set(&[e, f]));
+    // Okta rename: path-less replace carrying id and displayName.
+    let renamed = api
+        .call(
+            "PATCH",
+            &format!("{path}?excludedAttributes=members"),
+            Some(patch(json!([
+                {"op": "replace", "value": {"id": g, "displayName": "Team Renamed"}}
+            ]))),
+        )
+        .await
+        .expect(200);
+    assert_eq!(renamed.body["displayName"], "Team Renamed");
+    assert_eq!(
+        members(&api, &g).await,
+        set(&[e, f]),
+        "a rename keeps members"
+    );
+    // An unknown member: 400 invalidValue and nothing of the request applied.
+    let bad = send(json!([
+        {"op": "add", "path": "members", "value": [{"value": a}]},
+        {"op": "replace", "path": "displayName", "value": "Changed"},
+        {"op": "add", "path": "members", "value": [{"value": "no-such-user"}]},
+    ]))
+    .await
+    .expect(400);
+    assert_eq!(bad.body["scimType"], "invalidValue");
+    assert!(
+        bad.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("no-such-user")
+    );
+    assert_eq!(members(&api, &g).await, set(&[e, f]));
+    let still = api
+        .call("GET", &format!("{path}?excludedAttributes=members"), None)
+        .await
+        .expect(200);
+    assert_eq!(still.body["displayName"], "Team Renamed");
+    // A group cannot contain itself; a group can contain another group.
+    send(json!([{"op": "add", "path": "members", "value": [{"value": g}]}]))
+        .await
+        .expect(400);
+    let inner = group(&api, "Inner", &[]).await;
+    send(json!([{"op": "add", "path": "members", "value": [{"value": inner}]}]))
+        .await
+        .expect(204);
+    let listed = api
+        .call("GET", &format!("{path}?attributes=members"), None)
+        .await
+        .expect(200);
+    let types: BTreeSet<&str> = listed.body["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(types, BTreeSet::from(["Group", "User"]));
+    // Remove all.
+    send(json!([{"op": "remove", "path": "members"}]))
+        .await
+        .expect(204);
+    assert!(members(&api, &g).await.is_empty());
+    let e_user = api
+        .call("GET", &format!("/Users/{e}"), None)
+        .await
+        .expect(200)
+        .body;
+    assert!(e_user.get("groups").is_none());
+    // PUT replaces the document and the member list.
+    let put = api
+        .call(
+            "PUT",
+            &path,
+            Some(json!({"schemas": [GROUP], "displayName": "Team", "members": [{"value": a}]})),
+        )
+        .await
+        .expect(200);
+    assert_eq!(put.body["members"].as_array().unwrap().len(), 1);
+    assert_eq!(members(&api, &g).await, set(&[a]));
+}
+
+async fn deleting_a_user_ends_its_memberships<S: Store + Clone>(store: S) {
+    let api = api(store);
+    let u = user(&api, "carol@x.com").await;
+    let other = user(&api, "dave@x.com").await;
+    let g1 = group(&api, "G1", &[&u, &other]).await;
+    let g2 = group(&api, "G2", &[&u]).await;
+    let carol = api
+        .call("GET", &format!("/Users/{u}"), None)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(carol["groups"].as_array().unwrap().len(), 2);
+    // A rename of the user reaches the member lists.
+    api.call(
+        "PATCH",
+        &format!("/Users/{u}"),
+        Some(patch(json!([
+            {"op": "replace", "path": "displayName", "value": "Carol C."}
+        ]))),
+    )
+    .await
+    .expect(200);
+    let g = api
+        .call("GET", &format!("/Groups/{g2}"), None)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(g["members"][0]["display"], "Carol C.");
+    api.call("DELETE", &format!("/Users/{u}"), None)
+        .await
+        .expect(204);
+    assert_eq!(members(&api, &g1).await, set(&[&other]));
+    assert!(members(&api, &g2).await.is_empty());
+    let found = api
+        .call(
+            "GET",
+            &format!("/Groups?filter=members[value eq \"{u}\"]"),
+            None,
+        )
+        .await
+        .expect(200);
+    assert_eq!(found.body["totalResults"], 0);
+}
+
+async fn concurrent_patches_add_every_member<S: Store + Clone>(store: S) {
+    let api = Arc::new(api(store));
+    let mut users = Vec::new();
+    for i in 0..20 {
+        users.push(user(&api, &format!("c{i}@x.com")).await);
+    }
+    let g = group(&api, "Busy", &[]).await;
+    let tasks: Vec<_> = users
+        .iter()
+        .cloned()
+        .map(|u| {
+            let (api, path) = (api.clone(), format!("/Groups/{g}"));
+            tokio::spawn(async move {
+                let body =
+                    patch(json!([{"op": "add", "path": "members", "value": [{"value": u}]}]));
+                api.call("PATCH", &path, Some(body)).await.status
+            })
+        })
+        .collect();
+    for task in tasks {
+        assert_eq!(task.await.unwrap(), 204);
+    }
+    let want: BTreeSet<String> = users.into_iter().collect();
+    assert_eq!(
+        members(&api, &g).await,
+        want,
+        "20 concurrent PATCHes, every member present"
+    );
+}
+
+/// Seeds `n` users straight into the store (fast), returning their ids.
+async fn seed_users<S: Store + Clone>(
+    store: &S,
+    tenant: &scim_serverless::tenant::TenantId,
+    n: usize,
+    display: &str,
+) -> Vec<String> {
+    let ids: Vec<String> = (0..n).map(|i| format!("seed-{i:06}")).collect();
+    let chunks: Vec<Vec<String>> = ids
+        .chunks(n.div_ceil(16).max(1))
+        .map(<[String]>::to_vec)
+        .collect();
+    let tasks: Vec<_> = chunks
+        .into_iter()
+        .map(|chunk| {
+            let (store, tenant, display) = (store.clone(), tenant.clone(), display.to_owned());
+            tokio::spawn(async move {
+                for id in chunk {
+                    let doc = json!({"userName": format!("{id}@x.com"), "displayName": format!("{display}{id}"),
+                                     "meta": {"created": "2026-01-01T00:00:00Z", "lastModified": "2026-01-01T00:00:00Z"}});
+                    store.create(&tenant, &Record::new(ResourceKind::User, &id, 1, doc)).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    ids
+}
+
+async fn five_thousand_members_in_one_patch<S: Store + Clone>(store: S) {
+    let api = api(store.clone());
+    let ids = seed_users(&store, &api.tenant, 5000, "").await;
+    let g = group(&api, "Everyone", &[]).await;
+    let value: Vec<Value> = ids.iter().map(|i| json!({"value": i})).collect();
+    api.call(
+        "PATCH",
+        &format!("/Groups/{g}"),
+        Some(patch(json!([
+            {"op": "Add", "path": "members", "value": value}
+        ]))),
+    )
+    .await
+    .expect(204);
+    let got = members(&api, &g).await;
+    assert_eq!(got.len(), 5000);
+    assert_eq!(got, ids.iter().cloned().collect::<BTreeSet<_>>());
+    let last = api
+        .call("GET", &format!("/Users/{}", ids[4999]), None)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(last["groups"][0]["value"], g);
+    // Entra's read never touches the members.
+    let slim = api
+        .call(
+            "GET",
+            &format!("/Groups/{g}?excludedAttributes=members"),
+            None,
+        )
+        .await
+        .expect(200);
+    assert!(slim.body.get("members").is_none());
+    api.call("DELETE", &format!("/Groups/{g}"), None)
+        .await
+        .expect(204);
+    let last = api
+        .call("GET", &format!("/Users/{}", ids[4999]), None)
+        .await
+        .expect(200)
+        .body;
+    assert!(last.get("groups").is_none());
+}
+
+/// A group whose members would not fit a 6 MB response: a clear SCIM error
+/// pointing at `excludedAttributes=members`, never a truncated body.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_group_too_big_for_one_response_is_a_scim_error() {
+    let store = MemoryStore::new();
+    let api = api(store.clone());
+    let long = "x".repeat(200);
+    let ids = seed_users(&store, &api.tenant, 20_000, &long).await;
+    let g = group(&api, "Huge", &[]).await;
+    let members: Vec<scim_serverless::store::Member> = store
+        .get_many(&api.tenant, ResourceKind::User, &ids)
+        .await
+        .unwrap()
+        .iter()
+        .map(scim_serverless::store::Member::of)
+        .collect();
+    store.add_members(&api.tenant, &g, &members).await.unwrap();
+    for path in [format!("/Groups/{g}"), "/Groups".to_owned()] {
+        let r = api.call("GET", &path, None).await.expect(400);
+        assert_eq!(r.body["scimType"], "tooMany", "{path}");
+        assert!(
+            r.body["detail"]
+                .as_str()
+                .unwrap()
+                .contains("excludedAttributes=members")
+        );
+    }
+    api.call(
+        "GET",
+        &format!("/Groups/{g}?excludedAttributes=members"),
+        None,
+    )
+    .await
+    .expect(200);
+    let by_member = api
+        .call(
+            "GET",
+            &format!(
+                "/Groups?excludedAttributes=members&filter=members[value eq \"{}\"]",
+                ids[7]
+            ),
+            None,
+        )
+        .await
+        .expect(200);
+    assert_eq!(by_member.ids(), [g]);
+}
+
+macro_rules! both_stores {
+    ($($case:ident),* $(,)?) => {
+        mod memory {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    super::$case(super::MemoryStore::new()).await;
+                }
+            )*
+        }
+        mod dynamo {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    if let Some(store) = super::common::dynamo_store().await {
+                        super::$case(store).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+both_stores!(
+    lifecycle,
+    display_name_is_unique_and_filters_answer_by_key,
+    every_member_patch_form,
+    deleting_a_user_ends_its_memberships,
+    concurrent_patches_add_every_member,
+    five_thousand_members_in_one_patch,
+);
