@@ -191,3 +191,129 @@ async fn found_id<R: Routes>(api: &Api<R>, user_name: &str) -> String {
         .expect(200);
     found.ids().remove(0)
 }
+
+#[tokio::test]
+async fn groups_requests_stay_within_the_budget() {
+    let Some((store, counter)) = counted_dynamo_store().await else {
+        return;
+    };
+    let api = api(store);
+    let mut users = Vec::new();
+    for i in 0..3 {
+        let (_, u, _) = measure(
+            &api,
+            &counter,
+            "POST",
+            "/Users",
+            Some(user(&format!("m{i}@x.com"))),
+        )
+        .await;
+        users.push(u["id"].as_str().unwrap().to_owned());
+    }
+
+    let body = json!({"displayName": "Sales", "externalId": "ext-sales"});
+    let (status, g, made) = measure(&api, &counter, "POST", "/Groups", Some(body)).await;
+    assert_eq!(status, 201);
+    assert_eq!(
+        made,
+        counts(&[("TransactWriteItems", 1)]),
+        "POST /Groups without members"
+    );
+    let path = format!("/Groups/{}", g["id"].as_str().unwrap());
+
+    let patch = json!({"schemas": [PATCH_OP], "Operations": [
+        {"op": "Add", "path": "members", "value": [{"value": users[0]}, {"value": users[1]}]},
+    ]});
+    let (status, _, made) = measure(&api, &counter, "PATCH", &path, Some(patch)).await;
+    assert_eq!(status, 204);
+    // Read the group, check the members exist (one batch), one transaction
+    // of edges, members' group lists and the group's version.
+    assert_eq!(
+        made,
+        counts(&[
+            ("BatchGetItem", 1),
+            ("GetItem", 1),
+            ("TransactWriteItems", 1)
+        ]),
+        "PATCH adding two members"
+    );
+
+    let patch = json!({"schemas": [PATCH_OP], "Operations": [
+        {"op": "remove", "path": format!("members[value eq \"{}\"]", users[1])},
+    ]});
+    let (status, _, made) = measure(&api, &counter, "PATCH", &path, Some(patch)).await;
+    assert_eq!(status, 204);
+    assert_eq!(
+        made,
+        counts(&[
+            ("BatchGetItem", 1),
+            ("GetItem", 1),
+            ("TransactWriteItems", 1)
+        ]),
+        "PATCH removing a member (the batch reads its edge)"
+    );
+
+    let entra = format!("{path}?excludedAttributes=members");
+    let (status, _, made) = measure(&api, &counter, "GET", &entra, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        made,
+        counts(&[("GetItem", 1)]),
+        "GET with excludedAttributes=members reads no edge"
+    );
+
+    let (status, full, made) = measure(&api, &counter, "GET", &path, None).await;
+    assert_eq!(
+        (status, full["members"].as_array().map(Vec::len)),
+        (200, Some(1))
+    );
+    assert_eq!(
+        made,
+        counts(&[("GetItem", 1), ("Query", 1)]),
+        "GET with members"
+    );
+
+    let filter = "/Groups?excludedAttributes=members&filter=displayName eq \"SALES\"";
+    let (_, found, made) = measure(&api, &counter, "GET", filter, None).await;
+    assert_eq!(found["totalResults"], 1);
+    assert_eq!(made, counts(&[("GetItem", 2)]), "displayName eq");
+
+    let filter = format!(
+        "/Groups?excludedAttributes=members&filter=members[value eq \"{}\"]",
+        users[0]
+    );
+    let (_, found, made) = measure(&api, &counter, "GET", &filter, None).await;
+    assert_eq!(found["totalResults"], 1);
+    assert_eq!(
+        made,
+        counts(&[("BatchGetItem", 1), ("GetItem", 1)]),
+        "members[value eq]"
+    );
+
+    let member = format!("/Users/{}", users[0]);
+    let (_, u, made) = measure(&api, &counter, "GET", &member, None).await;
+    assert_eq!(u["groups"][0]["display"], "Sales");
+    assert_eq!(
+        made,
+        counts(&[("BatchGetItem", 1), ("GetItem", 1)]),
+        "GET of a user in a group"
+    );
+
+    let (status, _, made) = measure(&api, &counter, "DELETE", &member, None).await;
+    assert_eq!(status, 204);
+    // Read, one step ending its membership (edge + the group's version),
+    // the delete transaction, the direct-reports query.
+    assert_eq!(
+        made,
+        counts(&[("GetItem", 1), ("Query", 1), ("TransactWriteItems", 2)]),
+        "DELETE of a user in one group"
+    );
+
+    let (status, _, made) = measure(&api, &counter, "DELETE", &path, None).await;
+    assert_eq!(status, 204);
+    assert_eq!(
+        made,
+        counts(&[("GetItem", 1), ("Query", 1), ("TransactWriteItems", 1)]),
+        "DELETE of a group without members left"
+    );
+}

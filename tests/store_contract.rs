@@ -1948,6 +1948,31 @@ async fn get_many_skips_missing_ids_and_sorts(store: &impl Store) {
     );
 }
 
+/// A call with nothing to write takes no step, so it has no condition to
+/// fail: it succeeds whether or not the group exists. (Edges of a group
+/// that does not exist cannot exist.)
+async fn membership_calls_with_nothing_to_write_succeed(store: &impl Store) {
+    let t = common::unique_tenant();
+    let users = create_users(store, &t, &["u1"]).await;
+    create_groups(store, &t, &["g1"]).await;
+    let g1 = fetch_group(store, &t, "g1").await;
+    for group_id in ["g1", "nope"] {
+        store.add_members(&t, group_id, &[]).await.unwrap();
+        store.remove_members(&t, group_id, &[]).await.unwrap();
+        store
+            .remove_members(&t, group_id, &ids(&["u1", "nobody"]))
+            .await
+            .unwrap();
+    }
+    assert_eq!(fetch_group(store, &t, "g1").await, g1, "nothing written");
+    assert_eq!(fetch_user(store, &t, "u1").await, users[0]);
+    assert_eq!(
+        store.add_members(&t, "nope", &members(&users)).await,
+        Err(StoreError::NotFound),
+        "a step is conditional on the group"
+    );
+}
+
 /// Fills `doomed` with `n` users, two groups with memberships (one group a
 /// member of the other) and a user of `kept` with a membership.
 async fn fill_tenants_with_memberships(
@@ -2077,6 +2102,7 @@ contract!(
     memberships_are_per_tenant,
     get_many_skips_missing_ids_and_sorts,
     purging_a_tenant_with_memberships_leaves_nothing,
+    membership_calls_with_nothing_to_write_succeed,
 );
 
 /// Every item of the table whose key belongs to `tenant` (a Scan: tests only).

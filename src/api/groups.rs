@@ -213,17 +213,24 @@ impl<S: Store> Groups<S> {
         }
         let members = self.resolve(&req.tenant, &record.id, &member_ids).await?;
         self.store.create(&req.tenant, &record).await?;
-        if !members.is_empty() {
-            if let Err(e) = self
-                .store
-                .add_members(&req.tenant, &record.id, &members)
-                .await
-            {
-                // Nothing of a failed create stays: the group goes again.
-                let created = fetch(&self.store, &req.tenant, KIND, &record.id).await?;
-                self.store.delete(&req.tenant, &created).await?;
-                return Err(e.into());
-            }
+        if members.is_empty() {
+            // Nothing to read back: the group has no members yet.
+            let body = projection.apply(
+                &render(&record, &req.base_url, &self.registry, None),
+                KIND,
+                &self.registry,
+            );
+            return Ok(single(req, &record, body, StatusCode::CREATED));
+        }
+        if let Err(e) = self
+            .store
+            .add_members(&req.tenant, &record.id, &members)
+            .await
+        {
+            // Nothing of a failed create stays: the group goes again.
+            let created = fetch(&self.store, &req.tenant, KIND, &record.id).await?;
+            self.store.delete(&req.tenant, &created).await?;
+            return Err(e.into());
         }
         let stored = fetch(&self.store, &req.tenant, KIND, &record.id).await?;
         self.one(req, &stored, &projection, StatusCode::CREATED)
@@ -287,7 +294,7 @@ impl<S: Store> Groups<S> {
         req: &ScimRequest,
         id: &str,
         change: impl Fn(&Record) -> Result<(Option<Value>, Vec<MemberChange>), ScimError>,
-    ) -> Result<Option<Record>, ScimError> {
+    ) -> Result<(), ScimError> {
         for attempt in 0..WRITE_ATTEMPTS {
             if attempt > 0 {
                 backoff(attempt).await;
@@ -342,11 +349,7 @@ impl<S: Store> Groups<S> {
                     }
                 }
             }
-            if changes.is_empty() {
-                return Ok(Some(fetch(&self.store, &req.tenant, KIND, id).await?));
-            }
-            self.apply(&req.tenant, id, changes).await?;
-            return Ok(None);
+            return self.apply(&req.tenant, id, changes).await;
         }
         Err(ScimError::new(
             409,

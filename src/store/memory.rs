@@ -54,13 +54,14 @@ impl Tables {
             .collect()
     }
 
-    /// Bumps a group's version once per step of `changes` edges.
+    /// Bumps a group's version (and `meta.lastModified`) once per step of
+    /// `changes` edges.
     fn bump(&mut self, tenant: &TenantId, group_id: &str, changes: usize) {
         if let Some(g) = self
             .resources
             .get_mut(&key(tenant, ResourceKind::Group, group_id))
         {
-            g.version += changes.div_ceil(MEMBERS_PER_TRANSACTION) as u64;
+            touch(g, changes.div_ceil(MEMBERS_PER_TRANSACTION) as u64);
         }
     }
 }
@@ -358,9 +359,12 @@ impl Store for MemoryStore {
         members: &[Member],
     ) -> Result<(), StoreError> {
         let mut t = self.lock()?;
-        if !t
-            .resources
-            .contains_key(&key(tenant, ResourceKind::Group, group_id))
+        // As in DynamoDB, only a step is conditional on the group: a call
+        // with nothing to write succeeds either way.
+        if !members.is_empty()
+            && !t
+                .resources
+                .contains_key(&key(tenant, ResourceKind::Group, group_id))
         {
             return Err(StoreError::NotFound);
         }
@@ -386,12 +390,6 @@ impl Store for MemoryStore {
         ids: &[String],
     ) -> Result<(), StoreError> {
         let mut t = self.lock()?;
-        if !t
-            .resources
-            .contains_key(&key(tenant, ResourceKind::Group, group_id))
-        {
-            return Err(StoreError::NotFound);
-        }
         let current: Vec<Member> = ids
             .iter()
             .filter_map(|id| {
@@ -400,6 +398,13 @@ impl Store for MemoryStore {
                     .cloned()
             })
             .collect();
+        if !current.is_empty()
+            && !t
+                .resources
+                .contains_key(&key(tenant, ResourceKind::Group, group_id))
+        {
+            return Err(StoreError::NotFound);
+        }
         for member in &current {
             t.link(tenant, group_id, member, false);
         }

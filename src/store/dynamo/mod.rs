@@ -583,6 +583,7 @@ impl DynamoStore {
             .condition_expression("#v = :v")
             .expression_attribute_names("#v", ATTR_VERSION)
             .expression_attribute_values(":v", n(record.version))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build()
             .map_err(build_err)?;
         Ok(TransactWriteItem::builder().condition_check(check).build())
@@ -663,8 +664,11 @@ impl DynamoStore {
         // Only the version check can fail: every other item is
         // unconditional or a resource the edges prove exists.
         let step = |items| async {
-            self.transact(items, |_, _| StoreError::VersionMismatch)
-                .await
+            self.transact(items, |i, existed| match i {
+                0 if !existed => StoreError::NotFound,
+                _ => StoreError::VersionMismatch,
+            })
+            .await
         };
         for chunk in record.groups.chunks(MEMBERS_PER_TRANSACTION) {
             let mut items = vec![self.at_version(tenant, record)?];
@@ -1190,6 +1194,10 @@ impl Store for DynamoStore {
         ids: &[String],
     ) -> Result<(), StoreError> {
         let now = crate::scim::resource::now();
+        // BatchGetItem rejects a request that names a key twice.
+        let mut ids = ids.to_vec();
+        ids.sort();
+        ids.dedup();
         let mut current: Vec<Member> = Vec::new();
         for chunk in ids.chunks(BATCH_GET_LIMIT) {
             let keys: Vec<Item> = chunk
