@@ -508,29 +508,6 @@ async fn a_group_too_big_for_one_response_is_a_scim_error() {
     assert_eq!(by_member.ids(), [g]);
 }
 
-macro_rules! both_stores {
-    ($($case:ident),* $(,)?) => {
-        mod memory {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() {
-                    super::$case(super::MemoryStore::new()).await;
-                }
-            )*
-        }
-        mod dynamo {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() {
-                    if let Some(store) = super::common::dynamo_store().await {
-                        super::$case(store).await;
-                    }
-                }
-            )*
-        }
-    };
-}
-
 both_stores!(
     lifecycle,
     display_name_is_unique_and_filters_answer_by_key,

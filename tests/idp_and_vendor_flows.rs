@@ -11,7 +11,7 @@ mod common;
 use common::http_api::{Api, Reply, api};
 use scim_serverless::api::Routes;
 use scim_serverless::scim::schema::ResourceKind;
-use scim_serverless::store::{MemoryStore, Store};
+use scim_serverless::store::Store;
 use serde_json::{Value, json};
 
 const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
@@ -1313,29 +1313,6 @@ async fn schemas_document_the_profile_attributes<S: Store + Clone>(store: S) {
         .map(|e| &e["schema"])
         .collect();
     assert_eq!(extensions, [&json!(ENTERPRISE), &json!(VENDOR)]);
-}
-
-macro_rules! both_stores {
-    ($($case:ident),* $(,)?) => {
-        mod memory {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() {
-                    super::$case(super::MemoryStore::new()).await;
-                }
-            )*
-        }
-        mod dynamo {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() {
-                    if let Some(store) = super::common::dynamo_store().await {
-                        super::$case(store).await;
-                    }
-                }
-            )*
-        }
-    };
 }
 
 both_stores!(

@@ -1811,7 +1811,7 @@ async fn refresh_member_rewrites_display_names(store: &impl Store) {
         [renamed_u1.clone(), Member::of(&users[1])],
         "only u1's edge changes"
     );
-    assert_eq!(members_of(store, &t, "g2").await, [renamed_u1.clone()]);
+    assert_eq!(members_of(store, &t, "g2").await, vec![renamed_u1.clone()]);
     assert!(member_ids(store, &t, "g3").await.is_empty(), "no edge made");
     assert_eq!(
         fetch_user(store, &t, "u1").await,

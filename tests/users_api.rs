@@ -7,7 +7,7 @@ mod common;
 use common::http_api::{Api, api, api_with};
 use scim_serverless::api::Routes;
 use scim_serverless::config::Config;
-use scim_serverless::store::{MemoryStore, Store};
+use scim_serverless::store::Store;
 use serde_json::{Value, json};
 
 const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
@@ -764,29 +764,6 @@ async fn concurrent_patches_lose_nothing<S: Store + Clone>(store: S) {
         last["meta"]["version"],
         format!("W/\"{}\"", 1 + applied.len())
     );
-}
-
-macro_rules! both_stores {
-    ($($case:ident),* $(,)?) => {
-        mod memory {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() {
-                    super::$case(super::MemoryStore::new()).await;
-                }
-            )*
-        }
-        mod dynamo {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() {
-                    if let Some(store) = super::common::dynamo_store().await {
-                        super::$case(store).await;
-                    }
-                }
-            )*
-        }
-    };
 }
 
 both_stores!(

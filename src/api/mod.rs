@@ -8,6 +8,7 @@ pub mod listing;
 pub mod local;
 pub mod managers;
 pub mod memberships;
+pub mod operation;
 pub mod request;
 pub mod resource;
 pub mod response;

@@ -5,15 +5,15 @@
 
 use std::sync::Arc;
 
-use http::{Method, StatusCode};
+use http::StatusCode;
 use serde_json::Value;
 
 use super::Routes;
-use super::discovery::method_not_allowed;
 use super::listing::{self, ListQuery, ListSettings, PageHints};
 use super::managers::Managers;
 use super::memberships;
-use super::request::{Endpoint, ScimRequest};
+use super::operation::{self, Operation, WRITE_ATTEMPTS};
+use super::request::ScimRequest;
 use super::resource::{
     backoff, check_if_match, fetch, json_body, no_content, not_modified, render, single, stamp,
 };
@@ -28,9 +28,6 @@ use crate::store::{Member, Record, Store, StoreError};
 use crate::tenant::TenantId;
 
 const KIND: ResourceKind = ResourceKind::User;
-
-/// Read-modify-write attempts before a contended update gives up with 409.
-const WRITE_ATTEMPTS: u32 = 10;
 
 /// The `/Users` endpoints of one deployment.
 pub struct Users<S> {
@@ -222,7 +219,7 @@ impl<S: Store> Users<S> {
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(contended())
+        Err(operation::contended(KIND))
     }
 
     async fn replace(&self, req: &ScimRequest, id: &str) -> Result<ScimResponse, ScimError> {
@@ -241,25 +238,9 @@ impl<S: Store> Users<S> {
     }
 
     async fn delete(&self, req: &ScimRequest, id: &str) -> Result<ScimResponse, ScimError> {
-        for attempt in 0..WRITE_ATTEMPTS {
-            if attempt > 0 {
-                backoff(attempt).await;
-            }
-            let current = self.fetch(&req.tenant, id).await?;
-            check_if_match(req, current.version)?;
-            match self.store.delete(&req.tenant, &current).await {
-                Ok(()) => {
-                    self.managers(&req.tenant).after_delete(&current).await;
-                    return Ok(no_content());
-                }
-                Err(StoreError::VersionMismatch) if req.header("if-match").is_none() => continue,
-                Err(StoreError::NotFound) => {
-                    return Err(ScimError::not_found(format!("User {id} not found")));
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(contended())
+        let deleted = operation::delete(&self.store, req, KIND, id).await?;
+        self.managers(&req.tenant).after_delete(&deleted).await;
+        Ok(no_content())
     }
 }
 
@@ -282,39 +263,19 @@ fn check_keys(record: &Record) -> Result<(), ScimError> {
     }
 }
 
-fn contended() -> ScimError {
-    ScimError::new(
-        409,
-        None,
-        "the user is being modified by other requests; retry",
-    )
-}
-
 impl<S: Store> Routes for Users<S> {
     async fn route(&self, req: &ScimRequest) -> Option<Result<ScimResponse, ScimError>> {
-        let settings = &self.settings;
-        Some(match (&req.endpoint, &req.method) {
-            (Endpoint::Users(None), &Method::GET) => {
-                match ListQuery::from_params(req, KIND, &self.registry, settings) {
-                    Ok(query) => self.list(req, query).await,
-                    Err(e) => Err(e),
-                }
-            }
-            (Endpoint::Users(None), &Method::POST) => self.create(req).await,
-            (Endpoint::UsersSearch, &Method::POST) => {
-                let query = json_body(req)
-                    .and_then(|b| ListQuery::from_search(&b, KIND, &self.registry, settings));
-                match query {
-                    Ok(query) => self.list(req, query).await,
-                    Err(e) => Err(e),
-                }
-            }
-            (Endpoint::Users(Some(id)), &Method::GET) => self.get(req, id).await,
-            (Endpoint::Users(Some(id)), &Method::PUT) => self.replace(req, id).await,
-            (Endpoint::Users(Some(id)), &Method::PATCH) => self.patch(req, id).await,
-            (Endpoint::Users(Some(id)), &Method::DELETE) => self.delete(req, id).await,
-            (Endpoint::Users(_) | Endpoint::UsersSearch, _) => Err(method_not_allowed()),
-            _ => return None,
+        let op = match Operation::of(req, KIND, &self.registry, &self.settings)? {
+            Ok(op) => op,
+            Err(e) => return Some(Err(e)),
+        };
+        Some(match op {
+            Operation::List(query) => self.list(req, query).await,
+            Operation::Create => self.create(req).await,
+            Operation::Get(id) => self.get(req, id).await,
+            Operation::Replace(id) => self.replace(req, id).await,
+            Operation::Patch(id) => self.patch(req, id).await,
+            Operation::Delete(id) => self.delete(req, id).await,
         })
     }
 }

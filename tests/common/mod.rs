@@ -42,3 +42,30 @@ pub async fn dynamo_store() -> Option<DynamoStore> {
 }
 
 pub mod http_api;
+
+/// Runs each named `async fn case(store)` as two tests: `memory::case` on
+/// the embedded store and `dynamo::case` on DynamoDB Local (skipped when the
+/// test command did not start it).
+#[macro_export]
+macro_rules! both_stores {
+    ($($case:ident),* $(,)?) => {
+        mod memory {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    super::$case(scim_serverless::store::MemoryStore::new()).await;
+                }
+            )*
+        }
+        mod dynamo {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    if let Some(store) = crate::common::dynamo_store().await {
+                        super::$case(store).await;
+                    }
+                }
+            )*
+        }
+    };
+}

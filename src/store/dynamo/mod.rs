@@ -162,6 +162,26 @@ impl DynamoStore {
         Ok(item)
     }
 
+    /// An unconditional put of `item`.
+    fn put_item(&self, item: Item) -> Result<TransactWriteItem, StoreError> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .build()
+            .map_err(build_err)?;
+        Ok(write(put))
+    }
+
+    /// An unconditional delete of the item at `key`.
+    fn delete_item(&self, key: Item) -> Result<TransactWriteItem, StoreError> {
+        let delete = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .build()
+            .map_err(build_err)?;
+        Ok(TransactWriteItem::builder().delete(delete).build())
+    }
+
     fn put_marker(
         &self,
         tenant: &TenantId,
@@ -214,12 +234,7 @@ impl DynamoStore {
         item.insert(GSI1_SK.into(), s(format!("{pk}#{sk}")));
         item.insert(GSI2_PK.into(), s(keys::email_pk(tenant, email)));
         item.insert(GSI2_SK.into(), s(&record.id));
-        let put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .build()
-            .map_err(build_err)?;
-        Ok(write(put))
+        self.put_item(item)
     }
 
     fn delete_email(
@@ -228,15 +243,10 @@ impl DynamoStore {
         record: &Record,
         email: &str,
     ) -> Result<TransactWriteItem, StoreError> {
-        let delete = Delete::builder()
-            .table_name(&self.table)
-            .set_key(Some(key(
-                keys::resource_pk(tenant, record.kind, &record.id),
-                &keys::email_sk(email),
-            )))
-            .build()
-            .map_err(build_err)?;
-        Ok(TransactWriteItem::builder().delete(delete).build())
+        self.delete_item(key(
+            keys::resource_pk(tenant, record.kind, &record.id),
+            &keys::email_sk(email),
+        ))
     }
 
     /// Adds `delta` to the tenant's counter of `kind`.
@@ -246,23 +256,33 @@ impl DynamoStore {
         kind: ResourceKind,
         delta: i64,
     ) -> Result<TransactWriteItem, StoreError> {
+        self.add_to_counter(
+            tenant,
+            keys::counter_pk(tenant),
+            keys::counter_sk(kind),
+            delta,
+        )
+    }
+
+    /// Adds `delta` to the counter item at `pk`/`sk`, creating it in the
+    /// tenant's auxiliary collection (so a tenant purge finds it).
+    fn add_to_counter(
+        &self,
+        tenant: &TenantId,
+        pk: String,
+        sk: &str,
+        delta: i64,
+    ) -> Result<TransactWriteItem, StoreError> {
         let update = Update::builder()
             .table_name(&self.table)
-            .set_key(Some(key(keys::counter_pk(tenant), keys::counter_sk(kind))))
+            .set_key(Some(key(pk.clone(), sk)))
             .update_expression("ADD #n :d SET #g1 = :g1, #s1 = :s1")
             .expression_attribute_names("#n", ATTR_COUNT)
             .expression_attribute_names("#g1", GSI1_PK)
             .expression_attribute_names("#s1", GSI1_SK)
             .expression_attribute_values(":d", n(delta))
             .expression_attribute_values(":g1", s(keys::auxiliary_collection_pk(tenant)))
-            .expression_attribute_values(
-                ":s1",
-                s(format!(
-                    "{}#{}",
-                    keys::counter_pk(tenant),
-                    keys::counter_sk(kind)
-                )),
-            )
+            .expression_attribute_values(":s1", s(format!("{pk}#{sk}")))
             .build()
             .map_err(build_err)?;
         Ok(TransactWriteItem::builder().update(update).build())
@@ -450,19 +470,7 @@ impl DynamoStore {
         delta: i64,
     ) -> Result<TransactWriteItem, StoreError> {
         let pk = keys::pending_reports_pk(tenant, raw);
-        let update = Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(key(pk.clone(), PENDING_SK)))
-            .update_expression("ADD #n :d SET #g1 = :g1, #s1 = :s1")
-            .expression_attribute_names("#n", ATTR_COUNT)
-            .expression_attribute_names("#g1", GSI1_PK)
-            .expression_attribute_names("#s1", GSI1_SK)
-            .expression_attribute_values(":d", n(delta))
-            .expression_attribute_values(":g1", s(keys::auxiliary_collection_pk(tenant)))
-            .expression_attribute_values(":s1", s(format!("{pk}#{PENDING_SK}")))
-            .build()
-            .map_err(build_err)?;
-        Ok(TransactWriteItem::builder().update(update).build())
+        self.add_to_counter(tenant, pk, PENDING_SK, delta)
     }
 
     /// A condition that no user waits for a manager named `name`.
@@ -601,12 +609,7 @@ impl DynamoStore {
         if let Some(display) = &member.display {
             item.insert(ATTR_DISPLAY.into(), s(display));
         }
-        let put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .build()
-            .map_err(build_err)?;
-        Ok(write(put))
+        self.put_item(item)
     }
 
     fn delete_edge(
@@ -615,12 +618,7 @@ impl DynamoStore {
         group_id: &str,
         member_id: &str,
     ) -> Result<TransactWriteItem, StoreError> {
-        let delete = Delete::builder()
-            .table_name(&self.table)
-            .set_key(Some(self.edge_key(tenant, group_id, member_id)))
-            .build()
-            .map_err(build_err)?;
-        Ok(TransactWriteItem::builder().delete(delete).build())
+        self.delete_item(self.edge_key(tenant, group_id, member_id))
     }
 
     /// One page of a group's edges (at most `limit`), after `start`.
