@@ -20,8 +20,9 @@
 -- create and patch count response statuses and print them at the end, so
 -- every non-2xx answer can be accounted for. patch also prints the share of
 -- requests that took 10 ms or more: a PATCH that lost a version race waits
--- at least 10 ms before its first retry, so on loopback that share is
--- (nearly) the share of PATCHes that were retried.
+-- at least 10 ms before its first retry, so on an otherwise idle machine
+-- that share is about the share of PATCHes that were retried (the run
+-- spread over many users, which rarely collide, is the baseline).
 
 local base
 local users = {}

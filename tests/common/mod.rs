@@ -61,7 +61,7 @@ macro_rules! both_stores {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $case() {
-                    if let Some(store) = crate::common::dynamo_store().await {
+                    if let Some(store) = $crate::common::dynamo_store().await {
                         super::$case(store).await;
                     }
                 }
