@@ -43,7 +43,8 @@ case "$STORE" in
         exit 1
         ;;
     esac
-    export SCIM_TABLE_NAME="scim-load-$(head -c 4 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+    SCIM_TABLE_NAME="scim-load-$(head -c 4 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+    export SCIM_TABLE_NAME
     STORE_ARGS=(--store dynamodb --create-table)
     ;;
   *)
@@ -185,4 +186,11 @@ if [ "$STORE" = memory ]; then
     python3 -c 'import json, sys; print(json.load(sys.stdin)["meta"]["version"])')"
   run_users "PATCH /Users/{id} (the same, a random seeded user)" "${SECONDS_PER_RUN}s" patch "$WORK/users.txt"
   memory "at the end, holding $(users_total) users"
+else
+  memory "at the end (users in DynamoDB)"
+fi
+# The server logs at warn level: anything it said explains odd numbers.
+if grep -qE 'WARN|ERROR' "$WORK/server.log"; then
+  printf '\n== server warnings and errors: %s lines, the last ones:\n' "$(grep -cE 'WARN|ERROR' "$WORK/server.log")"
+  grep -E 'WARN|ERROR' "$WORK/server.log" | tail -n 5
 fi

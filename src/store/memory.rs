@@ -18,11 +18,36 @@ struct Tables {
     unique: HashMap<(TenantId, UniqueKey), String>,
     /// Per-tenant resource counters, as the DynamoDB adapter keeps them.
     counts: HashMap<(TenantId, ResourceKind), u64>,
+    /// How many users wait for a manager by each value (lower-cased), as
+    /// the DynamoDB adapter's pending-manager counters.
+    pending: HashMap<(TenantId, String), u64>,
     /// Membership edges: (tenant, group id, member id).
     edges: BTreeMap<(TenantId, String, String), Member>,
 }
 
 impl Tables {
+    /// Keeps the pending-manager counts when a user's link changes from
+    /// `before` to `after`.
+    fn count_pending(
+        &mut self,
+        tenant: &TenantId,
+        before: Option<&ManagerLink>,
+        after: Option<&ManagerLink>,
+    ) {
+        let pending = |l: Option<&ManagerLink>| match l {
+            Some(ManagerLink::Pending(raw)) => Some(raw.to_lowercase()),
+            _ => None,
+        };
+        if let Some(raw) = pending(before)
+            && let Some(n) = self.pending.get_mut(&(tenant.clone(), raw))
+        {
+            *n = n.saturating_sub(1);
+        }
+        if let Some(raw) = pending(after) {
+            *self.pending.entry((tenant.clone(), raw)).or_default() += 1;
+        }
+    }
+
     /// One membership change on both sides: the member's group list and
     /// version, the edge.
     fn link(&mut self, tenant: &TenantId, group_id: &str, member: &Member, add: bool) {
@@ -170,10 +195,12 @@ impl Store for MemoryStore {
         for uk in keys {
             t.unique.insert((tenant.clone(), uk), record.id.clone());
         }
-        let names = record.reference_names();
-        let reports_waiting = range(&t, tenant, ResourceKind::User, None).any(|r| {
-            matches!(&r.manager, Some(ManagerLink::Pending(raw)) if names.contains(&raw.to_lowercase()))
+        let reports_waiting = record.reference_names().into_iter().any(|name| {
+            t.pending
+                .get(&(tenant.clone(), name))
+                .is_some_and(|n| *n > 0)
         });
+        t.count_pending(tenant, None, record.manager.as_ref());
         t.resources.insert(k, record.clone());
         *t.counts.entry((tenant.clone(), record.kind)).or_default() += 1;
         Ok(Created { reports_waiting })
@@ -207,6 +234,7 @@ impl Store for MemoryStore {
         }
         let mut next = next.clone();
         next.groups = previous.groups.clone();
+        t.count_pending(tenant, previous.manager.as_ref(), next.manager.as_ref());
         t.resources.insert(k, next);
         Ok(())
     }
@@ -228,6 +256,7 @@ impl Store for MemoryStore {
         for uk in record.unique_keys() {
             t.unique.remove(&(tenant.clone(), uk));
         }
+        t.count_pending(tenant, record.manager.as_ref(), None);
         t.resources.remove(&k);
         if let Some(n) = t.counts.get_mut(&(tenant.clone(), record.kind)) {
             *n = n.saturating_sub(1);
@@ -258,6 +287,7 @@ impl Store for MemoryStore {
             t.unique.remove(k);
         }
         t.counts.retain(|(owner, _), _| owner != tenant);
+        t.pending.retain(|(owner, _), _| owner != tenant);
         t.edges.retain(|(owner, _, _), _| owner != tenant);
         Ok(resources.len() + markers.len())
     }
