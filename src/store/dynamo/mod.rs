@@ -334,15 +334,26 @@ impl DynamoStore {
         kind: ResourceKind,
         ids: &[String],
     ) -> Result<Vec<Record>, StoreError> {
-        let mut records = Vec::with_capacity(ids.len());
-        for chunk in ids.chunks(BATCH_GET_LIMIT) {
-            let keys: Vec<Item> = chunk
-                .iter()
-                .map(|id| key(keys::resource_pk(tenant, kind, id), RESOURCE_SK))
-                .collect();
+        let keys: Vec<Item> = ids
+            .iter()
+            .map(|id| key(keys::resource_pk(tenant, kind, id), RESOURCE_SK))
+            .collect();
+        self.get_items(keys)
+            .await?
+            .iter()
+            .map(|item| decode(item, kind))
+            .collect()
+    }
+
+    /// Reads items by key (strongly consistent), 100 per `BatchGetItem`,
+    /// retrying what DynamoDB leaves unprocessed; missing ones are skipped.
+    /// Keys must be distinct.
+    async fn get_items(&self, keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(BATCH_GET_LIMIT) {
             let mut pending = Some(
                 KeysAndAttributes::builder()
-                    .set_keys(Some(keys))
+                    .set_keys(Some(chunk.to_vec()))
                     .consistent_read(true)
                     .build()
                     .map_err(build_err)?,
@@ -356,13 +367,8 @@ impl DynamoStore {
                     .send()
                     .await
                     .map_err(|e| unavailable("BatchGetItem", &e))?;
-                for item in output
-                    .responses()
-                    .and_then(|r| r.get(&self.table))
-                    .into_iter()
-                    .flatten()
-                {
-                    records.push(decode(item, kind)?);
+                if let Some(found) = output.responses().and_then(|r| r.get(&self.table)) {
+                    items.extend(found.iter().cloned());
                 }
                 pending = output
                     .unprocessed_keys()
@@ -379,7 +385,37 @@ impl DynamoStore {
                 ));
             }
         }
-        Ok(records)
+        Ok(items)
+    }
+
+    /// Adds (`add`) or ends the memberships of `members` in a group, in
+    /// steps of [`MEMBERS_PER_TRANSACTION`]: each step writes the edges,
+    /// the members' group lists and a new group version atomically.
+    async fn write_memberships(
+        &self,
+        tenant: &TenantId,
+        group_id: &str,
+        members: &[Member],
+        add: bool,
+    ) -> Result<(), StoreError> {
+        let now = crate::scim::resource::now();
+        for chunk in members.chunks(MEMBERS_PER_TRANSACTION) {
+            let mut items = vec![self.touch(tenant, ResourceKind::Group, group_id, &now)?];
+            for m in chunk {
+                items.push(if add {
+                    self.put_edge(tenant, group_id, m)?
+                } else {
+                    self.delete_edge(tenant, group_id, &m.id)?
+                });
+                items.push(self.update_groups(tenant, m.kind, &m.id, group_id, add, &now)?);
+            }
+            self.transact(items, |i, _| match i {
+                0 => StoreError::NotFound,
+                i => StoreError::UnknownMember(chunk[(i - 1) / 2].id.clone()),
+            })
+            .await?;
+        }
+        Ok(())
     }
 
     /// A `Query` of one partition of an index: `INDEXES[index]`.
@@ -1166,23 +1202,11 @@ impl Store for DynamoStore {
         group_id: &str,
         members: &[Member],
     ) -> Result<(), StoreError> {
-        let now = crate::scim::resource::now();
         let mut members = members.to_vec();
         members.sort_by(|a, b| a.id.cmp(&b.id));
         members.dedup_by(|a, b| a.id == b.id);
-        for chunk in members.chunks(MEMBERS_PER_TRANSACTION) {
-            let mut items = vec![self.touch(tenant, ResourceKind::Group, group_id, &now)?];
-            for m in chunk {
-                items.push(self.put_edge(tenant, group_id, m)?);
-                items.push(self.update_groups(tenant, m.kind, &m.id, group_id, true, &now)?);
-            }
-            self.transact(items, |i, _| match i {
-                0 => StoreError::NotFound,
-                i => StoreError::UnknownMember(chunk[(i - 1) / 2].id.clone()),
-            })
-            .await?;
-        }
-        Ok(())
+        self.write_memberships(tenant, group_id, &members, true)
+            .await
     }
 
     async fn remove_members(
@@ -1191,61 +1215,23 @@ impl Store for DynamoStore {
         group_id: &str,
         ids: &[String],
     ) -> Result<(), StoreError> {
-        let now = crate::scim::resource::now();
         // BatchGetItem rejects a request that names a key twice.
         let mut ids = ids.to_vec();
         ids.sort();
         ids.dedup();
-        let mut current: Vec<Member> = Vec::new();
-        for chunk in ids.chunks(BATCH_GET_LIMIT) {
-            let keys: Vec<Item> = chunk
-                .iter()
-                .map(|id| self.edge_key(tenant, group_id, id))
-                .collect();
-            let request = KeysAndAttributes::builder()
-                .set_keys(Some(keys))
-                .consistent_read(true)
-                .build()
-                .map_err(build_err)?;
-            let output = self
-                .client
-                .batch_get_item()
-                .request_items(&self.table, request)
-                .send()
-                .await
-                .map_err(|e| unavailable("BatchGetItem", &e))?;
-            if output
-                .unprocessed_keys()
-                .is_some_and(|u| u.values().any(|k| !k.keys().is_empty()))
-            {
-                return Err(StoreError::Unavailable(
-                    "DynamoDB BatchGetItem left keys unprocessed".into(),
-                ));
-            }
-            for item in output
-                .responses()
-                .and_then(|r| r.get(&self.table))
-                .into_iter()
-                .flatten()
-            {
-                current.push(decode_member(item)?);
-            }
-        }
+        let keys = ids
+            .iter()
+            .map(|id| self.edge_key(tenant, group_id, id))
+            .collect();
+        let mut current: Vec<Member> = self
+            .get_items(keys)
+            .await?
+            .iter()
+            .map(decode_member)
+            .collect::<Result<_, _>>()?;
         current.sort_by(|a, b| a.id.cmp(&b.id));
-        current.dedup_by(|a, b| a.id == b.id);
-        for chunk in current.chunks(MEMBERS_PER_TRANSACTION) {
-            let mut items = vec![self.touch(tenant, ResourceKind::Group, group_id, &now)?];
-            for m in chunk {
-                items.push(self.delete_edge(tenant, group_id, &m.id)?);
-                items.push(self.update_groups(tenant, m.kind, &m.id, group_id, false, &now)?);
-            }
-            self.transact(items, |i, _| match i {
-                0 => StoreError::NotFound,
-                i => StoreError::UnknownMember(chunk[(i - 1) / 2].id.clone()),
-            })
-            .await?;
-        }
-        Ok(())
+        self.write_memberships(tenant, group_id, &current, false)
+            .await
     }
 
     async fn refresh_member(
