@@ -11,22 +11,20 @@ on every resource type the server publishes. Only those in RESOURCE_TYPES are
 run here; the discovery and misc checks are not per resource type and always
 run when selected.
 
-Two bugs of scim2-tester 0.5.2 are worked around on the client side (see
-_ExtensionSchemasStripper and _equal_ignoring_unsent_read_only), so that the
-checks they break still test the server instead of failing whatever the
-server does. Each one is narrow and leaves the rest of its check unchanged.
+One bug of scim2-tester 0.5.2 is worked around on the client side (see
+_equal_ignoring_unsent_read_only), so that the checks it breaks still test
+the server instead of failing whatever the server does; it is narrow and
+leaves the rest of each check unchanged. (Its other quirk, a whole-extension
+PATCH value that repeats the extension's own "schemas", needs no workaround:
+the service accepts and ignores such a member, as it does in POST.)
 """
 
-import json
 import sys
 from typing import Any
 
 import scim2_tester.checkers.patch_add
 import scim2_tester.checkers.patch_replace
 from httpx2 import Client
-from httpx2 import HTTPTransport
-from httpx2 import Request
-from httpx2 import Response
 from pydantic import BaseModel
 from scim2_client.engines.httpx2 import SyncSCIMClient
 from scim2_models import Mutability
@@ -37,59 +35,6 @@ from scim2_tester.utils import fields_equality
 # Every resource type the server publishes. A type left out of this list is
 # reported on a "NOT RUN" line so that it is never silently untested.
 RESOURCE_TYPES = ["User", "Group"]
-
-
-class _ExtensionSchemasStripper(HTTPTransport):
-    """Drops the "schemas" member scim2-tester puts inside a whole-extension PATCH value.
-
-    check_add_attribute and check_replace_attribute patch a whole extension
-    (path "urn:...:extension:enterprise:2.0:User") with a value generated as a
-    scim2-models Extension object (scim2_tester/filling.py:140). Dumped on its
-    own as PatchOperation.value (an Any, scim2_models/messages/patch_op.py:83),
-    that object carries its own "schemas" (scim2_models/scim_object.py:25,40);
-    only the serializer of an extension attribute inside a resource leaves it
-    out (scim2_models/resources/resource.py:127). RFC 7643 §3 defines "schemas"
-    at the top of a resource only, and no extension schema has a "schemas"
-    attribute, so the server rejects "<urn>:schemas" as an unknown attribute,
-    as it does in POST /Users.
-
-    Only an operation whose path is a URN and whose value is an object with
-    "schemas" equal to [that URN] is changed; the check then goes on as
-    written (PATCH, GET, comparison of the whole extension).
-    """
-
-    def handle_request(self, request: Request) -> Response:
-        if request.method == "PATCH":
-            request = self._strip(request)
-        return super().handle_request(request)
-
-    @staticmethod
-    def _strip(request: Request) -> Request:
-        try:
-            body = json.loads(request.read())
-        except ValueError:
-            return request
-        changed = False
-        for operation in body.get("Operations") or []:
-            path, value = operation.get("path"), operation.get("value")
-            if (
-                isinstance(path, str)
-                and path.startswith("urn:")
-                and isinstance(value, dict)
-                and value.get("schemas") == [path]
-            ):
-                del value["schemas"]
-                changed = True
-        if not changed:
-            return request
-        headers = [(k, v) for k, v in request.headers.items() if k.lower() != "content-length"]
-        return Request(
-            request.method,
-            request.url,
-            headers=headers,
-            content=json.dumps(body).encode(),
-            extensions=request.extensions,
-        )
 
 
 def _without_unsent_read_only(expected: Any, actual: Any) -> Any:
@@ -146,7 +91,6 @@ def main() -> int:
         Client(
             base_url=url,
             headers={"Authorization": f"Bearer {token}"},
-            transport=_ExtensionSchemasStripper(),
         )
     )
     client.discover()
