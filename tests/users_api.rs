@@ -173,6 +173,13 @@ async fn bad_input_gets_scim_errors<S: Store + Clone>(store: S) {
             Some("invalidValue"),
         ),
         (
+            "POST",
+            "/Users",
+            Some(json!({"userName": "big", "title": "x".repeat(400_000)})),
+            400,
+            Some("invalidValue"),
+        ),
+        (
             "GET",
             "/Users?filter=userName eq",
             None,

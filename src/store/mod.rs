@@ -113,6 +113,10 @@ pub const MEMBERS_PER_TRANSACTION: usize = 49;
 /// caps partition keys at 2048 bytes and sort keys at 1024.
 pub const MAX_KEY_VALUE_BYTES: usize = 1024;
 
+/// Largest stored document (bytes of JSON): a DynamoDB item holds at most
+/// 400 KB, and the item's keys and attributes need room beside it.
+pub const MAX_DOCUMENT_BYTES: usize = 350_000;
+
 /// Most email addresses of one user that are indexed (each is one item
 /// written in the user's transaction, which DynamoDB caps at 100 items).
 pub const MAX_INDEXED_EMAILS: usize = 20;
@@ -158,9 +162,16 @@ impl Record {
         keys
     }
 
-    /// Why this record cannot be stored: a keyed value too long for a
-    /// key, or more emails than are indexed. `None` when it can.
+    /// Why this record cannot be stored: a document too large for one
+    /// item, a keyed value too long for a key, or more emails than are
+    /// indexed. `None` when it can.
     pub fn key_problem(&self) -> Option<String> {
+        let size = serde_json::to_vec(&self.document).map_or(usize::MAX, |v| v.len());
+        if size > MAX_DOCUMENT_BYTES {
+            return Some(format!(
+                "the resource is {size} bytes; at most {MAX_DOCUMENT_BYTES} are stored"
+            ));
+        }
         let too_long = |v: &str| v.len() > MAX_KEY_VALUE_BYTES;
         let keyed = ["userName", "displayName", "externalId"];
         for field in keyed {
