@@ -287,6 +287,11 @@ async fn every_member_patch_form<S: Store + Clone>(store: S) {
         .map(|m| m["type"].as_str().unwrap())
         .collect();
     assert_eq!(types, BTreeSet::from(["Group", "User"]));
+    // Removing an id longer than any key is removing a non-member.
+    let long = "y".repeat(3000);
+    send(json!([{"op": "remove", "path": "members", "value": [{"value": long}]}]))
+        .await
+        .expect(204);
     // Remove all.
     send(json!([{"op": "remove", "path": "members"}]))
         .await

@@ -87,6 +87,31 @@ async fn lifecycle<S: Store + Clone>(store: S) {
     )
     .await
     .expect(404);
+    // Ids and filter values longer than any key are simply not found.
+    let long = "x".repeat(3000);
+    api.call("GET", &format!("/Users/{long}"), None)
+        .await
+        .expect(404);
+    let none = api
+        .call(
+            "GET",
+            &format!("/Users?filter=userName eq \"{long}\""),
+            None,
+        )
+        .await
+        .expect(200);
+    assert_eq!(none.body["totalResults"], 0);
+    for filter in ["externalId", "emails.value"] {
+        let none = api
+            .call(
+                "GET",
+                &format!("/Users?filter={filter} eq \"{long}\""),
+                None,
+            )
+            .await
+            .expect(200);
+        assert_eq!(none.body["totalResults"], 0, "{filter}");
+    }
     // The userName is free again.
     api.call("POST", "/Users", Some(user("Alice@Example.com")))
         .await

@@ -77,6 +77,13 @@ fn key(pk: String, sk: &str) -> Item {
     HashMap::from([(PK.to_owned(), s(pk)), (SK.to_owned(), s(sk))])
 }
 
+/// Whether a partition key can exist: DynamoDB refuses to even look up a
+/// key over 2048 bytes (a `ValidationException`), and the service never
+/// writes one, so a longer key is simply not found.
+fn can_exist(pk: &str) -> bool {
+    pk.len() <= 2048
+}
+
 fn build_err(e: impl std::fmt::Display) -> StoreError {
     StoreError::Unavailable(format!("invalid DynamoDB request: {e}"))
 }
@@ -336,7 +343,9 @@ impl DynamoStore {
     ) -> Result<Vec<Record>, StoreError> {
         let keys: Vec<Item> = ids
             .iter()
-            .map(|id| key(keys::resource_pk(tenant, kind, id), RESOURCE_SK))
+            .map(|id| keys::resource_pk(tenant, kind, id))
+            .filter(|pk| can_exist(pk))
+            .map(|pk| key(pk, RESOURCE_SK))
             .collect();
         self.get_items(keys)
             .await?
@@ -870,6 +879,9 @@ impl Store for DynamoStore {
         kind: ResourceKind,
         id: &str,
     ) -> Result<Option<Record>, StoreError> {
+        if !can_exist(&keys::resource_pk(tenant, kind, id)) {
+            return Ok(None);
+        }
         let output = self
             .client
             .get_item()
@@ -1020,11 +1032,15 @@ impl Store for DynamoStore {
         tenant: &TenantId,
         key_value: &UniqueKey,
     ) -> Result<Option<String>, StoreError> {
+        let marker = keys::marker_pk(tenant, key_value);
+        if !can_exist(&marker) {
+            return Ok(None);
+        }
         let output = self
             .client
             .get_item()
             .table_name(&self.table)
-            .set_key(Some(key(keys::marker_pk(tenant, key_value), MARKER_SK)))
+            .set_key(Some(key(marker, MARKER_SK)))
             .consistent_read(true)
             .send()
             .await
@@ -1048,6 +1064,9 @@ impl Store for DynamoStore {
             Lookup::DirectReports(id) => (2, keys::reports_pk(tenant, id)),
             Lookup::PendingManager(raw) => (2, keys::pending_reports_pk(tenant, raw)),
         };
+        if !can_exist(&pk) {
+            return Ok(Vec::new());
+        }
         let items = self.query_all(index, pk).await?;
         let mut records = if matches!(lookup, Lookup::Email(_)) {
             let mut ids: Vec<String> = items
@@ -1219,8 +1238,10 @@ impl Store for DynamoStore {
         let mut ids = ids.to_vec();
         ids.sort();
         ids.dedup();
+        // A sort key holds at most 1024 bytes: a longer id is no member.
         let keys = ids
             .iter()
+            .filter(|id| keys::member_sk(id).len() <= 1024)
             .map(|id| self.edge_key(tenant, group_id, id))
             .collect();
         let mut current: Vec<Member> = self
