@@ -17,16 +17,16 @@ use super::memberships::{self, MAX_MEMBERS_BYTES, member_overhead, members_json}
 use super::operation::{self, Operation, WRITE_ATTEMPTS};
 use super::request::ScimRequest;
 use super::resource::{
-    backoff, check_if_match, fetch, json_body, no_content, not_modified, render, single, stamp,
+    backoff, check_if_match, check_keys, fetch, json_body, no_content, not_modified, projection,
+    render, same_content, single, stamp,
 };
 use super::response::ScimResponse;
-use crate::scim::list::ListPage;
+use crate::scim::ScimError;
 use crate::scim::patch::{MemberChange, PatchRequest};
 use crate::scim::path::AttrPath;
 use crate::scim::projection::Projection;
 use crate::scim::resource::{check_immutable, normalize, take_members};
 use crate::scim::schema::{Registry, ResourceKind};
-use crate::scim::{ScimError, ScimType};
 use crate::store::{Member, Record, Store, StoreError};
 use crate::tenant::TenantId;
 
@@ -57,15 +57,6 @@ impl<S: Store> Groups<S> {
             settings,
             hints: PageHints::default(),
         }
-    }
-
-    fn projection(&self, req: &ScimRequest) -> Result<Projection, ScimError> {
-        Projection::parse(
-            req.query_param("attributes"),
-            req.query_param("excludedAttributes"),
-            KIND,
-            &self.registry,
-        )
     }
 
     /// A group's members, or `400 tooMany` when they do not fit a response
@@ -200,14 +191,12 @@ impl<S: Store> Groups<S> {
     }
 
     async fn create(&self, req: &ScimRequest) -> Result<ScimResponse, ScimError> {
-        let projection = self.projection(req)?;
+        let projection = projection(req, KIND, &self.registry)?;
         let mut doc = normalize(&json_body(req)?, KIND, &self.registry)?;
         let member_ids = take_members(&mut doc);
         stamp(&mut doc, KIND, None);
         let record = Record::new(KIND, uuid::Uuid::new_v4().to_string(), 1, doc);
-        if let Some(detail) = record.key_problem() {
-            return Err(ScimError::bad_request(ScimType::InvalidValue, detail));
-        }
+        check_keys(&record)?;
         let members = self.resolve(&req.tenant, &record.id, &member_ids).await?;
         self.store.create(&req.tenant, &record).await?;
         if members.is_empty() {
@@ -235,7 +224,7 @@ impl<S: Store> Groups<S> {
     }
 
     async fn get(&self, req: &ScimRequest, id: &str) -> Result<ScimResponse, ScimError> {
-        let projection = self.projection(req)?;
+        let projection = projection(req, KIND, &self.registry)?;
         let record = fetch(&self.store, &req.tenant, KIND, id).await?;
         if let Some(response) = not_modified(req, record.version) {
             return Ok(response);
@@ -272,15 +261,7 @@ impl<S: Store> Groups<S> {
                 &self.registry,
             ));
         }
-        Ok(ScimResponse::ok(
-            ListPage {
-                resources,
-                total_results: page.total_results,
-                start_index: page.start_index,
-                next_cursor: page.next_cursor,
-            }
-            .to_json(),
-        ))
+        Ok(page.response(resources))
     }
 
     /// PUT and PATCH: the document is written conditionally on the version
@@ -321,23 +302,12 @@ impl<S: Store> Groups<S> {
                     document: doc,
                     ..current.clone()
                 };
-                if let Some(detail) = next.key_problem() {
-                    return Err(ScimError::bad_request(ScimType::InvalidValue, detail));
-                }
-                let strip = |d: &Value| {
-                    let mut d = d.clone();
-                    d.as_object_mut().map(|o| o.remove("meta"));
-                    d
-                };
-                if strip(&next.document) != strip(&current.document) {
+                check_keys(&next)?;
+                if !same_content(&current, &next) {
                     match self.store.replace(&req.tenant, &current, &next).await {
                         Ok(()) => {
-                            let member = Member::of(&next);
-                            if member.display != Member::of(&current).display {
-                                self.store
-                                    .refresh_member(&req.tenant, &member, &next.groups)
-                                    .await?;
-                            }
+                            memberships::refresh_display(&self.store, &req.tenant, &current, &next)
+                                .await;
                         }
                         Err(StoreError::VersionMismatch) if req.header("if-match").is_none() => {
                             continue;
@@ -352,7 +322,7 @@ impl<S: Store> Groups<S> {
     }
 
     async fn replace(&self, req: &ScimRequest, id: &str) -> Result<ScimResponse, ScimError> {
-        let projection = self.projection(req)?;
+        let projection = projection(req, KIND, &self.registry)?;
         let mut doc = normalize(&json_body(req)?, KIND, &self.registry)?;
         let members = take_members(&mut doc);
         self.update(req, id, |_| {
@@ -370,7 +340,7 @@ impl<S: Store> Groups<S> {
     /// list to send back) unless the client asks for a representation with
     /// `attributes` or `excludedAttributes`.
     async fn patch(&self, req: &ScimRequest, id: &str) -> Result<ScimResponse, ScimError> {
-        let projection = self.projection(req)?;
+        let projection = projection(req, KIND, &self.registry)?;
         let patch = PatchRequest::parse(&json_body(req)?, KIND, &self.registry)?;
         self.update(req, id, |current| {
             let mut doc = current.document.clone();

@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::request::ScimRequest;
+use super::response::ScimResponse;
 use crate::scim::filter::{Filter, IndexTerm};
-use crate::scim::list::{Cursor, Paging};
+use crate::scim::list::{Cursor, ListPage, Paging};
 use crate::scim::projection::Projection;
 use crate::scim::schema::{Registry, ResourceKind};
 use crate::scim::{ScimError, ScimType};
@@ -200,6 +201,22 @@ pub struct RecordPage {
     pub total_results: u64,
     pub start_index: Option<u64>,
     pub next_cursor: Option<String>,
+}
+
+impl RecordPage {
+    /// The ListResponse of this page, with the records rendered as
+    /// `resources` (in the same order).
+    pub fn response(self, resources: Vec<Value>) -> ScimResponse {
+        ScimResponse::ok(
+            ListPage {
+                resources,
+                total_results: self.total_results,
+                start_index: self.start_index,
+                next_cursor: self.next_cursor,
+            }
+            .to_json(),
+        )
+    }
 }
 
 /// Where index pages of a tenant's unfiltered list ended recently, so the

@@ -112,6 +112,25 @@ pub async fn resolve<S: Store>(
     Ok(found)
 }
 
+/// After `before` became `after`: when its display name changed, the edges
+/// of its memberships carry the new one. Best effort: the write of `after`
+/// has succeeded, so a failure here is logged, not reported; the next
+/// write of the resource repeats it.
+pub async fn refresh_display<S: Store>(
+    store: &S,
+    tenant: &TenantId,
+    before: &Record,
+    after: &Record,
+) {
+    let member = Member::of(after);
+    if member.display == Member::of(before).display || after.groups.is_empty() {
+        return;
+    }
+    if let Err(e) = store.refresh_member(tenant, &member, &after.groups).await {
+        tracing::warn!(error = %e, "refreshing membership display names failed");
+    }
+}
+
 /// `groups` of each of `records` (users), when the projection returns
 /// them: the group ids come with the records, the display names from one
 /// batched read of the groups.

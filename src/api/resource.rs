@@ -8,6 +8,7 @@ use http::header::{ETAG, LOCATION};
 
 use super::request::ScimRequest;
 use super::response::ScimResponse;
+use crate::scim::projection::Projection;
 use crate::scim::resource::{finish, now};
 use crate::scim::schema::{ENTERPRISE_URN, Registry, ResourceKind};
 use crate::scim::{ScimError, ScimType};
@@ -78,6 +79,43 @@ pub fn render(
         );
     }
     Value::Object(finish(doc, record.kind, registry))
+}
+
+/// The projection a request asks for with `attributes` /
+/// `excludedAttributes`.
+pub fn projection(
+    req: &ScimRequest,
+    kind: ResourceKind,
+    registry: &Registry,
+) -> Result<Projection, ScimError> {
+    Projection::parse(
+        req.query_param("attributes"),
+        req.query_param("excludedAttributes"),
+        kind,
+        registry,
+    )
+}
+
+/// `400 invalidValue` for a record the store cannot hold (see
+/// [`Record::key_problem`]).
+pub fn check_keys(record: &Record) -> Result<(), ScimError> {
+    match record.key_problem() {
+        Some(detail) => Err(ScimError::bad_request(ScimType::InvalidValue, detail)),
+        None => Ok(()),
+    }
+}
+
+/// Whether a write would change nothing but `meta.lastModified`: such a
+/// write is skipped and the version stays.
+pub fn same_content(current: &Record, next: &Record) -> bool {
+    let strip = |doc: &Value| {
+        let mut doc = doc.clone();
+        if let Some(obj) = doc.as_object_mut() {
+            obj.remove("meta");
+        }
+        doc
+    };
+    current.manager == next.manager && strip(&current.document) == strip(&next.document)
 }
 
 /// Reads a resource or answers `404` naming it.

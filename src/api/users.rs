@@ -15,16 +15,16 @@ use super::memberships;
 use super::operation::{self, Operation, WRITE_ATTEMPTS};
 use super::request::ScimRequest;
 use super::resource::{
-    backoff, check_if_match, fetch, json_body, no_content, not_modified, render, single, stamp,
+    backoff, check_if_match, check_keys, fetch, json_body, no_content, not_modified, projection,
+    render, same_content, single, stamp,
 };
 use super::response::ScimResponse;
-use crate::scim::list::ListPage;
+use crate::scim::ScimError;
 use crate::scim::patch::PatchRequest;
 use crate::scim::projection::Projection;
 use crate::scim::resource::{check_immutable, normalize};
 use crate::scim::schema::{Registry, ResourceKind};
-use crate::scim::{ScimError, ScimType};
-use crate::store::{Member, Record, Store, StoreError};
+use crate::store::{Record, Store, StoreError};
 use crate::tenant::TenantId;
 
 const KIND: ResourceKind = ResourceKind::User;
@@ -53,16 +53,6 @@ impl<S: Store> Users<S> {
             registry: &self.registry,
             tenant,
         }
-    }
-
-    /// The projection asked for by `attributes`/`excludedAttributes`.
-    fn projection(&self, req: &ScimRequest) -> Result<Projection, ScimError> {
-        Projection::parse(
-            req.query_param("attributes"),
-            req.query_param("excludedAttributes"),
-            KIND,
-            &self.registry,
-        )
     }
 
     /// A single user as the response body, with `ETag` (and `Location`).
@@ -96,7 +86,7 @@ impl<S: Store> Users<S> {
     }
 
     async fn create(&self, req: &ScimRequest) -> Result<ScimResponse, ScimError> {
-        let projection = self.projection(req)?;
+        let projection = projection(req, KIND, &self.registry)?;
         let mut doc = normalize(&json_body(req)?, KIND, &self.registry)?;
         stamp(&mut doc, KIND, None);
         let managers = self.managers(&req.tenant);
@@ -117,7 +107,7 @@ impl<S: Store> Users<S> {
     }
 
     async fn get(&self, req: &ScimRequest, id: &str) -> Result<ScimResponse, ScimError> {
-        let projection = self.projection(req)?;
+        let projection = projection(req, KIND, &self.registry)?;
         let record = self.fetch(&req.tenant, id).await?;
         if let Some(response) = not_modified(req, record.version) {
             return Ok(response);
@@ -156,15 +146,7 @@ impl<S: Store> Users<S> {
                 )
             })
             .collect();
-        Ok(ScimResponse::ok(
-            ListPage {
-                resources,
-                total_results: page.total_results,
-                start_index: page.start_index,
-                next_cursor: page.next_cursor,
-            }
-            .to_json(),
-        ))
+        Ok(page.response(resources))
     }
 
     /// PUT and PATCH: reads, computes the new document with `change`,
@@ -175,7 +157,7 @@ impl<S: Store> Users<S> {
         id: &str,
         change: impl Fn(&Record) -> Result<Option<Value>, ScimError>,
     ) -> Result<ScimResponse, ScimError> {
-        let projection = self.projection(req)?;
+        let projection = projection(req, KIND, &self.registry)?;
         let managers = self.managers(&req.tenant);
         for attempt in 0..WRITE_ATTEMPTS {
             if attempt > 0 {
@@ -204,15 +186,7 @@ impl<S: Store> Users<S> {
             match self.store.replace(&req.tenant, &current, &next).await {
                 Ok(()) => {
                     managers.after_update(&current, &next).await;
-                    let member = Member::of(&next);
-                    if member.display != Member::of(&current).display
-                        && let Err(e) = self
-                            .store
-                            .refresh_member(&req.tenant, &member, &next.groups)
-                            .await
-                    {
-                        tracing::warn!(error = %e, "refreshing membership display names failed");
-                    }
+                    memberships::refresh_display(&self.store, &req.tenant, &current, &next).await;
                     return self.one(req, &next, &projection, StatusCode::OK).await;
                 }
                 Err(StoreError::VersionMismatch) if req.header("if-match").is_none() => continue,
@@ -241,25 +215,6 @@ impl<S: Store> Users<S> {
         let deleted = operation::delete(&self.store, req, KIND, id).await?;
         self.managers(&req.tenant).after_delete(&deleted).await;
         Ok(no_content())
-    }
-}
-
-/// Whether a write would change nothing but `meta.lastModified`.
-fn same_content(current: &Record, next: &Record) -> bool {
-    let strip = |doc: &Value| {
-        let mut doc = doc.clone();
-        if let Some(obj) = doc.as_object_mut() {
-            obj.remove("meta");
-        }
-        doc
-    };
-    current.manager == next.manager && strip(&current.document) == strip(&next.document)
-}
-
-fn check_keys(record: &Record) -> Result<(), ScimError> {
-    match record.key_problem() {
-        Some(detail) => Err(ScimError::bad_request(ScimType::InvalidValue, detail)),
-        None => Ok(()),
     }
 }
 
