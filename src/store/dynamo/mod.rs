@@ -409,14 +409,25 @@ impl DynamoStore {
     ) -> Result<(), StoreError> {
         let now = crate::scim::resource::now();
         for chunk in members.chunks(MEMBERS_PER_TRANSACTION) {
-            let mut items = vec![self.touch(tenant, ResourceKind::Group, group_id, &now)?];
+            let mut items = vec![self.touch(
+                tenant,
+                ResourceKind::Group,
+                group_id,
+                GroupListChange::None,
+                &now,
+            )?];
             for m in chunk {
                 items.push(if add {
                     self.put_edge(tenant, group_id, m)?
                 } else {
                     self.delete_edge(tenant, group_id, &m.id)?
                 });
-                items.push(self.update_groups(tenant, m.kind, &m.id, group_id, add, &now)?);
+                let change = if add {
+                    GroupListChange::Add(group_id)
+                } else {
+                    GroupListChange::Remove(group_id)
+                };
+                items.push(self.touch(tenant, m.kind, &m.id, change, &now)?);
             }
             self.transact(items, |i, _| match i {
                 0 => StoreError::NotFound,
@@ -567,58 +578,38 @@ impl DynamoStore {
         )
     }
 
-    /// Adds (`add`) or removes `group_id` from a resource's group list and
-    /// gives it a new version, if it exists.
-    fn update_groups(
-        &self,
-        tenant: &TenantId,
-        kind: ResourceKind,
-        id: &str,
-        group_id: &str,
-        add: bool,
-        now: &str,
-    ) -> Result<TransactWriteItem, StoreError> {
-        let expression = if add {
-            "ADD #g :g, #v :one SET #m = :now"
-        } else {
-            "DELETE #g :g ADD #v :one SET #m = :now"
-        };
-        let update = Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(key(keys::resource_pk(tenant, kind, id), RESOURCE_SK)))
-            .update_expression(expression)
-            .condition_expression("attribute_exists(pk)")
-            .expression_attribute_names("#g", ATTR_GROUPS)
-            .expression_attribute_names("#v", ATTR_VERSION)
-            .expression_attribute_names("#m", ATTR_MODIFIED)
-            .expression_attribute_values(":g", AttributeValue::Ss(vec![group_id.to_owned()]))
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":now", s(now))
-            .build()
-            .map_err(build_err)?;
-        Ok(TransactWriteItem::builder().update(update).build())
-    }
-
-    /// A new version (and modification time) for a resource that exists.
+    /// A new version and modification time for a resource that exists, and
+    /// the change of its group list that a membership step makes.
     fn touch(
         &self,
         tenant: &TenantId,
         kind: ResourceKind,
         id: &str,
+        groups: GroupListChange<'_>,
         now: &str,
     ) -> Result<TransactWriteItem, StoreError> {
-        let update = Update::builder()
+        let (expression, group) = match groups {
+            GroupListChange::None => ("ADD #v :one SET #m = :now", None),
+            GroupListChange::Add(g) => ("ADD #g :g, #v :one SET #m = :now", Some(g)),
+            GroupListChange::Remove(g) => ("DELETE #g :g ADD #v :one SET #m = :now", Some(g)),
+        };
+        let mut update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key(keys::resource_pk(tenant, kind, id), RESOURCE_SK)))
-            .update_expression("ADD #v :one SET #m = :now")
+            .update_expression(expression)
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_names("#v", ATTR_VERSION)
             .expression_attribute_names("#m", ATTR_MODIFIED)
             .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":now", s(now))
-            .build()
-            .map_err(build_err)?;
-        Ok(TransactWriteItem::builder().update(update).build())
+            .expression_attribute_values(":now", s(now));
+        if let Some(g) = group {
+            update = update
+                .expression_attribute_names("#g", ATTR_GROUPS)
+                .expression_attribute_values(":g", AttributeValue::Ss(vec![g.to_owned()]));
+        }
+        Ok(TransactWriteItem::builder()
+            .update(update.build().map_err(build_err)?)
+            .build())
     }
 
     /// A condition that a resource is still at `version`.
@@ -717,7 +708,13 @@ impl DynamoStore {
             let mut items = vec![self.at_version(tenant, record)?];
             for group in chunk {
                 items.push(self.delete_edge(tenant, group, &record.id)?);
-                items.push(self.touch(tenant, ResourceKind::Group, group, &now)?);
+                items.push(self.touch(
+                    tenant,
+                    ResourceKind::Group,
+                    group,
+                    GroupListChange::None,
+                    &now,
+                )?);
             }
             step(items).await?;
         }
@@ -735,11 +732,20 @@ impl DynamoStore {
             let mut items = vec![self.at_version(tenant, record)?];
             for m in &members {
                 items.push(self.delete_edge(tenant, &record.id, &m.id)?);
-                items.push(self.update_groups(tenant, m.kind, &m.id, &record.id, false, &now)?);
+                let change = GroupListChange::Remove(&record.id);
+                items.push(self.touch(tenant, m.kind, &m.id, change, &now)?);
             }
             step(items).await?;
         }
     }
+}
+
+/// How a membership step changes a resource's group list (`grp`).
+#[derive(Clone, Copy)]
+enum GroupListChange<'g> {
+    None,
+    Add(&'g str),
+    Remove(&'g str),
 }
 
 /// Why a create transaction was cancelled.
