@@ -46,26 +46,15 @@ pub fn list_settings(config: &Config) -> ListSettings {
     }
 }
 
-/// The `/Users` routes on `store`.
-pub fn users_routes<S: Store>(store: S, config: &Config) -> Users<S> {
-    let registry = Arc::new(Registry::new(&config.extension));
-    Users::new(store, registry, list_settings(config))
-}
-
-/// The `/Groups` routes on `store`.
-pub fn groups_routes<S: Store>(store: S, config: &Config) -> Groups<S> {
-    let registry = Arc::new(Registry::new(&config.extension));
-    Groups::new(store, registry, list_settings(config))
-}
-
 /// Every route family on one store, as the local server serves them.
 pub fn all_routes<S: Store + Clone>(store: S, config: &Config) -> impl crate::api::Routes + use<S> {
     let registry = Arc::new(Registry::new(&config.extension));
+    let settings = list_settings(config);
     (
-        Discovery::new(registry, Capabilities::current()),
+        Discovery::new(registry.clone(), Capabilities::current()),
         (
-            users_routes(store.clone(), config),
-            groups_routes(store, config),
+            Users::new(store.clone(), registry.clone(), settings),
+            Groups::new(store, registry, settings),
         ),
     )
 }
@@ -84,7 +73,9 @@ pub async fn users_function() -> Result<(), lambda_http::Error> {
     crate::logging::init(true);
     let config = Config::from_env()?;
     let store = dynamo_store(&config).await;
-    lambda::run(users_routes(store, &config), http_config(&config)).await
+    let registry = Arc::new(Registry::new(&config.extension));
+    let routes = Users::new(store, registry, list_settings(&config));
+    lambda::run(routes, http_config(&config)).await
 }
 
 /// The `groups` function.
@@ -92,7 +83,9 @@ pub async fn groups_function() -> Result<(), lambda_http::Error> {
     crate::logging::init(true);
     let config = Config::from_env()?;
     let store = dynamo_store(&config).await;
-    lambda::run(groups_routes(store, &config), http_config(&config)).await
+    let registry = Arc::new(Registry::new(&config.extension));
+    let routes = Groups::new(store, registry, list_settings(&config));
+    lambda::run(routes, http_config(&config)).await
 }
 
 /// The Lambda authorizer: verifies tokens against Secrets Manager.
