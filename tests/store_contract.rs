@@ -406,6 +406,14 @@ async fn purge_in_pages(store: &impl Store, tenant: &TenantId, limit: usize) -> 
     }
 }
 
+/// A purged tenant lists no user and no group.
+async fn assert_lists_empty(store: &impl Store, tenant: &TenantId) {
+    for kind in [ResourceKind::User, ResourceKind::Group] {
+        let page = store.list(tenant, kind, None, 10).await.unwrap();
+        assert!(page.records.is_empty(), "{kind:?} left");
+    }
+}
+
 async fn purging_a_tenant_deletes_its_items_in_pages_and_nothing_else(store: &impl Store) {
     let doomed = common::unique_tenant();
     let kept = common::unique_tenant();
@@ -442,22 +450,7 @@ async fn purging_a_tenant_deletes_its_items_in_pages_and_nothing_else(store: &im
     assert_eq!(store.get(&doomed, g, "g1").await.unwrap(), None);
     let group_key = UniqueKey::GroupDisplayName("sales".into());
     assert_eq!(store.find_unique(&doomed, &group_key).await.unwrap(), None);
-    assert!(
-        store
-            .list(&doomed, u, None, 10)
-            .await
-            .unwrap()
-            .records
-            .is_empty()
-    );
-    assert!(
-        store
-            .list(&doomed, g, None, 10)
-            .await
-            .unwrap()
-            .records
-            .is_empty()
-    );
+    assert_lists_empty(store, &doomed).await;
     assert_eq!(store.id_at(&doomed, u, 1).await.unwrap(), None);
     assert_eq!(store.count(&doomed, u).await.unwrap(), 0, "counter purged");
     assert_eq!(store.count(&doomed, g).await.unwrap(), 0, "counter purged");
@@ -2012,23 +2005,7 @@ async fn purging_a_tenant_with_memberships_leaves_nothing(store: &impl Store) {
     fill_tenants_with_memberships(store, &doomed, &kept, n).await;
     // Small pages, so a purge stops inside a group's members.
     purge_in_pages(store, &doomed, 7).await;
-    let (u, g) = (ResourceKind::User, ResourceKind::Group);
-    assert!(
-        store
-            .list(&doomed, u, None, 10)
-            .await
-            .unwrap()
-            .records
-            .is_empty()
-    );
-    assert!(
-        store
-            .list(&doomed, g, None, 10)
-            .await
-            .unwrap()
-            .records
-            .is_empty()
-    );
+    assert_lists_empty(store, &doomed).await;
     assert!(member_ids(store, &doomed, "g1").await.is_empty());
     assert!(member_ids(store, &doomed, "g2").await.is_empty());
     // Recreated, the ids have no memberships left over.
