@@ -27,8 +27,6 @@ pub(super) const ATTR_MODIFIED: &str = "mod";
 /// A membership edge's member kind and display name.
 const ATTR_MEMBER_KIND: &str = "mk";
 pub(super) const ATTR_DISPLAY: &str = "disp";
-/// Sort key of a pending-manager counter.
-pub(super) const PENDING_SK: &str = "N";
 
 pub(super) type Item = HashMap<String, AttributeValue>;
 
@@ -137,7 +135,7 @@ pub(super) fn email_item(tenant: &TenantId, record: &Record, email: &str) -> Ite
     let mut item = key(pk.clone(), &sk);
     item.insert(ATTR_ID.into(), s(&record.id));
     item.insert(GSI1_PK.into(), s(keys::auxiliary_collection_pk(tenant)));
-    item.insert(GSI1_SK.into(), s(format!("{pk}#{sk}")));
+    item.insert(GSI1_SK.into(), s(keys::auxiliary_sk(&pk, &sk)));
     item.insert(GSI2_PK.into(), s(keys::email_pk(tenant, email)));
     item.insert(GSI2_SK.into(), s(&record.id));
     item

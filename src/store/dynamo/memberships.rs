@@ -4,7 +4,7 @@
 use super::codec::{self, ATTR_DISPLAY, Item, decode_member, s};
 use super::keys::{self, PK, SK};
 use super::transaction::{GroupListChange, Role, Transaction};
-use super::{DynamoStore, unavailable};
+use super::{DynamoStore, sdk_failure};
 use crate::scim::schema::ResourceKind;
 use crate::store::{MEMBERS_PER_TRANSACTION, Member, Record, StoreError};
 use crate::tenant::TenantId;
@@ -72,7 +72,7 @@ impl DynamoStore {
             .set_limit(limit)
             .send()
             .await
-            .map_err(|e| unavailable("Query", &e))?;
+            .map_err(|e| sdk_failure("Query", &e))?;
         let members = page
             .items()
             .iter()
@@ -210,7 +210,7 @@ impl DynamoStore {
                 Err(e)
                     if e.as_service_error()
                         .is_some_and(|e| e.is_conditional_check_failed_exception()) => {}
-                Err(e) => return Err(unavailable("UpdateItem", &e)),
+                Err(e) => return Err(sdk_failure("UpdateItem", &e)),
             }
         }
         Ok(())

@@ -26,13 +26,18 @@ pub struct DynamoStore {
     table: String,
 }
 
-/// Maps an SDK failure to `Unavailable`, keeping only the error code (never
-/// request content, which may hold personal data).
-pub(crate) fn unavailable(op: &str, err: &impl ProvideErrorMetadata) -> StoreError {
-    StoreError::Unavailable(format!(
-        "DynamoDB {op} failed: {}",
-        err.code().unwrap_or("unknown error")
-    ))
+/// Maps an SDK failure to a [`StoreError`], keeping only the error code
+/// (never request content, which may hold personal data): a
+/// `ValidationException` is the request's fault (`Rejected`), anything
+/// else is the backend's (`Unavailable`).
+pub(crate) fn sdk_failure(op: &str, err: &impl ProvideErrorMetadata) -> StoreError {
+    let code = err.code().unwrap_or("unknown error");
+    let cause = format!("DynamoDB {op} failed: {code}");
+    if code == "ValidationException" {
+        StoreError::Rejected(cause)
+    } else {
+        StoreError::Unavailable(cause)
+    }
 }
 
 /// Whether a partition key can exist: DynamoDB refuses to even look up a

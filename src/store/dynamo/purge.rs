@@ -5,7 +5,7 @@ use aws_sdk_dynamodb::types::{DeleteRequest, WriteRequest};
 
 use super::codec::{Item, s};
 use super::keys::{self, PK};
-use super::{DynamoStore, build_err, unavailable};
+use super::{DynamoStore, build_err, sdk_failure};
 use crate::scim::schema::ResourceKind;
 use crate::store::StoreError;
 use crate::tenant::TenantId;
@@ -29,7 +29,7 @@ impl DynamoStore {
                 .limit(i32::try_from(limit - doomed.len()).unwrap_or(i32::MAX))
                 .send()
                 .await
-                .map_err(|e| unavailable("Query", &e))?;
+                .map_err(|e| sdk_failure("Query", &e))?;
             for item in page.items() {
                 if doomed.len() >= limit {
                     break;
@@ -55,7 +55,7 @@ impl DynamoStore {
                     .limit(i32::try_from(limit - doomed.len()).unwrap_or(i32::MAX))
                     .send()
                     .await
-                    .map_err(|e| unavailable("Query", &e))?;
+                    .map_err(|e| sdk_failure("Query", &e))?;
                 doomed.extend(partition.items().iter().cloned());
             }
         }
@@ -89,7 +89,7 @@ impl DynamoStore {
                 .request_items(&self.table, pending)
                 .send()
                 .await
-                .map_err(|e| unavailable("BatchWriteItem", &e))?;
+                .map_err(|e| sdk_failure("BatchWriteItem", &e))?;
             pending = output
                 .unprocessed_items()
                 .and_then(|u| u.get(&self.table))

@@ -4,7 +4,7 @@ use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::KeysAndAttributes;
 
 use super::codec::{self, Item, decode, s};
-use super::{DynamoStore, build_err, can_exist, keys, table, unavailable};
+use super::{DynamoStore, build_err, can_exist, keys, sdk_failure, table};
 use crate::scim::schema::ResourceKind;
 use crate::store::{Record, StoreError};
 use crate::tenant::TenantId;
@@ -54,7 +54,7 @@ impl DynamoStore {
                     .request_items(&self.table, request)
                     .send()
                     .await
-                    .map_err(|e| unavailable("BatchGetItem", &e))?;
+                    .map_err(|e| sdk_failure("BatchGetItem", &e))?;
                 if let Some(found) = output.responses().and_then(|r| r.get(&self.table)) {
                     items.extend(found.iter().cloned());
                 }
@@ -102,7 +102,7 @@ impl DynamoStore {
                 .set_exclusive_start_key(start)
                 .send()
                 .await
-                .map_err(|e| unavailable("Query", &e))?;
+                .map_err(|e| sdk_failure("Query", &e))?;
             items.extend(page.items().iter().cloned());
             start = page.last_evaluated_key().cloned();
             if start.is_none() {

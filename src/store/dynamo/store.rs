@@ -4,7 +4,7 @@
 use super::codec::{self, ATTR_COUNT, ATTR_ID, ATTR_KIND, collection_start, decode, key, text};
 use super::keys::{self, GSI1_SK, MARKER_SK, RESOURCE_SK, SK};
 use super::transaction::{Failure, Transaction};
-use super::{DynamoStore, can_exist, unavailable};
+use super::{DynamoStore, can_exist, sdk_failure};
 use crate::scim::schema::ResourceKind;
 use crate::store::{
     Created, Lookup, ManagerLink, Member, Page, Record, Store, StoreError, UniqueKey,
@@ -67,7 +67,7 @@ impl Store for DynamoStore {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| unavailable("GetItem", &e))?;
+            .map_err(|e| sdk_failure("GetItem", &e))?;
         output.item().map(|item| decode(item, kind)).transpose()
     }
 
@@ -136,7 +136,7 @@ impl Store for DynamoStore {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| unavailable("GetItem", &e))?;
+            .map_err(|e| sdk_failure("GetItem", &e))?;
         Ok(output
             .item()
             .and_then(|item| item.get(ATTR_ID))
@@ -202,7 +202,7 @@ impl Store for DynamoStore {
                 .limit(i32::try_from(want).unwrap_or(i32::MAX))
                 .send()
                 .await
-                .map_err(|e| unavailable("Query", &e))?;
+                .map_err(|e| sdk_failure("Query", &e))?;
             for item in page.items() {
                 records.push(decode(item, kind)?);
             }
@@ -230,7 +230,7 @@ impl Store for DynamoStore {
                 .limit(i32::try_from(remaining).unwrap_or(i32::MAX))
                 .send()
                 .await
-                .map_err(|e| unavailable("Query", &e))?;
+                .map_err(|e| sdk_failure("Query", &e))?;
             let items = page.items();
             let taken = items.len() as u64;
             if taken >= remaining {
@@ -255,7 +255,7 @@ impl Store for DynamoStore {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| unavailable("GetItem", &e))?;
+            .map_err(|e| sdk_failure("GetItem", &e))?;
         Ok(output
             .item()
             .and_then(|i| i.get(ATTR_COUNT))

@@ -8,10 +8,10 @@ use aws_sdk_dynamodb::types::{
 };
 
 use super::codec::{
-    self, ATTR_COUNT, ATTR_GROUPS, ATTR_ID, ATTR_MODIFIED, ATTR_VERSION, Item, PENDING_SK, n, s,
+    self, ATTR_COUNT, ATTR_GROUPS, ATTR_ID, ATTR_MODIFIED, ATTR_VERSION, Item, n, s,
 };
-use super::keys::{self, GSI1_PK, GSI1_SK};
-use super::{DynamoStore, build_err, unavailable};
+use super::keys::{self, GSI1_PK, GSI1_SK, PENDING_SK};
+use super::{DynamoStore, build_err, sdk_failure};
 use crate::scim::schema::ResourceKind;
 use crate::store::{ManagerLink, Member, Record, StoreError, UniqueKey};
 use crate::tenant::TenantId;
@@ -289,7 +289,7 @@ impl<'t> Transaction<'t> {
             .expression_attribute_names("#s1", GSI1_SK)
             .expression_attribute_values(":d", n(delta))
             .expression_attribute_values(":g1", s(keys::auxiliary_collection_pk(tenant)))
-            .expression_attribute_values(":s1", s(format!("{pk}#{sk}")))
+            .expression_attribute_values(":s1", s(keys::auxiliary_sk(&pk, sk)))
             .build()
             .map_err(build_err)?;
         self.items.push((
@@ -438,7 +438,7 @@ impl DynamoStore {
             let Some(TransactWriteItemsError::TransactionCanceledException(cancel)) =
                 err.as_service_error()
             else {
-                return Err(unavailable("TransactWriteItems", &err).into());
+                return Err(sdk_failure("TransactWriteItems", &err).into());
             };
             let reasons = cancel.cancellation_reasons();
             if let Some(((role, _), reason)) = tx
@@ -449,11 +449,19 @@ impl DynamoStore {
             {
                 return Err(role.failure(reason.item().is_some()));
             }
+            // An item DynamoDB refuses (too large) fails the same way on
+            // every attempt.
+            if reasons.iter().any(|r| r.code() == Some("ValidationError")) {
+                return Err(StoreError::Rejected(
+                    "DynamoDB TransactWriteItems refused an item: ValidationError".into(),
+                )
+                .into());
+            }
             if !reasons
                 .iter()
                 .any(|r| r.code() == Some("TransactionConflict"))
             {
-                return Err(unavailable("TransactWriteItems", &err).into());
+                return Err(sdk_failure("TransactWriteItems", &err).into());
             }
             let jitter = u64::from(uuid::Uuid::new_v4().as_bytes()[0]) % 20;
             tokio::time::sleep(std::time::Duration::from_millis((20 << attempt) + jitter)).await;
