@@ -24,6 +24,10 @@
 //!   without such comparisons it is `noTarget`.
 //! - Group `members` are never edited in the document: each operation on them
 //!   becomes a [`MemberChange`] for the membership store.
+//! - The work is linear in the request: at most
+//!   [`MAX_PATCH_OPERATIONS`](super::limits::MAX_PATCH_OPERATIONS) operations
+//!   and member ids per request bounded (`400 tooMany`); operations edit one
+//!   working copy, and each attribute they touched is validated once.
 
 use std::collections::HashSet;
 
