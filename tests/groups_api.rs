@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use common::http_api::{Api, api};
 use scim_serverless::api::Routes;
+use scim_serverless::scim::limits::MAX_MEMBERS_PER_REQUEST;
 use scim_serverless::scim::schema::ResourceKind;
 use scim_serverless::store::{MemoryStore, Record, Store};
 use serde_json::{Value, json};
@@ -513,6 +514,42 @@ async fn a_group_too_big_for_one_response_is_a_scim_error() {
     assert_eq!(by_member.ids(), [g]);
 }
 
+/// More members than one request may name: `400 tooMany` on PATCH, POST
+/// and PUT, checked before any member is looked up or written.
+async fn members_per_request_are_limited<S: Store + Clone>(store: S) {
+    let api = api(store);
+    let g = group(&api, "Limited", &[]).await;
+    let value: Vec<Value> = (0..=MAX_MEMBERS_PER_REQUEST)
+        .map(|i| json!({"value": format!("nobody-{i}")}))
+        .collect();
+    let too_many = |reply: common::http_api::Reply| {
+        let reply = reply.expect(400);
+        assert_eq!(reply.body["scimType"], "tooMany", "{}", reply.body);
+        let detail = reply.body["detail"].as_str().unwrap();
+        assert!(detail.contains("members per request"), "{detail}");
+    };
+    too_many(
+        api.call(
+            "PATCH",
+            &format!("/Groups/{g}"),
+            Some(patch(
+                json!([{"op": "Add", "path": "members", "value": value}]),
+            )),
+        )
+        .await,
+    );
+    let body = json!({"schemas": [GROUP], "displayName": "Huge", "members": value});
+    too_many(api.call("POST", "/Groups", Some(body.clone())).await);
+    too_many(api.call("PUT", &format!("/Groups/{g}"), Some(body)).await);
+    let after = api
+        .call("GET", &format!("/Groups/{g}"), None)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(after["displayName"], "Limited");
+    assert_eq!(after["meta"]["version"], "W/\"1\"");
+}
+
 both_stores!(
     lifecycle,
     display_name_is_unique_and_filters_answer_by_key,
@@ -520,4 +557,5 @@ both_stores!(
     deleting_a_user_ends_its_memberships,
     concurrent_patches_add_every_member,
     five_thousand_members_in_one_patch,
+    members_per_request_are_limited,
 );

@@ -7,6 +7,7 @@ mod common;
 use common::http_api::{Api, api, api_with};
 use scim_serverless::api::Routes;
 use scim_serverless::config::Config;
+use scim_serverless::scim::limits::{MAX_BODY_BYTES, MAX_PATCH_OPERATIONS};
 use scim_serverless::store::Store;
 use serde_json::{Value, json};
 
@@ -798,6 +799,74 @@ async fn concurrent_patches_lose_nothing<S: Store + Clone>(store: S) {
     );
 }
 
+/// Declared limits answer `400 tooMany` naming the limit, before any work,
+/// and leave the user as it was; a request at the limits succeeds.
+async fn requests_past_the_limits_are_refused<S: Store + Clone>(store: S) {
+    let api = api(store);
+    let u = id(&create(&api, user("limits@example.com")).await);
+    let path = format!("/Users/{u}");
+    let too_many = |reply: common::http_api::Reply, limit: &str| {
+        let reply = reply.expect(400);
+        assert_eq!(reply.body["scimType"], "tooMany", "{}", reply.body);
+        let detail = reply.body["detail"].as_str().unwrap();
+        assert!(detail.contains(limit), "{detail}");
+    };
+
+    let role = |i: usize| json!({"op": "add", "path": "roles", "value": [{"value": format!("role-{i:04}")}]});
+    let ops: Vec<Value> = (0..5_000).map(role).collect();
+    too_many(
+        api.call("PATCH", &path, Some(patch(Value::Array(ops))))
+            .await,
+        "operations per PATCH",
+    );
+    let ops: Vec<Value> = (0..MAX_PATCH_OPERATIONS).map(role).collect();
+    let patched = api
+        .call("PATCH", &path, Some(patch(Value::Array(ops))))
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(
+        patched["roles"].as_array().map(Vec::len),
+        Some(MAX_PATCH_OPERATIONS)
+    );
+    too_many(
+        api.call(
+            "PATCH",
+            &path,
+            Some(patch(
+                json!([{"op": "add", "path": "roles", "value": [{"value": "one-too-many"}]}]),
+            )),
+        )
+        .await,
+        "values per multi-valued attribute",
+    );
+
+    let emails: Vec<Value> = (0..50_000)
+        .map(|i| json!({"value": format!("e{i}@example.com")}))
+        .collect();
+    let mut body = user("many-emails@example.com");
+    body["emails"] = Value::Array(emails);
+    too_many(
+        api.call("POST", "/Users", Some(body)).await,
+        "values per multi-valued attribute",
+    );
+
+    let mut body = user("big-body@example.com");
+    body["nickName"] = json!("x".repeat(MAX_BODY_BYTES));
+    too_many(
+        api.call("POST", "/Users", Some(body)).await,
+        "request body size",
+    );
+
+    let after = api.call("GET", &path, None).await.expect(200).body;
+    assert_eq!(after["meta"]["version"], "W/\"2\"");
+    let listed = api
+        .call("GET", "/Users?filter=userName sw \"many-emails\"", None)
+        .await
+        .expect(200);
+    assert_eq!(listed.body["totalResults"], 0);
+}
+
 both_stores!(
     lifecycle,
     user_name_is_unique_case_insensitively,
@@ -810,4 +879,5 @@ both_stores!(
     patch_dialects_and_soft_delete,
     managers_resolve_in_any_order,
     concurrent_patches_lose_nothing,
+    requests_past_the_limits_are_refused,
 );

@@ -7,7 +7,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -17,11 +17,9 @@ use tokio::net::TcpListener;
 
 use super::{Caller, HttpConfig, Routes, serve};
 use crate::auth::{TokenSource, Verdict, Verifier};
-use crate::scim::ScimError;
+use crate::scim::limits::{LimitError, MAX_BODY_BYTES};
+use crate::scim::{ScimError, ScimType};
 use crate::tenant::{TenantId, split_scim_path};
-
-/// Largest request body accepted (API Gateway's own limit is 10 MB).
-pub const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
 
 /// Everything one local server needs.
 pub struct LocalApp<R, S> {
@@ -63,12 +61,14 @@ async fn read_body(
     let (parts, body) = req.into_parts();
     match Limited::new(body, MAX_BODY_BYTES).collect().await {
         Ok(collected) => Ok(http::Request::from_parts(parts, collected.to_bytes())),
-        Err(_) => Err(super::response::ScimResponse::error(&ScimError::new(
-            413,
-            None,
-            format!("request body larger than {MAX_BODY_BYTES} bytes or unreadable"),
-        ))
-        .into_http()),
+        Err(e) => {
+            let error = if e.is::<LengthLimitError>() {
+                ScimError::from(LimitError::Body)
+            } else {
+                ScimError::bad_request(ScimType::InvalidSyntax, "the request body is unreadable")
+            };
+            Err(super::response::ScimResponse::error(&error).into_http())
+        }
     }
 }
 

@@ -2,7 +2,7 @@
 //! a User (both read-only on the other side), built from the store's
 //! membership edges, and member ids checked before anything is written.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use serde_json::{Value, json};
 
@@ -77,9 +77,10 @@ pub async fn resolve<S: Store>(
         .iter()
         .map(Member::of)
         .collect();
+    let is_user: HashSet<&str> = found.iter().map(|m| m.id.as_str()).collect();
     let rest: Vec<String> = wanted
         .iter()
-        .filter(|id| !found.iter().any(|m| &&m.id == id))
+        .filter(|id| !is_user.contains(id.as_str()))
         .cloned()
         .collect();
     if !rest.is_empty() {
@@ -91,9 +92,10 @@ pub async fn resolve<S: Store>(
                 .map(Member::of),
         );
     }
+    let known: HashSet<&str> = found.iter().map(|m| m.id.as_str()).collect();
     let unknown: Vec<&String> = wanted
         .iter()
-        .filter(|id| !found.iter().any(|m| &&m.id == id))
+        .filter(|id| !known.contains(id.as_str()))
         .take(5)
         .collect();
     if !unknown.is_empty() {

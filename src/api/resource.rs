@@ -8,6 +8,7 @@ use http::header::{ETAG, LOCATION};
 
 use super::request::ScimRequest;
 use super::response::ScimResponse;
+use crate::scim::limits::{LimitError, MAX_BODY_BYTES};
 use crate::scim::projection::Projection;
 use crate::scim::resource::{finish, now};
 use crate::scim::schema::{ENTERPRISE_URN, Registry, ResourceKind};
@@ -197,8 +198,13 @@ pub async fn backoff(attempt: u32) {
     tokio::time::sleep(std::time::Duration::from_millis(millis)).await;
 }
 
-/// The request body as JSON: `400 invalidSyntax` when it is not.
+/// The request body as JSON: `400 invalidSyntax` when it is not, `400
+/// tooMany` past the body limit (what reaches a Lambda function is only
+/// capped by API Gateway).
 pub fn json_body(req: &ScimRequest) -> Result<Value, ScimError> {
+    if req.body.len() > MAX_BODY_BYTES {
+        return Err(LimitError::Body.into());
+    }
     serde_json::from_slice(&req.body).map_err(|e| {
         ScimError::bad_request(
             ScimType::InvalidSyntax,

@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use super::filter::FilterError;
+use super::limits::LimitError;
 use super::patch::PatchError;
 use super::resource::ResourceError;
 
@@ -78,6 +79,13 @@ impl From<FilterError> for ScimError {
     }
 }
 
+/// A declared limit exceeded: `tooMany`, the detail naming the limit.
+impl From<LimitError> for ScimError {
+    fn from(e: LimitError) -> Self {
+        ScimError::bad_request(ScimType::TooMany, e.to_string())
+    }
+}
+
 /// Bad resource bodies: `invalidSyntax` when not an object, `mutability`
 /// for an immutable change, `invalidValue` otherwise.
 impl From<ResourceError> for ScimError {
@@ -85,6 +93,7 @@ impl From<ResourceError> for ScimError {
         let scim_type = match e {
             ResourceError::NotAnObject => ScimType::InvalidSyntax,
             ResourceError::Immutable(_) => ScimType::Mutability,
+            ResourceError::Limit(l) => return l.into(),
             _ => ScimType::InvalidValue,
         };
         ScimError::bad_request(scim_type, e.to_string())
@@ -102,6 +111,7 @@ impl From<PatchError> for ScimError {
             PatchError::InvalidValue(_) => ScimType::InvalidValue,
             PatchError::Mutability(_) => ScimType::Mutability,
             PatchError::Resource(r) => return r.clone().into(),
+            PatchError::Limit(l) => return l.clone().into(),
         };
         ScimError::bad_request(scim_type, e.to_string())
     }

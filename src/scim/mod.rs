@@ -3,6 +3,7 @@
 pub mod discovery;
 pub mod error;
 pub mod filter;
+pub mod limits;
 pub mod list;
 pub mod manager;
 pub mod patch;
@@ -10,5 +11,6 @@ pub mod path;
 pub mod projection;
 pub mod resource;
 pub mod schema;
+mod value_set;
 
 pub use error::{ScimError, ScimType};

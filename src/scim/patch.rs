@@ -24,16 +24,24 @@
 //!   without such comparisons it is `noTarget`.
 //! - Group `members` are never edited in the document: each operation on them
 //!   becomes a [`MemberChange`] for the membership store.
+//! - The work is linear in the request: at most
+//!   [`MAX_PATCH_OPERATIONS`](super::limits::MAX_PATCH_OPERATIONS) operations
+//!   and member ids per request bounded (`400 tooMany`); operations edit one
+//!   working copy, and each attribute they touched is validated once.
+
+use std::collections::HashSet;
 
 use serde_json::{Map, Value};
 
 use super::filter::{CompValue, CompareOp, Filter, FilterError};
+use super::limits::{LimitError, MAX_PATCH_OPERATIONS, MAX_VALUES, check_members, check_values};
 use super::path::{AttrPath, ValuePathText, split_value_path};
 use super::resource::{
     KeyTarget, ResourceError, check_immutable, check_required, coerce_value, finish,
     ignored_on_input, resolve_key, resolve_name, with_container,
 };
 use super::schema::{AttributeDef, Registry, ResourceKind, Schema};
+use super::value_set::{ValueSet, dedup};
 
 /// The URN every PatchOp request lists in `schemas`.
 pub const PATCH_OP_URN: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
@@ -55,6 +63,8 @@ pub enum PatchError {
     Mutability(String),
     #[error(transparent)]
     Resource(#[from] ResourceError),
+    #[error(transparent)]
+    Limit(#[from] LimitError),
 }
 
 impl From<FilterError> for PatchError {
@@ -191,9 +201,18 @@ impl PatchRequest {
         let operations = get_ci(body, "Operations")
             .and_then(Value::as_array)
             .ok_or_else(|| syntax("'Operations' must be an array"))?;
+        if operations.len() > MAX_PATCH_OPERATIONS {
+            return Err(LimitError::Operations.into());
+        }
         let mut ops = Vec::with_capacity(operations.len());
         for op in operations {
             parse_op(op, kind, registry, &mut ops)?;
+            if ops.len() > MAX_PATCH_OPERATIONS {
+                return Err(LimitError::Operations.into());
+            }
+        }
+        if kind == ResourceKind::Group {
+            check_members(ops.iter().map(member_count).sum())?;
         }
         Ok(PatchRequest { ops })
     }
@@ -201,6 +220,10 @@ impl PatchRequest {
     /// Applies every operation to `resource`, all or nothing: on error the
     /// resource is untouched. Group `members` operations are returned, not
     /// applied. `schemas` is recomputed.
+    ///
+    /// The operations work on one copy of the document; each attribute they
+    /// touched is validated (coerced, de-duplicated, checked) once at the
+    /// end, so the cost is linear in the operations and the values.
     pub fn apply(
         &self,
         resource: &mut Value,
@@ -212,6 +235,8 @@ impl PatchRequest {
         })?;
         let mut doc = original.clone();
         let mut members = Vec::new();
+        // At most one entry per attribute of the schemas: a short list.
+        let mut touched: Vec<(Option<&str>, &AttributeDef)> = Vec::new();
         for op in &self.ops {
             let path = op.path();
             let Some(resolved) = path.attr.definition(kind, registry) else {
@@ -235,12 +260,23 @@ impl PatchRequest {
             let urn = path.attr.urn.as_deref();
             with_container(&mut doc, urn, |container| {
                 let current = container.remove(&attr.name);
-                let new = apply_op(op, attr, sub, current, kind, registry)?;
-                let new = match new {
-                    Some(v) => coerce_value(attr, v)?,
-                    None => None,
-                };
-                if let Some(v) = new {
+                if let Some(v) = apply_op(op, attr, sub, current, kind, registry)? {
+                    container.insert(attr.name.clone(), bounded(attr, v)?);
+                }
+                Ok::<_, PatchError>(())
+            })?;
+            if !touched
+                .iter()
+                .any(|(u, a)| *u == urn && a.name == attr.name)
+            {
+                touched.push((urn, attr));
+            }
+        }
+        for (urn, attr) in touched {
+            with_container(&mut doc, urn, |container| {
+                if let Some(v) = container.remove(&attr.name)
+                    && let Some(v) = coerce_value(attr, v)?
+                {
                     container.insert(attr.name.clone(), v);
                 }
                 Ok::<_, PatchError>(())
@@ -253,6 +289,38 @@ impl PatchRequest {
         let changed = doc != *resource;
         *resource = doc;
         Ok(PatchOutcome { changed, members })
+    }
+}
+
+/// How many member ids an operation on a Group's `members` names.
+fn member_count(op: &PatchOp) -> usize {
+    let path = op.path();
+    if path.attr.urn.is_some() || path.attr.name != "members" {
+        return 0;
+    }
+    match op {
+        PatchOp::Add { value, .. }
+        | PatchOp::Replace { value, .. }
+        | PatchOp::Remove {
+            value: Some(value), ..
+        } => value.as_array().map_or(1, Vec::len),
+        PatchOp::Remove { value: None, .. } => 0,
+    }
+}
+
+/// Keeps a multi-valued attribute being patched within bounds between
+/// operations: repeats (an `add` appends, the final validation removes
+/// them) are dropped once the list has twice [`MAX_VALUES`] elements, so
+/// each operation scans a bounded list and de-duplication costs at most
+/// one hash per value added.
+fn bounded(attr: &AttributeDef, value: Value) -> Result<Value, LimitError> {
+    match value {
+        Value::Array(items) if items.len() > 2 * MAX_VALUES => {
+            let items = dedup(items);
+            check_values(attr, items.len())?;
+            Ok(Value::Array(items))
+        }
+        other => Ok(other),
     }
 }
 
@@ -460,7 +528,8 @@ fn apply_op(
                 Some(Value::Array(s)) => s,
                 _ => Vec::new(),
             };
-            items.retain(|i| !selectors.iter().any(|s| selects(attr, s, i)));
+            let selectors = Selectors::new(attr, &selectors);
+            items.retain(|i| !selectors.select(i));
             Ok(Some(Value::Array(items)))
         }
         (Kind::Remove, None, _) => Ok(None),
@@ -517,15 +586,16 @@ fn apply_whole(
             Vec::new()
         };
         let primaries: Vec<Value> = new.iter().filter(|n| is_primary(n)).cloned().collect();
-        for n in new {
-            if !items.contains(&n) {
-                items.push(n);
-            }
-        }
+        // Repeats are dropped by the validation after the last operation.
+        items.extend(new);
         if !primaries.is_empty() {
+            let mut keep = ValueSet::default();
+            primaries.iter().for_each(|p| {
+                keep.insert(p);
+            });
             items
                 .iter_mut()
-                .filter(|i| !primaries.contains(i))
+                .filter(|i| is_primary(i) && !keep.contains(i))
                 .for_each(clear_primary);
         }
         return Ok(Some(Value::Array(items)));
@@ -752,24 +822,88 @@ fn member_ids(value: &Value) -> Result<Vec<String>, PatchError> {
         .collect()
 }
 
-/// Whether `selector` (from a remove's value array) selects `item`: by
-/// `value` when it has one (case-insensitively unless `value` is caseExact),
-/// else by every sub-attribute it carries.
-fn selects(attr: &AttributeDef, selector: &Value, item: &Value) -> bool {
-    let (Value::Object(s), Value::Object(i)) = (selector, item) else {
-        return selector == item;
-    };
-    match (s.get("value"), i.get("value")) {
-        (Some(Value::String(a)), Some(Value::String(b))) => {
-            let exact = attr.sub("value").is_some_and(|v| v.case_exact);
-            if exact {
-                a == b
-            } else {
-                a.eq_ignore_ascii_case(b)
+/// The selectors of a `remove` with a value array, indexed so that each
+/// element is tested in expected constant time. A selector selects an
+/// element by `value` when it has one (case-insensitively unless `value` is
+/// caseExact), else by every sub-attribute it carries; a non-object
+/// selector selects an equal element.
+struct Selectors<'s> {
+    case_exact: bool,
+    /// String `value`s, folded unless caseExact.
+    strings: HashSet<String>,
+    /// Other `value`s, compared exactly.
+    values: ValueSet<'s>,
+    /// Selectors without `value`, grouped by the sub-attributes they carry:
+    /// an element is projected on each group's names and looked up.
+    by_fields: Vec<(Vec<&'s String>, ValueSet<'s>)>,
+    /// Non-object selectors.
+    whole: ValueSet<'s>,
+}
+
+impl<'s> Selectors<'s> {
+    fn new(attr: &AttributeDef, selectors: &'s [Value]) -> Self {
+        let case_exact = attr.sub("value").is_some_and(|v| v.case_exact);
+        let mut out = Selectors {
+            case_exact,
+            strings: HashSet::new(),
+            values: ValueSet::default(),
+            by_fields: Vec::new(),
+            whole: ValueSet::default(),
+        };
+        for selector in selectors {
+            let Value::Object(s) = selector else {
+                out.whole.insert(selector);
+                continue;
+            };
+            match s.get("value") {
+                Some(Value::String(v)) => {
+                    out.strings.insert(out.fold(v));
+                }
+                Some(v) => {
+                    out.values.insert(v);
+                }
+                None => {
+                    let mut names: Vec<&String> = s.keys().collect();
+                    names.sort();
+                    let set = match out.by_fields.iter_mut().find(|(n, _)| *n == names) {
+                        Some((_, set)) => set,
+                        None => {
+                            out.by_fields.push((names, ValueSet::default()));
+                            &mut out.by_fields.last_mut().expect("just pushed").1
+                        }
+                    };
+                    set.insert(selector);
+                }
             }
         }
-        (Some(a), b) => Some(a) == b,
-        (None, _) => s.iter().all(|(k, v)| i.get(k) == Some(v)),
+        out
+    }
+
+    fn fold(&self, s: &str) -> String {
+        if self.case_exact {
+            s.to_owned()
+        } else {
+            s.to_ascii_lowercase()
+        }
+    }
+
+    fn select(&self, item: &Value) -> bool {
+        let Value::Object(i) = item else {
+            return self.whole.contains(item);
+        };
+        let by_value = match i.get("value") {
+            Some(Value::String(v)) => self.strings.contains(&self.fold(v)),
+            Some(v) => self.values.contains(v),
+            None => false,
+        };
+        by_value
+            || self.by_fields.iter().any(|(names, set)| {
+                let projected: Option<Map<String, Value>> = names
+                    .iter()
+                    .map(|n| Some(((*n).clone(), i.get(n.as_str())?.clone())))
+                    .collect();
+                projected.is_some_and(|p| set.contains(&Value::Object(p)))
+            })
     }
 }
 
@@ -821,6 +955,7 @@ fn clear_primary(v: &mut Value) {
 mod tests {
     use super::*;
     use crate::scim::error::{ScimError, ScimType};
+    use crate::scim::limits::MAX_MEMBERS_PER_REQUEST;
     use crate::scim::schema::{DEFAULT_EXTENSION_URN, ENTERPRISE_URN, GROUP_URN, USER_URN};
     use proptest::prelude::*;
     use serde_json::json;
@@ -1397,6 +1532,149 @@ mod tests {
             assert!(outcome.changed);
             assert_eq!(doc["id"], "g1");
             assert_eq!(doc["displayName"], "Renamed");
+        }
+    }
+
+    fn limit_of(result: Result<(Value, PatchOutcome), PatchError>) -> ScimError {
+        let err = ScimError::from(result.expect_err("over a limit"));
+        assert_eq!(err.scim_type, Some(ScimType::TooMany), "{}", err.detail);
+        err
+    }
+
+    #[test]
+    fn operations_are_limited() {
+        let one = json!({"op": "add", "path": "roles", "value": [{"value": "r"}]});
+        let at_limit = Value::Array(vec![one.clone(); MAX_PATCH_OPERATIONS]);
+        let (doc, _) = run(&stored_user(), ResourceKind::User, at_limit).unwrap();
+        assert_eq!(doc["roles"], json!([{"value": "r"}]));
+        let over = Value::Array(vec![one; MAX_PATCH_OPERATIONS + 1]);
+        let err = limit_of(run(&stored_user(), ResourceKind::User, over));
+        assert!(
+            err.detail.contains("operations per PATCH"),
+            "{}",
+            err.detail
+        );
+        // Path-less operations count once per attribute they set.
+        let wide = json!({"op": "replace", "value": {"displayName": "x", "title": "y"}});
+        let over = Value::Array(vec![wide; MAX_PATCH_OPERATIONS / 2 + 1]);
+        limit_of(run(&stored_user(), ResourceKind::User, over));
+    }
+
+    #[test]
+    fn values_are_limited_in_one_operation_and_in_the_result() {
+        let roles = |from: usize, n: usize| -> Value {
+            (from..from + n)
+                .map(|i| json!({"value": format!("r{i}")}))
+                .collect()
+        };
+        let (doc, _) = run(
+            &stored_user(),
+            ResourceKind::User,
+            json!([{"op": "add", "path": "roles", "value": roles(0, MAX_VALUES)}]),
+        )
+        .unwrap();
+        assert_eq!(doc["roles"].as_array().map(Vec::len), Some(MAX_VALUES));
+        let err = limit_of(run(
+            &stored_user(),
+            ResourceKind::User,
+            json!([{"op": "add", "path": "roles", "value": roles(0, MAX_VALUES + 1)}]),
+        ));
+        assert!(err.detail.contains("'roles'"), "{}", err.detail);
+        assert!(
+            err.detail.contains("values per multi-valued attribute"),
+            "{}",
+            err.detail
+        );
+        // One value at a time, past the limit: refused after the last op.
+        let ops: Value = (0..=MAX_VALUES)
+            .map(|i| json!({"op": "add", "path": "roles", "value": {"value": format!("r{i}")}}))
+            .collect();
+        limit_of(run(&stored_user(), ResourceKind::User, ops));
+        // Many operations re-adding what is there stay one value each.
+        let ops: Value = (0..MAX_PATCH_OPERATIONS)
+            .map(|i| json!({"op": "add", "path": "roles", "value": roles(i % 3, 1)}))
+            .collect();
+        let (doc, _) = run(&stored_user(), ResourceKind::User, ops).unwrap();
+        assert_eq!(doc["roles"], roles(0, 3));
+    }
+
+    #[test]
+    fn members_are_limited_across_operations() {
+        let ids =
+            |n: usize| -> Value { (0..n).map(|i| json!({"value": format!("u{i}")})).collect() };
+        let half = MAX_MEMBERS_PER_REQUEST / 2;
+        let (_, outcome) = run(
+            &stored_group(),
+            ResourceKind::Group,
+            json!([
+                {"op": "add", "path": "members", "value": ids(half)},
+                {"op": "remove", "path": "members", "value": ids(half)}
+            ]),
+        )
+        .unwrap();
+        assert_eq!(outcome.members.len(), 2);
+        let err = limit_of(run(
+            &stored_group(),
+            ResourceKind::Group,
+            json!([
+                {"op": "add", "path": "members", "value": ids(half)},
+                {"op": "remove", "path": "members", "value": ids(half + 1)}
+            ]),
+        ));
+        assert!(err.detail.contains("members per request"), "{}", err.detail);
+    }
+
+    /// Whether `selector` selects `item`, by scanning: the rule
+    /// [`Selectors`] indexes.
+    fn selects_by_scan(attr: &AttributeDef, selector: &Value, item: &Value) -> bool {
+        let (Value::Object(s), Value::Object(i)) = (selector, item) else {
+            return selector == item;
+        };
+        match (s.get("value"), i.get("value")) {
+            (Some(Value::String(a)), Some(Value::String(b))) => {
+                if attr.sub("value").is_some_and(|v| v.case_exact) {
+                    a == b
+                } else {
+                    a.eq_ignore_ascii_case(b)
+                }
+            }
+            (Some(a), b) => Some(a) == b,
+            (None, _) => s.iter().all(|(k, v)| i.get(k) == Some(v)),
+        }
+    }
+
+    fn arb_element() -> impl Strategy<Value = Value> {
+        let scalar = prop_oneof![
+            prop::sample::select(vec!["a@x", "A@X", "b@x", "work", "home"]).prop_map(Value::from),
+            any::<bool>().prop_map(Value::Bool),
+            (0i64..2).prop_map(Value::from),
+        ];
+        prop_oneof![
+            4 => prop::collection::vec(
+                (prop::sample::select(vec!["value", "type", "primary", "display"]), scalar.clone()),
+                1..4
+            )
+            .prop_map(|kv| Value::Object(kv.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())),
+            1 => scalar,
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn indexed_selectors_equal_the_scan(
+            selectors in prop::collection::vec(arb_element(), 0..6),
+            items in prop::collection::vec(arb_element(), 0..8),
+        ) {
+            let registry = Registry::default();
+            for name in ["emails", "roles", "members"] {
+                let kind = if name == "members" { ResourceKind::Group } else { ResourceKind::User };
+                let attr = registry.resolve(kind, None, name, None).unwrap().attr;
+                let indexed = Selectors::new(attr, &selectors);
+                for item in &items {
+                    let scan = selectors.iter().any(|s| selects_by_scan(attr, s, item));
+                    prop_assert_eq!(indexed.select(item), scan, "{} {}", name, item);
+                }
+            }
         }
     }
 

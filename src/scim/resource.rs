@@ -9,12 +9,16 @@
 //! apart from type coercion (string booleans, numeric strings, wrapped
 //! singletons).
 
+use std::collections::HashSet;
+
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use super::limits::{LimitError, check_values};
 use super::path::has_urn_prefix;
 use super::schema::{AttrType, AttributeDef, Mutability, Registry, Resolved, ResourceKind, Schema};
+use super::value_set::dedup;
 
 /// Why a written resource or value was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -33,6 +37,8 @@ pub enum ResourceError {
     MultiplePrimary(String),
     #[error("attribute '{0}' is immutable and cannot be changed")]
     Immutable(String),
+    #[error(transparent)]
+    Limit(#[from] LimitError),
 }
 
 impl ResourceError {
@@ -271,14 +277,14 @@ pub fn coerce_value(def: &AttributeDef, value: Value) -> Result<Option<Value>, R
             Value::Array(items) => items,
             single => vec![single],
         };
+        check_values(def, items.len())?;
         let mut out: Vec<Value> = Vec::with_capacity(items.len());
         for item in items {
-            if let Some(v) = coerce_single(def, item)?
-                && !out.contains(&v)
-            {
+            if let Some(v) = coerce_single(def, item)? {
                 out.push(v);
             }
         }
+        let out = dedup(out);
         if out.is_empty() {
             return Ok(None);
         }
@@ -404,7 +410,7 @@ fn check_multi(def: &AttributeDef, items: &[Value]) -> Result<(), ResourceError>
         .sub("type")
         .is_some_and(|t| !t.canonical_values.is_empty() && t.mutability == Mutability::ReadWrite);
     if labelled {
-        let mut seen: Vec<String> = Vec::new();
+        let mut seen: HashSet<String> = HashSet::with_capacity(items.len());
         for ty in items.iter().filter_map(|i| i.get("type")?.as_str()) {
             let ty = ty.to_lowercase();
             if seen.contains(&ty) {
@@ -413,7 +419,7 @@ fn check_multi(def: &AttributeDef, items: &[Value]) -> Result<(), ResourceError>
                     ty,
                 });
             }
-            seen.push(ty);
+            seen.insert(ty);
         }
     }
     let primaries = items
@@ -573,6 +579,7 @@ pub fn take_members(doc: &mut Value) -> Vec<String> {
 mod tests {
     use super::*;
     use crate::scim::error::{ScimError, ScimType};
+    use crate::scim::limits::{MAX_MEMBERS_PER_REQUEST, MAX_VALUES};
     use crate::scim::schema::{DEFAULT_EXTENSION_URN, ENTERPRISE_URN, GROUP_URN, USER_URN};
     use serde_json::json;
 
@@ -783,6 +790,37 @@ mod tests {
         assert_eq!(
             group(json!({"members": []})),
             Err(ResourceError::Required("displayName".into()))
+        );
+    }
+
+    #[test]
+    fn multi_valued_attributes_are_limited() {
+        let emails = |n: usize| -> Value {
+            (0..n)
+                .map(|i| json!({"value": format!("u{i}@x")}))
+                .collect()
+        };
+        let at = user(json!({"userName": "u", "emails": emails(MAX_VALUES)})).unwrap();
+        assert_eq!(at["emails"].as_array().map(Vec::len), Some(MAX_VALUES));
+        let over = user(json!({"userName": "u", "emails": emails(50_000)}));
+        assert_eq!(over, Err(LimitError::Values("emails".into()).into()));
+        let e = ScimError::from(over.unwrap_err());
+        assert_eq!((e.status, e.scim_type), (400, Some(ScimType::TooMany)));
+        // Repeats count as sent: the limit is checked before any work.
+        let repeated = vec![json!({"value": "a@x"}); MAX_VALUES + 1];
+        assert!(user(json!({"userName": "u", "emails": repeated})).is_err());
+        // Group members have their own, higher limit.
+        let members: Value = (0..MAX_MEMBERS_PER_REQUEST)
+            .map(|i| json!({"value": format!("m{i}")}))
+            .collect();
+        let mut g = group(json!({"displayName": "g", "members": members})).unwrap();
+        assert_eq!(take_members(&mut g).len(), MAX_MEMBERS_PER_REQUEST);
+        let members: Value = (0..=MAX_MEMBERS_PER_REQUEST)
+            .map(|i| json!({"value": format!("m{i}")}))
+            .collect();
+        assert_eq!(
+            group(json!({"displayName": "g", "members": members})),
+            Err(LimitError::Members.into())
         );
     }
 
