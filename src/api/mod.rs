@@ -99,7 +99,9 @@ pub async fn serve<R: Routes>(
                 tracing::Span::current().record("tenant", req.tenant.as_str());
                 let answer = match authorize(&caller, &req.tenant) {
                     Err(err) => Err(err),
-                    Ok(()) => match routes.route(&req).await {
+                    // On the heap: route futures are large, and debug builds
+                    // copy them across the stack frames of this one.
+                    Ok(()) => match Box::pin(routes.route(&req)).await {
                         Some(answer) => answer,
                         None => Err(ScimError::not_found("no such endpoint")),
                     },
