@@ -2,17 +2,37 @@
 //! data. Used by `scim-admin`; every action is one call here so that the
 //! CLI only parses arguments and prints.
 
+use std::time::Duration;
+
 use serde::Serialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::auth::token::issue;
-use crate::auth::{AuthError, TokenSet, TokenStore};
+use crate::auth::{AuthError, TokenSet, TokenStore, Versioned};
 use crate::store::{Store, StoreError};
 use crate::tenant::TenantId;
 
 /// Items deleted per page when purging a tenant.
 const PURGE_PAGE: usize = 200;
+/// Attempts of a token-set change that other writers keep pre-empting.
+const TOKEN_WRITE_ATTEMPTS: u32 = 10;
+/// How long `tenant delete` waits, by default, between refusing the
+/// tenant's tokens and deleting its data: the authorizer's token cache
+/// (`TokenCacheTtlSeconds`, 60 s) plus API Gateway's decision cache
+/// (`AuthorizerCacheTtlSeconds`, 60 s) plus the longest request (29 s), so
+/// no write can land during or after the purge.
+pub const DEFAULT_DELETE_WAIT: Duration = Duration::from_secs(150);
+
+/// What `tenant delete` is doing, for progress reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeleteProgress {
+    /// Tokens are refused; waiting this long for caches and in-flight
+    /// requests before deleting data.
+    Waiting(Duration),
+    /// Items deleted so far.
+    Deleted(usize),
+}
 
 /// Why an operator action failed; [`AdminError::exit_code`] tells scripts.
 #[derive(Debug, thiserror::Error)]
@@ -83,6 +103,9 @@ pub struct TenantInfo {
     pub created: Option<String>,
     pub tenant_url: Option<String>,
     pub tokens: Vec<TokenInfo>,
+    /// When its deletion began, if it is being deleted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deleting_since: Option<String>,
 }
 
 /// What `tenant delete` did.
@@ -102,6 +125,16 @@ pub struct Operator<T, S> {
     pub tenant_url_pattern: Option<String>,
 }
 
+fn not_found(tenant: &TenantId) -> AdminError {
+    AdminError::NotFound(format!("tenant {tenant} does not exist"))
+}
+
+fn being_deleted(tenant: &TenantId) -> AdminError {
+    AdminError::NotFound(format!(
+        "tenant {tenant} is being deleted; finish with `scim-admin tenant delete {tenant} --confirm`"
+    ))
+}
+
 fn now() -> String {
     OffsetDateTime::now_utc()
         .format(&Rfc3339)
@@ -119,7 +152,52 @@ impl<T: TokenStore, S: Store> Operator<T, S> {
         self.tokens
             .load(tenant)
             .await?
-            .ok_or_else(|| AdminError::NotFound(format!("tenant {tenant} does not exist")))
+            .ok_or_else(|| not_found(tenant))
+    }
+
+    /// Changes the tenant's token set with `change`, applied to the
+    /// current contents and written only if nobody wrote in between (else
+    /// re-read and re-applied), so concurrent operators never undo each
+    /// other (a revoke stays revoked whatever is issued at the same time).
+    async fn change_tokens<R>(
+        &self,
+        tenant: &TenantId,
+        mut change: impl FnMut(&mut TokenSet) -> Result<R, AdminError>,
+    ) -> Result<R, AdminError> {
+        for attempt in 0..TOKEN_WRITE_ATTEMPTS {
+            let Versioned {
+                mut tokens,
+                version,
+            } = self
+                .tokens
+                .load_versioned(tenant)
+                .await?
+                .ok_or_else(|| not_found(tenant))?;
+            let result = change(&mut tokens)?;
+            if self.tokens.replace(tenant, &tokens, &version).await? {
+                return Ok(result);
+            }
+            let jitter = u64::from(uuid::Uuid::new_v4().as_bytes()[0]) % 50;
+            tokio::time::sleep(Duration::from_millis(20 * u64::from(attempt + 1) + jitter)).await;
+        }
+        Err(AdminError::Tokens(AuthError::Unavailable(format!(
+            "the tokens of tenant {tenant} kept changing concurrently; retry"
+        ))))
+    }
+
+    /// Like [`Self::change_tokens`], for a tenant that is not being deleted.
+    async fn change_live_tokens<R>(
+        &self,
+        tenant: &TenantId,
+        mut change: impl FnMut(&mut TokenSet) -> Result<R, AdminError>,
+    ) -> Result<R, AdminError> {
+        self.change_tokens(tenant, |set| {
+            if set.deleted.is_some() {
+                return Err(being_deleted(tenant));
+            }
+            change(set)
+        })
+        .await
     }
 
     fn issued(&self, tenant: &TenantId, token_id: String, token: String) -> IssuedTokenView {
@@ -144,9 +222,24 @@ impl<T: TokenStore, S: Store> Operator<T, S> {
             display_name: display_name.map(str::to_owned),
             created: Some(created),
             tokens: vec![token.record.clone()],
+            deleted: None,
         };
-        self.tokens.create(tenant, &set).await?;
-        Ok(self.issued(tenant, token.record.id, token.plain))
+        match self.tokens.create(tenant, &set).await {
+            Err(AuthError::AlreadyExists(_)) => {
+                let deleting = self.tokens.load(tenant).await?.and_then(|s| s.deleted);
+                Err(AdminError::AlreadyExists(match deleting {
+                    Some(since) => format!(
+                        "tenant {tenant} is being deleted (since {since}); finish with \
+                         `scim-admin tenant delete {tenant} --confirm` before creating it again"
+                    ),
+                    None => format!("tenant {tenant} already exists"),
+                }))
+            }
+            created => {
+                created?;
+                Ok(self.issued(tenant, token.record.id, token.plain))
+            }
+        }
     }
 
     pub async fn list_tenants(&self) -> Result<Vec<TenantId>, AdminError> {
@@ -169,6 +262,7 @@ impl<T: TokenStore, S: Store> Operator<T, S> {
                     created: t.created,
                 })
                 .collect(),
+            deleting_since: set.deleted,
         })
     }
 
@@ -178,22 +272,27 @@ impl<T: TokenStore, S: Store> Operator<T, S> {
         tenant: &TenantId,
         name: Option<&str>,
     ) -> Result<IssuedTokenView, AdminError> {
-        let mut set = self.existing(tenant).await?;
-        let token = issue(name, &now())?;
-        set.tokens.push(token.record.clone());
-        self.tokens.save(tenant, &set).await?;
+        let token = self
+            .change_live_tokens(tenant, |set| {
+                let token = issue(name, &now())?;
+                set.tokens.push(token.record.clone());
+                Ok(token)
+            })
+            .await?;
         Ok(self.issued(tenant, token.record.id, token.plain))
     }
 
     pub async fn revoke_token(&self, tenant: &TenantId, token_id: &str) -> Result<(), AdminError> {
-        let mut set = self.existing(tenant).await?;
-        if !set.revoke(token_id) {
-            return Err(AdminError::NotFound(format!(
-                "tenant {tenant} has no token {token_id}"
-            )));
-        }
-        self.tokens.save(tenant, &set).await?;
-        Ok(())
+        self.change_live_tokens(tenant, |set| {
+            if set.revoke(token_id) {
+                Ok(())
+            } else {
+                Err(AdminError::NotFound(format!(
+                    "tenant {tenant} has no token {token_id}"
+                )))
+            }
+        })
+        .await
     }
 
     /// Issues a successor of `token_id` (same name unless given) and keeps
@@ -217,22 +316,46 @@ impl<T: TokenStore, S: Store> Operator<T, S> {
         self.issue_token(tenant, name.as_deref()).await
     }
 
-    /// Revokes every token first (the tenant is locked out from then on),
-    /// then deletes its items page by page (reporting progress), then its
-    /// secret. Safe to re-run after an interruption.
+    /// Deletes a tenant so that nothing of it survives and nothing lands
+    /// after: first its secret is marked deleted and its tokens removed
+    /// (the authorizer refuses every token from then on, and the tenant
+    /// cannot be re-created), then it waits `wait` from that mark so that
+    /// cached decisions expire and requests in flight end, then it deletes
+    /// the tenant's items page by page, then the secret. Safe to re-run
+    /// after an interruption: the mark keeps its first time, so a re-run
+    /// only waits for what is left.
     pub async fn delete_tenant(
         &self,
         tenant: &TenantId,
-        mut progress: impl FnMut(usize),
+        wait: Duration,
+        mut progress: impl FnMut(DeleteProgress),
     ) -> Result<TenantDeleted, AdminError> {
-        let tokens_revoked = match self.tokens.load(tenant).await? {
-            Some(mut set) => {
+        let marked = self
+            .change_tokens(tenant, |set| {
                 let revoked = set.tokens.len();
                 set.tokens.clear();
-                self.tokens.save(tenant, &set).await?;
-                revoked
+                let since = set.deleted.get_or_insert_with(now).clone();
+                Ok((revoked, since))
+            })
+            .await;
+        let (tokens_revoked, had_secret) = match marked {
+            Ok((revoked, since)) => {
+                let remaining =
+                    OffsetDateTime::parse(&since, &Rfc3339)
+                        .ok()
+                        .map_or(wait, |since| {
+                            let elapsed = OffsetDateTime::now_utc() - since;
+                            wait.saturating_sub(elapsed.try_into().unwrap_or(Duration::ZERO))
+                        });
+                if !remaining.is_zero() {
+                    progress(DeleteProgress::Waiting(remaining));
+                    tokio::time::sleep(remaining).await;
+                }
+                (revoked, true)
             }
-            None => 0,
+            // No secret: only left-over items, if any, remain to purge.
+            Err(AdminError::NotFound(_)) => (0, false),
+            Err(e) => return Err(e),
         };
         let mut items_deleted = 0;
         loop {
@@ -241,13 +364,11 @@ impl<T: TokenStore, S: Store> Operator<T, S> {
                 break;
             }
             items_deleted += deleted;
-            progress(items_deleted);
+            progress(DeleteProgress::Deleted(items_deleted));
         }
-        let had_secret = self.tokens.delete(tenant).await?;
+        let had_secret = self.tokens.delete(tenant).await? || had_secret;
         if !had_secret && items_deleted == 0 {
-            return Err(AdminError::NotFound(format!(
-                "tenant {tenant} does not exist"
-            )));
+            return Err(not_found(tenant));
         }
         Ok(TenantDeleted {
             tenant: tenant.to_string(),
@@ -323,7 +444,9 @@ mod tests {
             op.show_tenant(&ghost).await.unwrap_err(),
             op.issue_token(&ghost, None).await.unwrap_err(),
             op.rotate_token(&ghost, "tok", None).await.unwrap_err(),
-            op.delete_tenant(&ghost, |_| {}).await.unwrap_err(),
+            op.delete_tenant(&ghost, Duration::ZERO, |_| {})
+                .await
+                .unwrap_err(),
         ] {
             assert_eq!(err.exit_code(), 3, "{err}");
         }
@@ -344,14 +467,76 @@ mod tests {
         }
         let mut reports = Vec::new();
         let deleted = op
-            .delete_tenant(&acme(), |n| reports.push(n))
+            .delete_tenant(&acme(), Duration::ZERO, |p| reports.push(p))
             .await
             .unwrap();
         assert_eq!(deleted.tokens_revoked, 1);
         assert_eq!(deleted.items_deleted, 500);
-        assert_eq!(reports, [200, 400, 500]);
+        assert_eq!(
+            reports,
+            [200, 400, 500].map(DeleteProgress::Deleted),
+            "no wait asked for, none reported"
+        );
         assert!(!valid(&op, &created.token).await);
         assert_eq!(op.tokens.load(&acme()).await.unwrap(), None);
         assert_eq!(op.store.purge_tenant(&acme(), 10).await.unwrap(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_tenant_being_deleted_refuses_tokens_new_tokens_and_re_creation() {
+        let op = operator();
+        let created = op.create_tenant(&acme(), None, None).await.unwrap();
+        let user = Record::new(
+            ResourceKind::User,
+            "u1",
+            1,
+            serde_json::json!({"userName": "u1@x.com"}),
+        );
+        op.store.create(&acme(), &user).await.unwrap();
+        let waiting = tokio::sync::Notify::new();
+        let tenant = acme();
+        let delete = op.delete_tenant(&tenant, Duration::from_millis(300), |p| {
+            if matches!(p, DeleteProgress::Waiting(_)) {
+                waiting.notify_one();
+            }
+        });
+        let during = async {
+            waiting.notified().await;
+            assert!(!valid(&op, &created.token).await, "tokens refused at once");
+            let again = op.create_tenant(&acme(), None, None).await.unwrap_err();
+            assert_eq!(again.exit_code(), 4);
+            assert!(again.to_string().contains("being deleted"), "{again}");
+            let issued = op.issue_token(&acme(), None).await.unwrap_err();
+            assert!(issued.to_string().contains("being deleted"), "{issued}");
+            let info = op.show_tenant(&acme()).await.unwrap();
+            assert!(info.deleting_since.is_some() && info.tokens.is_empty());
+        };
+        let (deleted, ()) = tokio::join!(delete, during);
+        assert_eq!(deleted.unwrap().items_deleted, 2);
+        let fresh = op.create_tenant(&acme(), None, None).await.unwrap();
+        assert!(valid(&op, &fresh.token).await && !valid(&op, &created.token).await);
+        assert_eq!(
+            op.store.purge_tenant(&acme(), 10).await.unwrap(),
+            0,
+            "nothing inherited"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_write_based_on_an_old_version_is_re_applied_never_lost() {
+        let op = operator();
+        let first = op.create_tenant(&acme(), None, None).await.unwrap();
+        let stale = op.tokens.load_versioned(&acme()).await.unwrap().unwrap();
+        op.revoke_token(&acme(), &first.token_id).await.unwrap();
+        let mut resurrected = stale.tokens.clone();
+        resurrected.tokens.push(issue(None, "t").unwrap().record);
+        assert!(
+            !op.tokens
+                .replace(&acme(), &resurrected, &stale.version)
+                .await
+                .unwrap(),
+            "a write based on the version before the revoke is refused"
+        );
+        assert!(!valid(&op, &first.token).await);
     }
 }

@@ -13,6 +13,41 @@ pub const DEFAULT_TOKEN_CACHE_TTL_SECS: u64 = 60;
 /// request is refused with `400 tooMany` (a Lambda must not time out).
 pub const DEFAULT_FILTER_SCAN_LIMIT: usize = 10_000;
 
+/// Time limits of every AWS SDK call. The operation limit (all attempts
+/// with their back-off) stays below what the caller waits: API Gateway
+/// gives the authorizer 10 s and the functions 29 s, and a hung connection
+/// must end as a 503 with its cause logged, not as the caller's timeout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AwsTimeouts {
+    /// `SCIM_AWS_CONNECT_TIMEOUT_MS`: establishing a connection.
+    pub connect: Duration,
+    /// `SCIM_AWS_ATTEMPT_TIMEOUT_MS`: one attempt, connection included.
+    pub attempt: Duration,
+    /// `SCIM_AWS_OPERATION_TIMEOUT_MS`: one call, retries included.
+    pub operation: Duration,
+}
+
+impl Default for AwsTimeouts {
+    fn default() -> Self {
+        AwsTimeouts {
+            connect: Duration::from_millis(1_000),
+            attempt: Duration::from_millis(2_000),
+            operation: Duration::from_millis(5_000),
+        }
+    }
+}
+
+impl AwsTimeouts {
+    /// The SDK's form of these limits.
+    pub fn sdk(&self) -> aws_config::timeout::TimeoutConfig {
+        aws_config::timeout::TimeoutConfig::builder()
+            .connect_timeout(self.connect)
+            .operation_attempt_timeout(self.attempt)
+            .operation_timeout(self.operation)
+            .build()
+    }
+}
+
 /// Why the configuration cannot be used; the process refuses to start.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
@@ -44,6 +79,8 @@ pub struct Config {
     pub public_base_url: Option<String>,
     /// `SCIM_FILTER_SCAN_LIMIT`: see [`DEFAULT_FILTER_SCAN_LIMIT`].
     pub filter_scan_limit: usize,
+    /// `SCIM_AWS_*_TIMEOUT_MS`: see [`AwsTimeouts`].
+    pub aws_timeouts: AwsTimeouts,
 }
 
 impl Default for Config {
@@ -55,6 +92,7 @@ impl Default for Config {
             extension: ExtensionConfig::default(),
             public_base_url: None,
             filter_scan_limit: DEFAULT_FILTER_SCAN_LIMIT,
+            aws_timeouts: AwsTimeouts::default(),
         }
     }
 }
@@ -109,6 +147,29 @@ impl Config {
                 v.trim().parse().ok().filter(|n| *n > 0).ok_or_else(|| {
                     invalid("SCIM_FILTER_SCAN_LIMIT", "must be a positive integer")
                 })?;
+        }
+        let millis = |name: &'static str, default: Duration| match get(name) {
+            None => Ok(default),
+            Some(v) => v
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|n| *n > 0)
+                .map(Duration::from_millis)
+                .ok_or_else(|| invalid(name, "must be a positive number of milliseconds")),
+        };
+        let defaults = AwsTimeouts::default();
+        config.aws_timeouts = AwsTimeouts {
+            connect: millis("SCIM_AWS_CONNECT_TIMEOUT_MS", defaults.connect)?,
+            attempt: millis("SCIM_AWS_ATTEMPT_TIMEOUT_MS", defaults.attempt)?,
+            operation: millis("SCIM_AWS_OPERATION_TIMEOUT_MS", defaults.operation)?,
+        };
+        let t = config.aws_timeouts;
+        if t.connect > t.attempt || t.attempt > t.operation {
+            return Err(invalid(
+                "SCIM_AWS_OPERATION_TIMEOUT_MS",
+                "timeouts must grow: connect <= attempt <= operation",
+            ));
         }
         Ok(config)
     }
@@ -182,8 +243,19 @@ mod tests {
             ("SCIM_EXTENSION_URN", "urn:example:ext:2.0:User"),
             ("SCIM_EXTENSION_ATTRIBUTES", "badge, shoeSize"),
             ("SCIM_PUBLIC_BASE_URL", "https://scim.example.com/"),
+            ("SCIM_AWS_CONNECT_TIMEOUT_MS", "100"),
+            ("SCIM_AWS_ATTEMPT_TIMEOUT_MS", "300"),
+            ("SCIM_AWS_OPERATION_TIMEOUT_MS", "900"),
         ])
         .unwrap();
+        assert_eq!(
+            c.aws_timeouts,
+            AwsTimeouts {
+                connect: Duration::from_millis(100),
+                attempt: Duration::from_millis(300),
+                operation: Duration::from_millis(900),
+            }
+        );
         assert_eq!(c.table_name, "t");
         assert_eq!(c.secret_name_pattern, "p/{tenant}/x");
         assert_eq!(c.token_cache_ttl, Duration::from_secs(5));
@@ -196,6 +268,16 @@ mod tests {
     }
 
     #[test]
+    fn every_aws_call_ends_before_api_gateway_gives_up() {
+        let t = Config::default().aws_timeouts;
+        assert!(
+            t.operation < Duration::from_secs(10),
+            "the authorizer's limit"
+        );
+        assert!(t.connect <= t.attempt && t.attempt <= t.operation);
+    }
+
+    #[test]
     fn rejects_invalid_values() {
         for vars in [
             [("SCIM_SECRET_NAME_PATTERN", "no-placeholder")],
@@ -205,6 +287,9 @@ mod tests {
             [("SCIM_EXTENSION_ATTRIBUTES", "a,b c")],
             [("SCIM_EXTENSION_ATTRIBUTES", "a,A")],
             [("SCIM_PUBLIC_BASE_URL", "ftp://x")],
+            [("SCIM_AWS_OPERATION_TIMEOUT_MS", "0")],
+            [("SCIM_AWS_ATTEMPT_TIMEOUT_MS", "soon")],
+            [("SCIM_AWS_OPERATION_TIMEOUT_MS", "1500")],
         ] {
             assert!(config(&vars).is_err(), "{vars:?}");
         }

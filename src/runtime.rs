@@ -59,9 +59,21 @@ pub fn all_routes<S: Store + Clone>(store: S, config: &Config) -> impl crate::ap
     )
 }
 
+/// The AWS configuration of every process: the standard environment
+/// (region, credentials, `AWS_ENDPOINT_URL_*`) with the time limits of
+/// [`Config::aws_timeouts`] on every call.
+pub async fn aws_config(config: &Config) -> aws_config::SdkConfig {
+    aws_loader(config).load().await
+}
+
+/// The loader behind [`aws_config`], for callers that set more (tests).
+pub fn aws_loader(config: &Config) -> aws_config::ConfigLoader {
+    aws_config::from_env().timeout_config(config.aws_timeouts.sdk())
+}
+
 /// The DynamoDB store of a function: the table from configuration.
 async fn dynamo_store(config: &Config) -> DynamoStore {
-    let aws = aws_config::load_from_env().await;
+    let aws = aws_config(config).await;
     DynamoStore::new(
         aws_sdk_dynamodb::Client::new(&aws),
         config.table_name.clone(),
@@ -92,7 +104,7 @@ pub async fn groups_function() -> Result<(), lambda_http::Error> {
 pub async fn authorizer_function() -> Result<(), lambda_runtime::Error> {
     crate::logging::init(true);
     let config = Config::from_env()?;
-    let aws = aws_config::load_from_env().await;
+    let aws = aws_config(&config).await;
     let source = SecretsManagerSource::new(
         aws_sdk_secretsmanager::Client::new(&aws),
         config.secret_name_pattern.clone(),

@@ -247,7 +247,7 @@ async fn operator_flow_create_use_rotate_revoke_isolate_delete() {
 
     let refused = d.admin(&["tenant", "delete", "acme"]);
     assert_eq!(refused.status.code(), Some(5), "needs --confirm");
-    let deleted = d.admin_json(&["tenant", "delete", "acme", "--confirm"]);
+    let deleted = d.admin_json(&["tenant", "delete", "acme", "--confirm", "--wait-secs", "0"]);
     assert_eq!(deleted["tokensRevoked"], 2);
     assert_eq!(
         deleted["itemsDeleted"], 61,
@@ -284,6 +284,92 @@ async fn operator_flow_create_use_rotate_revoke_isolate_delete() {
         json!(["globex"])
     );
     assert_eq!(d.admin(&["tenant", "show", "acme"]).status.code(), Some(3));
+    stop(local);
+}
+
+/// A deletion interrupted while it waits for the caches: the tenant's
+/// tokens are already refused, no token can be issued and the tenant cannot
+/// be re-created; the re-run finishes it, and a tenant re-created with the
+/// same id starts empty.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tenant_being_deleted_is_locked_and_a_re_created_one_inherits_nothing() {
+    let Some(aws) = common::aws_config("AWS_ENDPOINT_URL_DYNAMODB").await else {
+        return;
+    };
+    if common::aws_config("AWS_ENDPOINT_URL_SECRETS_MANAGER")
+        .await
+        .is_none()
+    {
+        return;
+    }
+    let d = Deployment::new();
+    d.admin_json(&["table", "create"]);
+    let acme = d.admin_json(&["tenant", "create", "acme"]);
+    let token = acme["token"].as_str().unwrap().to_owned();
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), &d.table);
+    let acme_id = TenantId::parse("acme").unwrap();
+    let user = Record::new(
+        ResourceKind::User,
+        "u1",
+        1,
+        json!({"userName": "ada@acme.com"}),
+    );
+    store.create(&acme_id, &user).await.unwrap();
+    let (local, addr) = start_local(&d);
+    assert_eq!(status(&addr, "/scim/v2/acme/Users/u1", &token), 200);
+
+    let mut deleting = d
+        .command(env!("CARGO_BIN_EXE_scim-admin"))
+        .args([
+            "tenant",
+            "delete",
+            "acme",
+            "--confirm",
+            "--wait-secs",
+            "600",
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut progress = BufReader::new(deleting.stderr.take().unwrap());
+    let mut line = String::new();
+    progress.read_line(&mut line).unwrap();
+    assert!(line.contains("waiting"), "{line}");
+
+    assert_eq!(
+        status(&addr, "/scim/v2/acme/Users/u1", &token),
+        401,
+        "tokens refused at once"
+    );
+    let recreate = d.admin(&["tenant", "create", "acme"]);
+    assert_eq!(recreate.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&recreate.stderr).contains("being deleted"));
+    assert_eq!(d.admin(&["token", "issue", "acme"]).status.code(), Some(3));
+    assert!(d.admin_json(&["tenant", "show", "acme"])["deletingSince"].is_string());
+    deleting.kill().unwrap();
+    deleting.wait().unwrap();
+    assert!(
+        store
+            .get(&acme_id, ResourceKind::User, "u1")
+            .await
+            .unwrap()
+            .is_some()
+    );
+
+    let finished = d.admin_json(&["tenant", "delete", "acme", "--confirm", "--wait-secs", "0"]);
+    assert_eq!(
+        finished["tokensRevoked"], 0,
+        "revoked by the interrupted run"
+    );
+    assert_eq!(finished["itemsDeleted"], 3, "user, marker, counter");
+    let again = d.admin_json(&["tenant", "create", "acme"]);
+    let fresh = again["token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        status(&addr, "/scim/v2/acme/Users/u1", &fresh),
+        404,
+        "nothing inherited"
+    );
+    assert_eq!(status(&addr, "/scim/v2/acme/Users/u1", &token), 401);
     stop(local);
 }
 

@@ -5,10 +5,16 @@ mod common;
 
 use std::time::Duration;
 
+use scim_serverless::admin::Operator;
+use scim_serverless::auth::authorizer::{
+    AuthorizerRequest, CONTEXT_TENANT, CONTEXT_UNAVAILABLE, authorize,
+};
 use scim_serverless::auth::token::issue;
 use scim_serverless::auth::{
     AuthError, SecretsManagerSource, TokenSet, TokenSource, TokenStore, Verdict, Verifier,
 };
+use scim_serverless::config::Config;
+use scim_serverless::store::MemoryStore;
 
 const PATTERN: &str = "scim-test/tenants/{tenant}";
 
@@ -161,4 +167,108 @@ async fn an_unreachable_secrets_manager_is_unavailable() {
         source.load(&tenant).await,
         Err(AuthError::Unavailable(_))
     ));
+}
+
+/// Secrets Manager accepts the connection and never answers: the
+/// authorizer still decides (flagged unavailable, so the function answers
+/// 503) within the configured operation timeout, far below API Gateway's
+/// 10 s. The test's own guard only turns a hang into a failure.
+#[tokio::test]
+async fn a_hanging_secrets_manager_still_gets_an_answer_from_the_authorizer() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    let config = Config::from_lookup(|name| match name {
+        "SCIM_AWS_CONNECT_TIMEOUT_MS" => Some("200".into()),
+        "SCIM_AWS_ATTEMPT_TIMEOUT_MS" => Some("300".into()),
+        "SCIM_AWS_OPERATION_TIMEOUT_MS" => Some("700".into()),
+        _ => None,
+    })
+    .unwrap();
+    let aws = scim_serverless::runtime::aws_loader(&config)
+        .endpoint_url(format!("http://{addr}"))
+        .region(aws_sdk_secretsmanager::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_secretsmanager::config::Credentials::new(
+            "test", "test", None, None, "test",
+        ))
+        .load()
+        .await;
+    let source = SecretsManagerSource::new(aws_sdk_secretsmanager::Client::new(&aws), PATTERN);
+    let verifier = Verifier::new(source, Duration::from_secs(60));
+    let request: AuthorizerRequest = serde_json::from_value(serde_json::json!({
+        "rawPath": "/scim/v2/acme/Users",
+        "headers": {"authorization": "Bearer scim_x"},
+        "requestContext": {"requestId": "r-hang"},
+    }))
+    .unwrap();
+    let answer = tokio::time::timeout(Duration::from_secs(60), authorize(&verifier, &request))
+        .await
+        .expect("the authorizer answers although Secrets Manager hangs");
+    assert!(answer.is_authorized);
+    assert_eq!(answer.context[CONTEXT_UNAVAILABLE], true);
+    assert_eq!(answer.context[CONTEXT_TENANT], "acme");
+    let err = verifier
+        .source()
+        .load(&common::unique_tenant())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("timed out"), "{err}");
+}
+
+/// Operators issuing and revoking tokens of one tenant at the same time:
+/// every revoke stays revoked, every issued token stays valid.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_issue_and_revoke_lose_nothing() {
+    let Some((source, _)) = source().await else {
+        return;
+    };
+    let tenant = common::unique_tenant();
+    let op = std::sync::Arc::new(Operator {
+        tokens: source,
+        store: MemoryStore::new(),
+        tenant_url_pattern: None,
+    });
+    let mut doomed = Vec::new();
+    doomed.push(op.create_tenant(&tenant, None, None).await.unwrap());
+    for _ in 0..3 {
+        doomed.push(op.issue_token(&tenant, None).await.unwrap());
+    }
+    let mut tasks = Vec::new();
+    for t in &doomed {
+        let (revoker, tenant_r, id) = (op.clone(), tenant.clone(), t.token_id.clone());
+        tasks.push(tokio::spawn(async move {
+            revoker.revoke_token(&tenant_r, &id).await.unwrap();
+            None
+        }));
+        let (issuer, tenant_i) = (op.clone(), tenant.clone());
+        tasks.push(tokio::spawn(async move {
+            Some(issuer.issue_token(&tenant_i, None).await.unwrap())
+        }));
+    }
+    let mut issued = Vec::new();
+    for task in tasks {
+        issued.extend(task.await.unwrap());
+    }
+    let set = op.tokens.load(&tenant).await.unwrap().unwrap();
+    for t in &doomed {
+        assert_eq!(
+            set.verify(&t.token),
+            None,
+            "revoked {} came back",
+            t.token_id
+        );
+    }
+    for t in &issued {
+        assert!(
+            set.verify(&t.token).is_some(),
+            "issued {} was lost",
+            t.token_id
+        );
+    }
+    assert_eq!(set.tokens.len(), issued.len());
 }

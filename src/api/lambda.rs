@@ -5,6 +5,7 @@ use bytes::Bytes;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, RequestExt};
 
+use super::request::RequestId;
 use super::{Caller, HttpConfig, Routes, serve};
 use crate::auth::authorizer::{CONTEXT_TENANT, CONTEXT_UNAVAILABLE};
 use crate::tenant::TenantId;
@@ -21,13 +22,25 @@ pub fn caller(req: &lambda_http::Request) -> Caller {
     // API Gateway may pass context values on as strings.
     let flagged = |v: &serde_json::Value| v.as_bool() == Some(true) || v.as_str() == Some("true");
     if fields.get(CONTEXT_UNAVAILABLE).is_some_and(flagged) {
-        return Caller::Unavailable;
+        return Caller::Unavailable(
+            "the authorizer could not reach the token store; its log line with this request id has the cause"
+                .to_owned(),
+        );
     }
     fields
         .get(CONTEXT_TENANT)
         .and_then(|v| v.as_str())
         .and_then(|t| TenantId::parse(t).ok())
         .map_or(Caller::Anonymous, Caller::Tenant)
+}
+
+/// API Gateway's id of the request (`requestContext.requestId`), the one
+/// its access logs and the authorizer's log lines carry.
+pub fn request_id(req: &lambda_http::Request) -> Option<RequestId> {
+    let Some(RequestContext::ApiGatewayV2(ctx)) = req.request_context_ref() else {
+        return None;
+    };
+    ctx.request_id.clone().map(RequestId::new)
 }
 
 /// Handles one Lambda event through the front door.
@@ -37,7 +50,11 @@ pub async fn handle<R: Routes>(
     req: lambda_http::Request,
 ) -> lambda_http::Response<Body> {
     let caller = caller(&req);
-    let (parts, body) = req.into_parts();
+    let request_id = request_id(&req);
+    let (mut parts, body) = req.into_parts();
+    if let Some(id) = request_id {
+        parts.extensions.insert(id);
+    }
     let body = match body {
         Body::Empty => Bytes::new(),
         Body::Text(t) => Bytes::from(t),
@@ -94,6 +111,10 @@ mod tests {
     #[test]
     fn caller_comes_from_the_authorizer_context_only() {
         let acme = TenantId::parse("acme").unwrap();
+        let unavailable = caller(&event(
+            serde_json::json!({"lambda": {"tenant": "acme", "unavailable": true}}),
+        ));
+        assert!(matches!(unavailable, Caller::Unavailable(_)));
         let cases = [
             (
                 serde_json::json!({"lambda": {"tenant": "acme"}}),
@@ -101,11 +122,11 @@ mod tests {
             ),
             (
                 serde_json::json!({"lambda": {"tenant": "acme", "unavailable": true}}),
-                Caller::Unavailable,
+                unavailable.clone(),
             ),
             (
                 serde_json::json!({"lambda": {"tenant": "acme", "unavailable": "true"}}),
-                Caller::Unavailable,
+                unavailable,
             ),
             (
                 serde_json::json!({"lambda": {"tenant": "Not Valid"}}),

@@ -44,7 +44,7 @@ impl<R: Routes, S: TokenSource> LocalApp<R, S> {
             Ok(Verdict::Allowed { tenant, .. }) => Caller::Tenant(tenant),
             Ok(Verdict::Denied) => Caller::Anonymous,
             // The token store failed: never an allow, never a 401 either.
-            Err(_) => Caller::Unavailable,
+            Err(err) => Caller::Unavailable(err.to_string()),
         }
     }
 

@@ -18,10 +18,11 @@ use std::future::Future;
 use std::time::Instant;
 
 use bytes::Bytes;
+use tracing::Instrument;
 
 use crate::scim::ScimError;
 use crate::tenant::TenantId;
-use request::{NotScim, ScimRequest};
+use request::{NotScim, RequestId, ScimRequest};
 use response::ScimResponse;
 
 /// Who is calling, as established before the request reaches the API:
@@ -30,8 +31,9 @@ use response::ScimResponse;
 pub enum Caller {
     /// A valid token of this tenant was presented.
     Tenant(TenantId),
-    /// The token store could not be reached for this tenant.
-    Unavailable,
+    /// The token store could not be reached for this tenant; why, for the
+    /// log.
+    Unavailable(String),
     /// No valid token.
     Anonymous,
 }
@@ -67,59 +69,190 @@ pub struct HttpConfig {
 
 /// Answers one request: parses it, enforces that the caller is the path's
 /// tenant, dispatches, renders errors, and logs one line without personal
-/// data or tokens.
+/// data or tokens. Every log line of the request carries its id (a span),
+/// the response carries it in `X-Request-Id` and every error body in its
+/// `detail`, and the cause of a 5xx is logged once.
 pub async fn serve<R: Routes>(
     routes: &R,
     config: &HttpConfig,
-    req: http::Request<Bytes>,
+    mut req: http::Request<Bytes>,
     caller: Caller,
 ) -> http::Response<Bytes> {
     let started = Instant::now();
+    let request_id = RequestId::of(&req);
+    req.extensions_mut().insert(request_id.clone());
+    let span = tracing::info_span!(
+        "request",
+        request_id = %request_id,
+        tenant = tracing::field::Empty
+    );
     let method = req.method().clone();
-    let request = ScimRequest::parse(req, &config.scheme, config.public_base_url.as_deref());
-    let (tenant, family, response) = match request {
-        Err(NotScim::NoTenant) => (
-            String::new(),
-            "Unknown",
-            ScimResponse::error(&ScimError::not_found(
-                "no such endpoint; SCIM endpoints live under /scim/v2/{tenant}/",
-            )),
-        ),
-        Ok(req) => {
-            let response = match authorize(&caller, &req.tenant) {
-                Err(err) => ScimResponse::error(&err),
-                Ok(()) => match routes.route(&req).await {
-                    Some(Ok(response)) => response,
-                    Some(Err(err)) => ScimResponse::error(&err),
-                    None => ScimResponse::error(&ScimError::not_found("no such endpoint")),
-                },
-            };
-            (req.tenant.to_string(), req.endpoint.family(), response)
+    let answer = async {
+        match ScimRequest::parse(req, &config.scheme, config.public_base_url.as_deref()) {
+            Err(NotScim::NoTenant) => (
+                "Unknown",
+                Err(ScimError::not_found(
+                    "no such endpoint; SCIM endpoints live under /scim/v2/{tenant}/",
+                )),
+            ),
+            Ok(req) => {
+                tracing::Span::current().record("tenant", req.tenant.as_str());
+                let answer = match authorize(&caller, &req.tenant) {
+                    Err(err) => Err(err),
+                    // On the heap: route futures are large, and debug builds
+                    // copy them across the stack frames of this one.
+                    Ok(()) => match Box::pin(routes.route(&req)).await {
+                        Some(answer) => answer,
+                        None => Err(ScimError::not_found("no such endpoint")),
+                    },
+                };
+                (req.endpoint.family(), answer)
+            }
         }
     };
-    tracing::info!(
-        tenant = %tenant,
-        route = family,
-        method = %method,
-        status = response.status.as_u16(),
-        latency_ms = started.elapsed().as_millis() as u64,
-        "request"
-    );
-    response.into_http()
+    async {
+        let (family, answer) = answer.await;
+        let response = match answer {
+            Ok(response) => response,
+            Err(err) => failure(err, &request_id),
+        };
+        tracing::info!(
+            route = family,
+            method = %method,
+            status = response.status.as_u16(),
+            latency_ms = started.elapsed().as_millis() as u64,
+            "request"
+        );
+        response
+            .with_header(X_REQUEST_ID, request_id.as_str())
+            .into_http()
+    }
+    .instrument(span)
+    .await
+}
+
+/// Response header naming the request, as in the logs.
+pub const X_REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-request-id");
+
+/// Renders an error with the request id in its `detail` (identity
+/// providers show `detail` in their provisioning logs; a member of our own
+/// would not reach the operator), logging the cause of a 5xx.
+fn failure(mut err: ScimError, request_id: &RequestId) -> ScimResponse {
+    if err.status >= 500 {
+        tracing::error!(
+            status = err.status,
+            cause = err.cause.as_deref().unwrap_or("unknown"),
+            "request failed"
+        );
+    }
+    err.detail = format!("{} (request id {request_id})", err.detail);
+    ScimResponse::error(&err)
 }
 
 fn authorize(caller: &Caller, tenant: &TenantId) -> Result<(), ScimError> {
     match caller {
         Caller::Tenant(t) if t == tenant => Ok(()),
-        Caller::Unavailable => Err(ScimError::new(
+        Caller::Unavailable(cause) => Err(ScimError::new(
             503,
             None,
             "authentication is temporarily unavailable; retry later",
-        )),
+        )
+        .with_cause(cause.clone())),
         _ => Err(ScimError::new(
             401,
             None,
             "a valid bearer token for this tenant is required",
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::logging::subscriber;
+    use crate::logging::tests::Captured;
+    use crate::store::StoreError;
+
+    /// A route family whose store is down.
+    struct Down;
+
+    impl Routes for Down {
+        async fn route(&self, _: &ScimRequest) -> Option<Result<ScimResponse, ScimError>> {
+            tracing::info!("routing");
+            Some(Err(StoreError::Unavailable(
+                "DynamoDB GetItem failed: ThrottlingException".into(),
+            )
+            .into()))
+        }
+    }
+
+    fn request(id: Option<&str>) -> http::Request<Bytes> {
+        let mut req = http::Request::builder()
+            .uri("/scim/v2/acme/Users/42")
+            .header("host", "example.com")
+            .header("authorization", "Bearer scim_secret")
+            .body(Bytes::from_static(b"{\"userName\":\"ada@example.com\"}"))
+            .unwrap();
+        if let Some(id) = id {
+            req.extensions_mut().insert(RequestId::new(id));
+        }
+        req
+    }
+
+    async fn serve_logged(caller: Caller, id: Option<&str>) -> (http::Response<Bytes>, String) {
+        let sink = Captured::default();
+        let _guard = tracing::subscriber::set_default(subscriber(true, "info", sink.clone()));
+        let config = HttpConfig::default();
+        let response = serve(&Down, &config, request(id), caller).await;
+        (response, sink.text())
+    }
+
+    fn detail(response: &http::Response<Bytes>) -> String {
+        let body: serde_json::Value = serde_json::from_slice(response.body()).unwrap();
+        body["detail"].as_str().unwrap().to_owned()
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_503_names_its_request_and_its_cause_is_logged_once() {
+        let acme = TenantId::parse("acme").unwrap();
+        let (response, logs) = serve_logged(Caller::Tenant(acme), Some("req-7f3a")).await;
+        assert_eq!(response.status(), 503);
+        assert_eq!(response.headers()[X_REQUEST_ID], "req-7f3a");
+        assert!(
+            detail(&response).contains("req-7f3a"),
+            "{}",
+            detail(&response)
+        );
+        let failures: Vec<&str> = logs
+            .lines()
+            .filter(|l| l.contains("request failed"))
+            .collect();
+        assert_eq!(failures.len(), 1, "{logs}");
+        for needle in ["ThrottlingException", "GetItem", "req-7f3a", "acme"] {
+            assert!(failures[0].contains(needle), "{needle}: {}", failures[0]);
+        }
+        for line in logs.lines() {
+            assert!(
+                line.contains("req-7f3a"),
+                "every line names the request: {line}"
+            );
+        }
+        assert!(!logs.contains("scim_secret") && !logs.contains("ada@example.com"));
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn every_answer_carries_a_request_id_even_without_one_given() {
+        let (unauthorized, logs) = serve_logged(Caller::Anonymous, None).await;
+        assert_eq!(unauthorized.status(), 401);
+        let id = unauthorized.headers()[X_REQUEST_ID]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(!id.is_empty() && detail(&unauthorized).contains(&id));
+        assert!(logs.contains(&id) && !logs.contains("request failed"));
+        let (unavailable, logs) =
+            serve_logged(Caller::Unavailable("token store down".into()), Some("r2")).await;
+        assert_eq!(unavailable.status(), 503);
+        assert!(logs.contains("token store down"), "{logs}");
     }
 }

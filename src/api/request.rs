@@ -69,6 +69,42 @@ impl Endpoint {
     }
 }
 
+/// The id of one request, in its log lines, its error bodies and its
+/// `X-Request-Id` header, so an identity provider's failure can be found in
+/// the logs: API Gateway's `requestContext.requestId` on Lambda, a random
+/// one elsewhere. Set it as a request extension; [`RequestId::of`] reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestId(String);
+
+impl RequestId {
+    pub fn new(id: impl Into<String>) -> Self {
+        RequestId(id.into())
+    }
+
+    /// A fresh random id, for requests that arrive without one.
+    pub fn generate() -> Self {
+        RequestId(uuid::Uuid::new_v4().to_string())
+    }
+
+    /// The id a request carries as an extension, else a fresh one.
+    pub fn of<B>(req: &http::Request<B>) -> Self {
+        req.extensions()
+            .get::<RequestId>()
+            .cloned()
+            .unwrap_or_else(Self::generate)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for RequestId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// A request addressed to one tenant's SCIM endpoint.
 #[derive(Debug, Clone)]
 pub struct ScimRequest {
@@ -81,6 +117,7 @@ pub struct ScimRequest {
     pub body: Bytes,
     /// The Tenant URL, for `Location`, `meta.location` and `$ref`.
     pub base_url: String,
+    pub request_id: RequestId,
 }
 
 /// Why a request does not address a tenant at all.
@@ -99,6 +136,7 @@ impl ScimRequest {
         scheme: &str,
         public_base_url: Option<&str>,
     ) -> Result<ScimRequest, NotScim> {
+        let request_id = RequestId::of(&req);
         let (parts, body) = req.into_parts();
         let path = parts.uri.path();
         let (tenant, rest) = split_scim_path(path).ok_or(NotScim::NoTenant)?;
@@ -129,6 +167,7 @@ impl ScimRequest {
             query,
             headers: parts.headers,
             body,
+            request_id,
         })
     }
 

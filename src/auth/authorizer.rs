@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
+use tracing::Instrument;
 
 use super::source::TokenSource;
 use super::verifier::{Verdict, Verifier};
@@ -29,6 +30,18 @@ pub struct AuthorizerRequest {
     pub path_parameters: HashMap<String, String>,
     #[serde(default)]
     pub raw_path: Option<String>,
+    #[serde(default)]
+    pub request_context: AuthorizerContext,
+}
+
+/// The part of the event's `requestContext` this service reads.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthorizerContext {
+    /// API Gateway's id of the request, the same the function sees: every
+    /// log line of the decision carries it.
+    #[serde(default)]
+    pub request_id: Option<String>,
 }
 
 /// API Gateway's simple authorizer response.
@@ -85,6 +98,19 @@ pub async fn authorize<S: TokenSource>(
     verifier: &Verifier<S>,
     request: &AuthorizerRequest,
 ) -> SimpleResponse {
+    let span = tracing::info_span!(
+        "authorize",
+        request_id = request.request_context.request_id.as_deref().unwrap_or("")
+    );
+    // Boxed: the SDK's futures nested in the runtime's are deeper than the
+    // compiler's default layout depth.
+    Box::pin(decide(verifier, request)).instrument(span).await
+}
+
+async fn decide<S: TokenSource>(
+    verifier: &Verifier<S>,
+    request: &AuthorizerRequest,
+) -> SimpleResponse {
     let Some(tenant) = request.tenant() else {
         return deny();
     };
@@ -126,6 +152,7 @@ mod tests {
             headers: HashMap::from([("Authorization".into(), "Bearer scim_x".into())]),
             path_parameters: HashMap::new(),
             raw_path: Some(format!("/prod/scim/v2/{path_tenant}/Users")),
+            request_context: AuthorizerContext::default(),
         }
     }
 
@@ -146,5 +173,18 @@ mod tests {
             let response = authorize(&verifier, &request(path)).await;
             assert!(!response.is_authorized, "{path:?}");
         }
+    }
+
+    #[test]
+    fn reads_api_gateways_request_id() {
+        let request: AuthorizerRequest = serde_json::from_value(json!({
+            "rawPath": "/scim/v2/acme/Users",
+            "requestContext": {"requestId": "JkZ1rhoIoAMEbcQ=", "http": {"method": "GET"}},
+        }))
+        .unwrap();
+        assert_eq!(
+            request.request_context.request_id.as_deref(),
+            Some("JkZ1rhoIoAMEbcQ=")
+        );
     }
 }

@@ -6,7 +6,9 @@ pub mod source;
 pub mod token;
 pub mod verifier;
 
-pub use source::{MemoryTokenSource, SecretsManagerSource, TokenSource, TokenStore};
+pub use source::{
+    MemoryTokenSource, SecretVersion, SecretsManagerSource, TokenSource, TokenStore, Versioned,
+};
 pub use token::{IssuedToken, TokenRecord, TokenSet};
 pub use verifier::{Verdict, Verifier};
 

@@ -6,7 +6,7 @@ use std::future::Future;
 use std::sync::{Arc, RwLock};
 
 use aws_sdk_secretsmanager::Client;
-use aws_sdk_secretsmanager::error::ProvideErrorMetadata;
+use aws_sdk_secretsmanager::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType};
 
 use super::AuthError;
@@ -38,6 +38,24 @@ pub trait TokenStore: TokenSource {
         tokens: &TokenSet,
     ) -> impl Future<Output = Result<(), AuthError>> + Send;
 
+    /// The tenant's tokens with the version they were read at; `None`
+    /// when the tenant has no secret.
+    fn load_versioned(
+        &self,
+        tenant: &TenantId,
+    ) -> impl Future<Output = Result<Option<Versioned>, AuthError>> + Send;
+
+    /// Replaces the token set read at `version`. `Ok(false)`, with nothing
+    /// changed, when another writer changed it since: read it again, so
+    /// that a concurrent revoke is never undone by a write based on older
+    /// contents.
+    fn replace(
+        &self,
+        tenant: &TenantId,
+        tokens: &TokenSet,
+        version: &SecretVersion,
+    ) -> impl Future<Output = Result<bool, AuthError>> + Send;
+
     /// Every tenant that has a token set, sorted.
     fn list(&self) -> impl Future<Output = Result<Vec<TenantId>, AuthError>> + Send;
 
@@ -46,16 +64,28 @@ pub trait TokenStore: TokenSource {
     fn delete(&self, tenant: &TenantId) -> impl Future<Output = Result<bool, AuthError>> + Send;
 }
 
+/// Which write of a tenant's token set a read saw (the secret's
+/// `VersionId`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretVersion(String);
+
+/// A token set and the version it was read at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Versioned {
+    pub tokens: TokenSet,
+    pub version: SecretVersion,
+}
+
 /// Token sets kept in process memory (local server, tests).
 #[derive(Debug, Clone, Default)]
 pub struct MemoryTokenSource {
-    sets: Arc<RwLock<HashMap<TenantId, TokenSet>>>,
+    sets: Arc<RwLock<HashMap<TenantId, Versioned>>>,
 }
 
 impl MemoryTokenSource {
     fn sets(
         &self,
-    ) -> Result<std::sync::RwLockWriteGuard<'_, HashMap<TenantId, TokenSet>>, AuthError> {
+    ) -> Result<std::sync::RwLockWriteGuard<'_, HashMap<TenantId, Versioned>>, AuthError> {
         self.sets
             .write()
             .map_err(|_| AuthError::Unavailable("token map poisoned".into()))
@@ -64,8 +94,13 @@ impl MemoryTokenSource {
 
 impl TokenSource for MemoryTokenSource {
     async fn load(&self, tenant: &TenantId) -> Result<Option<TokenSet>, AuthError> {
-        Ok(self.sets()?.get(tenant).cloned())
+        Ok(self.sets()?.get(tenant).map(|v| v.tokens.clone()))
     }
+}
+
+/// A fresh version id.
+fn new_version() -> SecretVersion {
+    SecretVersion(uuid::Uuid::new_v4().to_string())
 }
 
 impl TokenStore for MemoryTokenSource {
@@ -74,13 +109,32 @@ impl TokenStore for MemoryTokenSource {
         if sets.contains_key(tenant) {
             return Err(AuthError::AlreadyExists(tenant.to_string()));
         }
-        sets.insert(tenant.clone(), tokens.clone());
+        insert(&mut sets, tenant, tokens);
         Ok(())
     }
 
     async fn save(&self, tenant: &TenantId, tokens: &TokenSet) -> Result<(), AuthError> {
-        self.sets()?.insert(tenant.clone(), tokens.clone());
+        let mut sets = self.sets()?;
+        insert(&mut sets, tenant, tokens);
         Ok(())
+    }
+
+    async fn load_versioned(&self, tenant: &TenantId) -> Result<Option<Versioned>, AuthError> {
+        Ok(self.sets()?.get(tenant).cloned())
+    }
+
+    async fn replace(
+        &self,
+        tenant: &TenantId,
+        tokens: &TokenSet,
+        version: &SecretVersion,
+    ) -> Result<bool, AuthError> {
+        let mut sets = self.sets()?;
+        if sets.get(tenant).map(|v| &v.version) != Some(version) {
+            return Ok(false);
+        }
+        insert(&mut sets, tenant, tokens);
+        Ok(true)
     }
 
     async fn list(&self) -> Result<Vec<TenantId>, AuthError> {
@@ -92,6 +146,15 @@ impl TokenStore for MemoryTokenSource {
     async fn delete(&self, tenant: &TenantId) -> Result<bool, AuthError> {
         Ok(self.sets()?.remove(tenant).is_some())
     }
+}
+
+/// Stores a token set under a new version.
+fn insert(sets: &mut HashMap<TenantId, Versioned>, tenant: &TenantId, tokens: &TokenSet) {
+    let versioned = Versioned {
+        tokens: tokens.clone(),
+        version: new_version(),
+    };
+    sets.insert(tenant.clone(), versioned);
 }
 
 /// Placeholder in secret-name patterns, replaced by the tenant id.
@@ -120,11 +183,29 @@ impl SecretsManagerSource {
     }
 }
 
-fn unavailable(op: &str, err: &impl ProvideErrorMetadata) -> AuthError {
-    AuthError::Unavailable(format!(
-        "secrets manager {op} failed: {}",
-        err.code().unwrap_or("unknown error")
-    ))
+/// A staging label of our own for a version written but not yet current:
+/// without `AWSCURRENT` nobody reads it until the compare-and-swap below
+/// moves `AWSCURRENT` to it.
+const PENDING_STAGE: &str = "SCIMPENDING";
+/// The version readers get. Asked for by name on every read: the default
+/// is the same on AWS, but moto's default does not follow a moved label.
+const CURRENT_STAGE: &str = "AWSCURRENT";
+
+/// Maps an SDK failure to `Unavailable`, described for the log by the
+/// operation and what went wrong: the service's error code, a timeout or a
+/// failed connection. Service messages are left out (they may echo
+/// request values).
+fn unavailable<E: ProvideErrorMetadata, R>(op: &str, err: &SdkError<E, R>) -> AuthError {
+    let what = match err {
+        SdkError::ServiceError(e) => e.err().code().unwrap_or("unknown error code").to_owned(),
+        SdkError::TimeoutError(_) => "timed out".to_owned(),
+        SdkError::DispatchFailure(d) if d.is_timeout() => "timed out".to_owned(),
+        SdkError::DispatchFailure(d) if d.is_io() => "connection failed".to_owned(),
+        SdkError::DispatchFailure(_) => "could not be sent".to_owned(),
+        SdkError::ResponseError(_) => "unreadable response".to_owned(),
+        _ => "could not be built".to_owned(),
+    };
+    AuthError::Unavailable(format!("Secrets Manager {op} failed: {what}"))
 }
 
 impl TokenSource for SecretsManagerSource {
@@ -133,6 +214,7 @@ impl TokenSource for SecretsManagerSource {
             .client
             .get_secret_value()
             .secret_id(self.secret_name(tenant))
+            .version_stage(CURRENT_STAGE)
             .send()
             .await;
         let output = match result {
@@ -198,6 +280,93 @@ impl TokenStore for SecretsManagerSource {
                 self.create(tenant, tokens).await
             }
             Err(err) => Err(unavailable("PutSecretValue", &err)),
+        }
+    }
+
+    async fn load_versioned(&self, tenant: &TenantId) -> Result<Option<Versioned>, AuthError> {
+        let result = self
+            .client
+            .get_secret_value()
+            .secret_id(self.secret_name(tenant))
+            .version_stage(CURRENT_STAGE)
+            .send()
+            .await;
+        let output = match result {
+            Ok(output) => output,
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_resource_not_found_exception()) =>
+            {
+                return Ok(None);
+            }
+            Err(err) => return Err(unavailable("GetSecretValue", &err)),
+        };
+        let version = output
+            .version_id()
+            .ok_or_else(|| AuthError::Malformed("secret has no version id".into()))?;
+        let text = output
+            .secret_string()
+            .ok_or_else(|| AuthError::Malformed("secret has no string value".into()))?;
+        let tokens = serde_json::from_str(text)
+            .map_err(|e| AuthError::Malformed(format!("secret is not a token set: {e}")))?;
+        Ok(Some(Versioned {
+            tokens,
+            version: SecretVersion(version.to_owned()),
+        }))
+    }
+
+    /// Writes a new version staged [`PENDING_STAGE`], then moves
+    /// `AWSCURRENT` to it from the version read: Secrets Manager refuses
+    /// that move when `AWSCURRENT` is no longer on the version read, which
+    /// makes it a compare-and-swap.
+    async fn replace(
+        &self,
+        tenant: &TenantId,
+        tokens: &TokenSet,
+        version: &SecretVersion,
+    ) -> Result<bool, AuthError> {
+        let name = self.secret_name(tenant);
+        let next = new_version();
+        let put = self
+            .client
+            .put_secret_value()
+            .secret_id(&name)
+            .client_request_token(&next.0)
+            .secret_string(to_json(tokens)?)
+            .version_stages(PENDING_STAGE)
+            .send()
+            .await;
+        match put {
+            Ok(_) => {}
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_resource_not_found_exception()) =>
+            {
+                return Ok(false);
+            }
+            Err(err) => return Err(unavailable("PutSecretValue", &err)),
+        }
+        let moved = self
+            .client
+            .update_secret_version_stage()
+            .secret_id(&name)
+            .version_stage(CURRENT_STAGE)
+            .remove_from_version_id(&version.0)
+            .move_to_version_id(&next.0)
+            .send()
+            .await;
+        match moved {
+            Ok(_) => Ok(true),
+            Err(err)
+                if err.as_service_error().is_some_and(|e| {
+                    e.is_invalid_parameter_exception() || e.is_resource_not_found_exception()
+                }) =>
+            {
+                Ok(false)
+            }
+            Err(err) => Err(unavailable("UpdateSecretVersionStage", &err)),
         }
     }
 

@@ -42,6 +42,11 @@ pub struct TokenSet {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created: Option<String>,
     pub tokens: Vec<TokenRecord>,
+    /// When the tenant's deletion began (RFC 3339): from then on no token
+    /// of it is accepted and it cannot be re-created until the deletion
+    /// has finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted: Option<String>,
 }
 
 /// Why token material could not be produced.
@@ -97,6 +102,9 @@ impl TokenSet {
     /// The id of the record matching `token`. Every record is compared, in
     /// constant time, so timing tells nothing about which or how many match.
     pub fn verify(&self, token: &str) -> Option<&str> {
+        if self.deleted.is_some() {
+            return None;
+        }
         let presented = Sha256::digest(token.as_bytes());
         let mut found = None;
         for record in &self.tokens {
@@ -119,6 +127,15 @@ impl TokenSet {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tenant_marked_deleted_accepts_no_token() {
+        let token = issue(None, "t").unwrap();
+        let mut set = TokenSet::of(vec![token.record.clone()]);
+        assert!(set.verify(&token.plain).is_some());
+        set.deleted = Some("2026-12-01T00:00:00Z".into());
+        assert_eq!(set.verify(&token.plain), None);
+    }
 
     #[test]
     fn issued_tokens_are_prefixed_random_and_stored_only_as_hash() {

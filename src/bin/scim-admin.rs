@@ -3,9 +3,12 @@
 //! configuration (profiles, region, AWS_ENDPOINT_URL_*).
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use scim_serverless::admin::{AdminError, IssuedTokenView, Operator};
+use scim_serverless::admin::{
+    AdminError, DEFAULT_DELETE_WAIT, DeleteProgress, IssuedTokenView, Operator,
+};
 use scim_serverless::auth::SecretsManagerSource;
 use scim_serverless::config::Config;
 use scim_serverless::store::DynamoStore;
@@ -73,6 +76,11 @@ enum TenantCommand {
         /// Required: the deletion cannot be undone.
         #[arg(long)]
         confirm: bool,
+        /// Seconds between refusing the tenant's tokens and deleting its
+        /// data: at least the authorizer's token cache plus API Gateway's
+        /// decision cache plus the longest request (default 60+60+30).
+        #[arg(long, default_value_t = DEFAULT_DELETE_WAIT.as_secs())]
+        wait_secs: u64,
     },
 }
 
@@ -146,7 +154,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         code: EXIT_USAGE,
         message: e.to_string(),
     })?;
-    let aws = aws_config::load_from_env().await;
+    let aws = scim_serverless::runtime::aws_config(&config).await;
     let operator = Operator {
         tokens: SecretsManagerSource::new(
             aws_sdk_secretsmanager::Client::new(&aws),
@@ -217,7 +225,11 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 }
             }
         }
-        Command::Tenant(TenantCommand::Delete { tenant, confirm }) => {
+        Command::Tenant(TenantCommand::Delete {
+            tenant,
+            confirm,
+            wait_secs,
+        }) => {
             let tenant = tenant_id(&tenant)?;
             if !confirm {
                 return Err(Failure {
@@ -229,10 +241,13 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 });
             }
             let deleted = operator
-                .delete_tenant(&tenant, |n| {
-                    if !json {
-                        eprintln!("deleted {n} items ...");
-                    }
+                .delete_tenant(&tenant, Duration::from_secs(wait_secs), |p| match p {
+                    DeleteProgress::Waiting(left) => eprintln!(
+                        "tenant {tenant}: tokens refused; waiting {} s for cached tokens and \
+                         requests in flight ...",
+                        left.as_secs()
+                    ),
+                    DeleteProgress::Deleted(n) => eprintln!("deleted {n} items ..."),
                 })
                 .await?;
             if json {

@@ -69,7 +69,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // The AWS configuration is resolved once, and only when something uses it.
     let aws = if args.store == StoreKind::Dynamodb || args.tokens == TokenKind::Secretsmanager {
-        Some(aws_config::load_from_env().await)
+        Some(scim_serverless::runtime::aws_config(&config).await)
     } else {
         None
     };

@@ -36,6 +36,10 @@ pub struct ScimError {
     pub status: u16,
     pub scim_type: Option<ScimType>,
     pub detail: String,
+    /// Why a 5xx happened, for the operator's log only: never sent to the
+    /// client, and built from error codes and operation names, never from
+    /// request data.
+    pub cause: Option<String>,
 }
 
 impl ScimError {
@@ -44,7 +48,14 @@ impl ScimError {
             status,
             scim_type,
             detail: detail.into(),
+            cause: None,
         }
+    }
+
+    /// The same error, with the cause the operator's log will show.
+    pub fn with_cause(mut self, cause: impl Into<String>) -> Self {
+        self.cause = Some(cause.into());
+        self
     }
 
     /// 400 with a `scimType`: the usual answer to a client mistake.
@@ -57,6 +68,7 @@ impl ScimError {
     }
 
     /// The error document; `status` is a string as RFC 7644 §3.12 requires.
+    /// The cause is not part of it.
     pub fn to_json(&self) -> serde_json::Value {
         let mut body = serde_json::json!({
             "schemas": [ERROR_URN],
@@ -133,6 +145,13 @@ mod tests {
                 "detail": "bad filter",
             })
         );
+    }
+
+    #[test]
+    fn the_cause_stays_out_of_the_document() {
+        let e = ScimError::new(503, None, "retry later").with_cause("DynamoDB GetItem failed");
+        assert_eq!(e.cause.as_deref(), Some("DynamoDB GetItem failed"));
+        assert!(!e.to_json().to_string().contains("GetItem"));
     }
 
     #[test]

@@ -318,7 +318,9 @@ pub enum StoreError {
 
 /// Storage failures as clients see them: a lost race the caller did not
 /// retry is `412`, a taken unique value `409 uniqueness`, a backend
-/// failure `503` (the detail holds only an error code, never data).
+/// failure `503` (the detail holds only an error code, never data). The
+/// backend's reason travels as the error's `cause`, which the front door
+/// logs once per request.
 impl From<StoreError> for ScimError {
     fn from(e: StoreError) -> Self {
         match e {
@@ -336,12 +338,16 @@ impl From<StoreError> for ScimError {
                     None => "a resource with this id already exists".to_owned(),
                 },
             ),
-            StoreError::Unavailable(_) => ScimError::new(
+            StoreError::Unavailable(cause) => ScimError::new(
                 503,
                 None,
                 "the store is temporarily unavailable; retry later",
-            ),
-            StoreError::Corrupt(_) => ScimError::new(500, None, "a stored resource is unreadable"),
+            )
+            .with_cause(cause),
+            StoreError::Corrupt(what) => {
+                ScimError::new(500, None, "a stored resource is unreadable")
+                    .with_cause(format!("corrupt item: {what}"))
+            }
             StoreError::UnknownMember(id) => ScimError::bad_request(
                 ScimType::InvalidValue,
                 format!("member {id} is not a user or group of this tenant"),
