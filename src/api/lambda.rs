@@ -139,4 +139,26 @@ mod tests {
             assert_eq!(caller(&event(authorizer.clone())), want, "{authorizer}");
         }
     }
+
+    /// Answers every request with an empty object.
+    struct Empty;
+
+    impl Routes for Empty {
+        async fn route(
+            &self,
+            _: &crate::api::request::ScimRequest,
+        ) -> Option<Result<crate::api::response::ScimResponse, crate::scim::ScimError>> {
+            Some(Ok(crate::api::response::ScimResponse::ok(
+                serde_json::json!({}),
+            )))
+        }
+    }
+
+    #[tokio::test]
+    async fn the_response_names_api_gateways_request_id() {
+        let req = event(serde_json::json!({"lambda": {"tenant": "acme"}}));
+        let response = handle(&Empty, &HttpConfig::default(), req).await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()[crate::api::X_REQUEST_ID], "r");
+    }
 }
