@@ -16,8 +16,8 @@ use aws_sdk_dynamodb::types::{
 };
 
 use super::{
-    Created, Lookup, MEMBERS_PER_TRANSACTION, ManagerLink, Member, Page, Record, Store, StoreError,
-    UniqueKey,
+    Census, Created, GroupCondition, Lookup, MEMBERS_PER_TRANSACTION, ManagerLink, Member, Page,
+    Record, Store, StoreError, UniqueKey,
 };
 use crate::scim::schema::ResourceKind;
 use crate::tenant::TenantId;
@@ -29,6 +29,8 @@ const ATTR_DOC: &str = "doc";
 const ATTR_KIND: &str = "kind";
 const ATTR_MANAGER: &str = "mgr";
 const ATTR_COUNT: &str = "n";
+/// A resource counter's list generation (see [`Census`]).
+const ATTR_GENERATION: &str = "gen";
 /// The groups a resource is a direct member of (string set).
 const ATTR_GROUPS: &str = "grp";
 /// `meta.lastModified`, kept beside the document so a membership change
@@ -256,34 +258,48 @@ impl DynamoStore {
         ))
     }
 
-    /// Adds `delta` to the tenant's counter of `kind`.
+    /// Adds `delta` to the tenant's counter of `kind` and gives its list a
+    /// new, random generation.
     fn count_by(
         &self,
         tenant: &TenantId,
         kind: ResourceKind,
         delta: i64,
     ) -> Result<TransactWriteItem, StoreError> {
+        // 63 random bits: a positive DynamoDB number that never repeats.
+        let random = uuid::Uuid::new_v4().as_u64_pair().0;
+        let generation = (random >> 1).max(1);
         self.add_to_counter(
             tenant,
             keys::counter_pk(tenant),
             keys::counter_sk(kind),
             delta,
+            Some(generation),
         )
     }
 
-    /// Adds `delta` to the counter item at `pk`/`sk`, creating it in the
-    /// tenant's auxiliary collection (so a tenant purge finds it).
+    /// Adds `delta` to the counter item at `pk`/`sk` (and sets its
+    /// `generation`), creating it in the tenant's auxiliary collection (so
+    /// a tenant purge finds it).
     fn add_to_counter(
         &self,
         tenant: &TenantId,
         pk: String,
         sk: &str,
         delta: i64,
+        generation: Option<u64>,
     ) -> Result<TransactWriteItem, StoreError> {
-        let update = Update::builder()
+        let mut update = Update::builder()
             .table_name(&self.table)
-            .set_key(Some(key(pk.clone(), sk)))
-            .update_expression("ADD #n :d SET #g1 = :g1, #s1 = :s1")
+            .set_key(Some(key(pk.clone(), sk)));
+        update = match generation {
+            Some(g) => update
+                .update_expression("ADD #n :d SET #g1 = :g1, #s1 = :s1, #gen = :gen")
+                .expression_attribute_names("#gen", ATTR_GENERATION)
+                .expression_attribute_values(":gen", n(g)),
+            None => update.update_expression("ADD #n :d SET #g1 = :g1, #s1 = :s1"),
+        };
+        let update = update
             .expression_attribute_names("#n", ATTR_COUNT)
             .expression_attribute_names("#g1", GSI1_PK)
             .expression_attribute_names("#s1", GSI1_SK)
@@ -399,23 +415,28 @@ impl DynamoStore {
 
     /// Adds (`add`) or ends the memberships of `members` in a group, in
     /// steps of [`MEMBERS_PER_TRANSACTION`]: each step writes the edges,
-    /// the members' group lists and a new group version atomically.
+    /// the members' group lists and a new group version atomically,
+    /// conditional on `condition` as the step before left it.
     async fn write_memberships(
         &self,
         tenant: &TenantId,
         group_id: &str,
+        mut condition: GroupCondition,
         members: &[Member],
         add: bool,
-    ) -> Result<(), StoreError> {
+    ) -> Result<GroupCondition, StoreError> {
         let now = crate::scim::resource::now();
         for chunk in members.chunks(MEMBERS_PER_TRANSACTION) {
-            let mut items = vec![self.touch(
-                tenant,
-                ResourceKind::Group,
-                group_id,
-                GroupListChange::None,
-                &now,
-            )?];
+            let group = match condition {
+                GroupCondition::At(version) => {
+                    self.next_version(tenant, group_id, version, &now)?
+                }
+                GroupCondition::Exists => {
+                    let none = GroupListChange::None;
+                    self.touch(tenant, ResourceKind::Group, group_id, none, &now)?
+                }
+            };
+            let mut items = vec![group];
             for m in chunk {
                 items.push(if add {
                     self.put_edge(tenant, group_id, m)?
@@ -429,13 +450,45 @@ impl DynamoStore {
                 };
                 items.push(self.touch(tenant, m.kind, &m.id, change, &now)?);
             }
-            self.transact(items, |i, _| match i {
+            self.transact(items, |i, existed| match i {
+                0 if existed => StoreError::VersionMismatch,
                 0 => StoreError::NotFound,
                 i => StoreError::UnknownMember(chunk[(i - 1) / 2].id.clone()),
             })
             .await?;
+            if let GroupCondition::At(version) = condition {
+                condition = GroupCondition::At(version + 1);
+            }
         }
-        Ok(())
+        Ok(condition)
+    }
+
+    /// The next version and modification time of a group that is at
+    /// `version`.
+    fn next_version(
+        &self,
+        tenant: &TenantId,
+        group_id: &str,
+        version: u64,
+        now: &str,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(
+                keys::resource_pk(tenant, ResourceKind::Group, group_id),
+                RESOURCE_SK,
+            )))
+            .update_expression("SET #v = :next, #m = :now")
+            .condition_expression("#v = :v")
+            .expression_attribute_names("#v", ATTR_VERSION)
+            .expression_attribute_names("#m", ATTR_MODIFIED)
+            .expression_attribute_values(":v", n(version))
+            .expression_attribute_values(":next", n(version + 1))
+            .expression_attribute_values(":now", s(now))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(build_err)?;
+        Ok(TransactWriteItem::builder().update(update).build())
     }
 
     /// A `Query` of one partition of an index: `INDEXES[index]`.
@@ -526,7 +579,7 @@ impl DynamoStore {
         delta: i64,
     ) -> Result<TransactWriteItem, StoreError> {
         let pk = keys::pending_reports_pk(tenant, raw);
-        self.add_to_counter(tenant, pk, PENDING_SK, delta)
+        self.add_to_counter(tenant, pk, PENDING_SK, delta, None)
     }
 
     /// A condition that no user waits for a manager named `name`.
@@ -1163,7 +1216,7 @@ impl Store for DynamoStore {
         Ok(None)
     }
 
-    async fn count(&self, tenant: &TenantId, kind: ResourceKind) -> Result<u64, StoreError> {
+    async fn count(&self, tenant: &TenantId, kind: ResourceKind) -> Result<Census, StoreError> {
         let output = self
             .client
             .get_item()
@@ -1173,12 +1226,18 @@ impl Store for DynamoStore {
             .send()
             .await
             .map_err(|e| unavailable("GetItem", &e))?;
-        Ok(output
-            .item()
-            .and_then(|i| i.get(ATTR_COUNT))
-            .and_then(|v| v.as_n().ok())
-            .and_then(|v| v.parse::<i64>().ok())
-            .map_or(0, |v| u64::try_from(v).unwrap_or(0)))
+        let number = |name: &str| {
+            output
+                .item()
+                .and_then(|i| i.get(name))
+                .and_then(|v| v.as_n().ok())
+                .and_then(|v| v.parse::<i64>().ok())
+                .map_or(0, |v| u64::try_from(v).unwrap_or(0))
+        };
+        Ok(Census {
+            total: number(ATTR_COUNT),
+            generation: number(ATTR_GENERATION),
+        })
     }
 
     async fn get_many(
@@ -1225,12 +1284,13 @@ impl Store for DynamoStore {
         &self,
         tenant: &TenantId,
         group_id: &str,
+        condition: GroupCondition,
         members: &[Member],
-    ) -> Result<(), StoreError> {
+    ) -> Result<GroupCondition, StoreError> {
         let mut members = members.to_vec();
         members.sort_by(|a, b| a.id.cmp(&b.id));
         members.dedup_by(|a, b| a.id == b.id);
-        self.write_memberships(tenant, group_id, &members, true)
+        self.write_memberships(tenant, group_id, condition, &members, true)
             .await
     }
 
@@ -1238,8 +1298,9 @@ impl Store for DynamoStore {
         &self,
         tenant: &TenantId,
         group_id: &str,
+        condition: GroupCondition,
         ids: &[String],
-    ) -> Result<(), StoreError> {
+    ) -> Result<GroupCondition, StoreError> {
         // BatchGetItem rejects a request that names a key twice.
         let mut ids = ids.to_vec();
         ids.sort();
@@ -1257,7 +1318,7 @@ impl Store for DynamoStore {
             .map(decode_member)
             .collect::<Result<_, _>>()?;
         current.sort_by(|a, b| a.id.cmp(&b.id));
-        self.write_memberships(tenant, group_id, &current, false)
+        self.write_memberships(tenant, group_id, condition, &current, false)
             .await
     }
 
