@@ -163,8 +163,9 @@ impl Record {
     }
 
     /// Why this record cannot be stored: a document too large for one
-    /// item, a keyed value too long for a key, or more emails than are
-    /// indexed. `None` when it can.
+    /// item, a keyed value too long for a key (checked on the keys as
+    /// DynamoDB would store them, on every store alike), or more emails
+    /// than are indexed. `None` when it can.
     pub fn key_problem(&self) -> Option<String> {
         let size = serde_json::to_vec(&self.document).map_or(usize::MAX, |v| v.len());
         if size > MAX_DOCUMENT_BYTES {
@@ -207,7 +208,11 @@ impl Record {
                 "manager.value is longer than {MAX_KEY_VALUE_BYTES} bytes"
             ));
         }
-        None
+        dynamo::keys::oversized(self).map(|(attribute, max)| {
+            format!(
+                "{attribute} is too long: at most {max} bytes (lower-cased) fit in a storage key"
+            )
+        })
     }
 
     /// The values by which a pending manager reference may name this user:
@@ -329,6 +334,11 @@ pub enum StoreError {
     /// A member to add is neither a user nor a group of the tenant.
     #[error("{0} is not a user or group of this tenant")]
     UnknownMember(String),
+    /// The backend refused the request as invalid (DynamoDB's
+    /// `ValidationException`: a value too large for a key or an item).
+    /// Retrying cannot help, so it is the client's `400`, never a `503`.
+    #[error("request refused by the store: {0}")]
+    Rejected(String),
 }
 
 /// Storage failures as clients see them: a lost race the caller did not
@@ -360,6 +370,10 @@ impl From<StoreError> for ScimError {
             StoreError::UnknownMember(id) => ScimError::bad_request(
                 ScimType::InvalidValue,
                 format!("member {id} is not a user or group of this tenant"),
+            ),
+            StoreError::Rejected(_) => ScimError::bad_request(
+                ScimType::InvalidValue,
+                "a value of the request is too large to be stored",
             ),
         }
     }

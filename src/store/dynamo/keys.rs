@@ -2,8 +2,13 @@
 //! Every key starts with the tenant, so no query can cross tenants.
 
 use crate::scim::schema::ResourceKind;
-use crate::store::UniqueKey;
+use crate::store::{ManagerLink, Record, UniqueKey};
 use crate::tenant::TenantId;
+
+/// DynamoDB's key limits, for the table and every index: a partition key
+/// holds at most 2048 bytes, a sort key at most 1024.
+pub const MAX_PARTITION_KEY_BYTES: usize = 2048;
+pub const MAX_SORT_KEY_BYTES: usize = 1024;
 
 pub const PK: &str = "pk";
 pub const SK: &str = "sk";
@@ -58,6 +63,12 @@ pub fn tenant_collections(tenant: &TenantId) -> [String; 4] {
     ]
 }
 
+/// `{pk}#{sk}`: the `gsi1` sort key of an auxiliary item (email lookup,
+/// counter), unique within the tenant's auxiliary collection.
+pub fn auxiliary_sk(pk: &str, sk: &str) -> String {
+    format!("{pk}#{sk}")
+}
+
 /// `T#{tenant}#UX#{externalId}` / `T#{tenant}#GX#{externalId}`: `gsi2`
 /// partition of a resource item with an `externalId`.
 pub fn external_id_pk(tenant: &TenantId, kind: ResourceKind, external_id: &str) -> String {
@@ -84,6 +95,9 @@ pub fn reports_pk(tenant: &TenantId, manager_id: &str) -> String {
 pub fn pending_reports_pk(tenant: &TenantId, raw: &str) -> String {
     format!("T#{tenant}#MP#{}", raw.to_lowercase())
 }
+
+/// Sort key of a pending-manager counter (partition [`pending_reports_pk`]).
+pub const PENDING_SK: &str = "N";
 
 /// Sort-key prefix of membership edges in a group's partition.
 pub const MEMBER_SK_PREFIX: &str = "M#";
@@ -112,6 +126,87 @@ pub fn marker_pk(tenant: &TenantId, key: &UniqueKey) -> String {
     }
 }
 
+/// A key built from a value of a record, with the attribute it comes from.
+struct BuiltKey {
+    attribute: &'static str,
+    /// The value as it appears in the key (lower-cased where keys fold case).
+    value_bytes: usize,
+    key: String,
+    limit: usize,
+}
+
+/// The first attribute of `record` whose value makes a key longer than
+/// DynamoDB accepts, with the most bytes that value may take (as it
+/// appears in the key, lower-cased where keys fold case). The keys are
+/// built as they are written, for the longest tenant id, so a value is
+/// accepted or refused the same way in every tenant and on every store.
+pub fn oversized(record: &Record) -> Option<(&'static str, usize)> {
+    let tenant = TenantId::parse(&"x".repeat(63)).ok()?;
+    let t = &tenant;
+    let mut built: Vec<BuiltKey> = Vec::new();
+    let mut add = |attribute, value: &str, key: String, limit| {
+        built.push(BuiltKey {
+            attribute,
+            value_bytes: value.len(),
+            key,
+            limit,
+        });
+    };
+    for k in record.unique_keys() {
+        let (UniqueKey::UserName(v) | UniqueKey::GroupDisplayName(v)) = &k;
+        // The marker's partition key is also its `gsi1` sort key.
+        add(k.attribute(), v, marker_pk(t, &k), MAX_SORT_KEY_BYTES);
+    }
+    if let Some(external_id) = record.external_id() {
+        let pk = external_id_pk(t, record.kind, external_id);
+        add("externalId", external_id, pk, MAX_PARTITION_KEY_BYTES);
+        if record.kind == ResourceKind::User {
+            // A new user is checked against the pending-manager counter of
+            // each of its names; userName and emails have stricter keys.
+            let lower = external_id.to_lowercase();
+            let pk = pending_reports_pk(t, &lower);
+            add("externalId", &lower, pk, MAX_PARTITION_KEY_BYTES);
+        }
+    }
+    let own_pk = resource_pk(t, record.kind, &record.id);
+    for email in record.email_keys() {
+        let sk = email_sk(&email);
+        let aux = auxiliary_sk(&own_pk, &sk);
+        add("emails.value", &email, aux, MAX_SORT_KEY_BYTES);
+        add(
+            "emails.value",
+            &email,
+            email_pk(t, &email),
+            MAX_PARTITION_KEY_BYTES,
+        );
+    }
+    match &record.manager {
+        Some(ManagerLink::Pending(raw)) => {
+            let pk = pending_reports_pk(t, raw);
+            let aux = auxiliary_sk(&pk, PENDING_SK);
+            add(
+                "manager.value",
+                &raw.to_lowercase(),
+                aux,
+                MAX_SORT_KEY_BYTES,
+            );
+        }
+        Some(ManagerLink::Resolved(id)) => {
+            add(
+                "manager.value",
+                id,
+                reports_pk(t, id),
+                MAX_PARTITION_KEY_BYTES,
+            );
+        }
+        None => {}
+    }
+    built
+        .iter()
+        .find(|b| b.key.len() > b.limit)
+        .map(|b| (b.attribute, b.limit - (b.key.len() - b.value_bytes)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,5 +225,19 @@ mod tests {
             marker_pk(&t, &UniqueKey::GroupDisplayName("sales".into())),
             "T#acme#GN#sales"
         );
+    }
+
+    fn user(user_name: &str) -> Record {
+        let doc = serde_json::json!({"userName": user_name, "emails": [{"value": "a@b.c"}]});
+        Record::new(ResourceKind::User, uuid::Uuid::new_v4().to_string(), 1, doc)
+    }
+
+    #[test]
+    fn oversized_checks_keys_as_built_for_the_longest_tenant() {
+        // `T#` + 63 + `#UN#` is 69 bytes of the marker's 1024.
+        assert_eq!(oversized(&user(&"a".repeat(955))), None);
+        assert_eq!(oversized(&user(&"a".repeat(956))), Some(("userName", 955)));
+        // `İ` is 2 bytes and lower-cases to 3: 512 of them take 1536.
+        assert_eq!(oversized(&user(&"İ".repeat(512))), Some(("userName", 955)));
     }
 }

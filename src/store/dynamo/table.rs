@@ -82,7 +82,7 @@ pub async fn create_table(client: &Client, name: &str) -> Result<(), StoreError>
             if err
                 .as_service_error()
                 .is_some_and(|e| e.is_resource_in_use_exception()) => {}
-        Err(err) => return Err(super::unavailable("CreateTable", &err)),
+        Err(err) => return Err(super::sdk_failure("CreateTable", &err)),
     }
     for _ in 0..120 {
         let described = client
@@ -90,7 +90,7 @@ pub async fn create_table(client: &Client, name: &str) -> Result<(), StoreError>
             .table_name(name)
             .send()
             .await
-            .map_err(|e| super::unavailable("DescribeTable", &e))?;
+            .map_err(|e| super::sdk_failure("DescribeTable", &e))?;
         if described.table().and_then(|t| t.table_status()) == Some(&TableStatus::Active) {
             return Ok(());
         }
