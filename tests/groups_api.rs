@@ -5,13 +5,17 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use common::http_api::{Api, api};
 use scim_serverless::api::Routes;
 use scim_serverless::scim::limits::MAX_MEMBERS_PER_REQUEST;
 use scim_serverless::scim::schema::ResourceKind;
-use scim_serverless::store::{MemoryStore, Record, Store};
+use scim_serverless::store::{
+    Census, Created, GroupCondition, Lookup, Member, MemoryStore, Page, Record, Store, StoreError,
+    UniqueKey,
+};
+use scim_serverless::tenant::TenantId;
 use serde_json::{Value, json};
 
 const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
@@ -391,6 +395,237 @@ async fn concurrent_patches_add_every_member<S: Store + Clone>(store: S) {
     );
 }
 
+/// What another writer does between a request's read and its first
+/// membership step.
+#[derive(Debug, Clone)]
+enum Meddle {
+    /// Renames the group (a new version).
+    RenameGroup(TenantId, String, String),
+    /// Deletes the user.
+    DeleteUser(TenantId, String),
+}
+
+/// A store that lets another writer in right before the next membership
+/// step: deterministic interleaving of two requests.
+#[derive(Clone)]
+struct Meddler<S> {
+    inner: S,
+    next: Arc<Mutex<Option<Meddle>>>,
+}
+
+impl<S: Store> Meddler<S> {
+    fn set(&self, meddle: Meddle) {
+        *self.next.lock().unwrap() = Some(meddle);
+    }
+
+    async fn meddle(&self) {
+        let next = self.next.lock().unwrap().take();
+        match next {
+            Some(Meddle::RenameGroup(t, id, name)) => {
+                let g = self.inner.get(&t, ResourceKind::Group, &id).await;
+                let g = g.unwrap().unwrap();
+                let mut renamed = g.clone();
+                renamed.document["displayName"] = json!(name);
+                renamed.version += 1;
+                self.inner.replace(&t, &g, &renamed).await.unwrap();
+            }
+            Some(Meddle::DeleteUser(t, id)) => {
+                let u = self.inner.get(&t, ResourceKind::User, &id).await;
+                self.inner.delete(&t, &u.unwrap().unwrap()).await.unwrap();
+            }
+            None => {}
+        }
+    }
+}
+
+impl<S: Store + Clone> Store for Meddler<S> {
+    async fn create(&self, t: &TenantId, r: &Record) -> Result<Created, StoreError> {
+        self.inner.create(t, r).await
+    }
+    async fn get(
+        &self,
+        t: &TenantId,
+        k: ResourceKind,
+        id: &str,
+    ) -> Result<Option<Record>, StoreError> {
+        self.inner.get(t, k, id).await
+    }
+    async fn replace(&self, t: &TenantId, p: &Record, n: &Record) -> Result<(), StoreError> {
+        self.inner.replace(t, p, n).await
+    }
+    async fn delete(&self, t: &TenantId, r: &Record) -> Result<(), StoreError> {
+        self.inner.delete(t, r).await
+    }
+    async fn purge_tenant(&self, t: &TenantId, limit: usize) -> Result<usize, StoreError> {
+        self.inner.purge_tenant(t, limit).await
+    }
+    async fn find_unique(&self, t: &TenantId, k: &UniqueKey) -> Result<Option<String>, StoreError> {
+        self.inner.find_unique(t, k).await
+    }
+    async fn find(
+        &self,
+        t: &TenantId,
+        k: ResourceKind,
+        l: &Lookup,
+    ) -> Result<Vec<Record>, StoreError> {
+        self.inner.find(t, k, l).await
+    }
+    async fn list(
+        &self,
+        t: &TenantId,
+        k: ResourceKind,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page, StoreError> {
+        self.inner.list(t, k, after, limit).await
+    }
+    async fn id_at(
+        &self,
+        t: &TenantId,
+        k: ResourceKind,
+        position: u64,
+    ) -> Result<Option<String>, StoreError> {
+        self.inner.id_at(t, k, position).await
+    }
+    async fn get_many(
+        &self,
+        t: &TenantId,
+        k: ResourceKind,
+        ids: &[String],
+    ) -> Result<Vec<Record>, StoreError> {
+        self.inner.get_many(t, k, ids).await
+    }
+    async fn members(
+        &self,
+        t: &TenantId,
+        g: &str,
+        max_bytes: usize,
+    ) -> Result<Option<Vec<Member>>, StoreError> {
+        self.inner.members(t, g, max_bytes).await
+    }
+    async fn add_members(
+        &self,
+        t: &TenantId,
+        g: &str,
+        c: GroupCondition,
+        m: &[Member],
+    ) -> Result<GroupCondition, StoreError> {
+        self.meddle().await;
+        self.inner.add_members(t, g, c, m).await
+    }
+    async fn remove_members(
+        &self,
+        t: &TenantId,
+        g: &str,
+        c: GroupCondition,
+        ids: &[String],
+    ) -> Result<GroupCondition, StoreError> {
+        self.meddle().await;
+        self.inner.remove_members(t, g, c, ids).await
+    }
+    async fn refresh_member(
+        &self,
+        t: &TenantId,
+        m: &Member,
+        groups: &[String],
+    ) -> Result<(), StoreError> {
+        self.inner.refresh_member(t, m, groups).await
+    }
+    async fn count(&self, t: &TenantId, k: ResourceKind) -> Result<Census, StoreError> {
+        self.inner.count(t, k).await
+    }
+}
+
+async fn display_name<R: Routes>(api: &Api<R>, group: &str) -> Value {
+    let path = format!("/Groups/{group}?excludedAttributes=members");
+    api.call("GET", &path, None).await.expect(200).body["displayName"].clone()
+}
+
+/// A PATCH of document and members applies to the version it read (and
+/// its `If-Match` named) or not at all, and a failed member step leaves
+/// the document as it was.
+async fn group_writes_apply_to_the_version_read<S: Store + Clone>(store: S) {
+    let meddler = Meddler {
+        inner: store,
+        next: Arc::default(),
+    };
+    let api = api(meddler.clone());
+    let (t, u1, u2) = (
+        api.tenant.clone(),
+        user(&api, "m1@x.com").await,
+        user(&api, "m2@x.com").await,
+    );
+    let g = group(&api, "Original", &[]).await;
+    let path = format!("/Groups/{g}");
+    let rename_and_add = |name: &str, member: &str| {
+        patch(json!([
+            {"op": "replace", "path": "displayName", "value": name},
+            {"op": "add", "path": "members", "value": [{"value": member}]},
+        ]))
+    };
+    // Another writer renames the group after the PATCH read it: nothing of
+    // a PATCH pinned to the version read applies.
+    meddler.set(Meddle::RenameGroup(t.clone(), g.clone(), "Theirs".into()));
+    let pinned = api
+        .call_with(
+            "PATCH",
+            &path,
+            Some(rename_and_add("Mine", &u1)),
+            &[("if-match", "W/\"1\"")],
+        )
+        .await;
+    assert_eq!(pinned.status, 412, "{}", pinned.body);
+    assert!(members(&api, &g).await.is_empty(), "no member step applied");
+    assert_eq!(display_name(&api, &g).await, "Theirs");
+    // Unpinned, it starts again from a fresh read and applies whole.
+    meddler.set(Meddle::RenameGroup(t.clone(), g.clone(), "Again".into()));
+    api.call("PATCH", &path, Some(rename_and_add("Mine", &u1)))
+        .await
+        .expect(204);
+    assert_eq!(members(&api, &g).await, set(&[&u1]));
+    assert_eq!(display_name(&api, &g).await, "Mine");
+    // A member step that fails (its member was deleted after the check)
+    // leaves the document as it was.
+    meddler.set(Meddle::DeleteUser(t.clone(), u2.clone()));
+    let failed = api
+        .call("PATCH", &path, Some(rename_and_add("Renamed", &u2)))
+        .await
+        .expect(400);
+    assert_eq!(failed.body["scimType"], "invalidValue");
+    assert_eq!(display_name(&api, &g).await, "Mine");
+    assert_eq!(members(&api, &g).await, set(&[&u1]));
+}
+
+/// Concurrent PATCHes pinned to the same version: exactly one applies.
+async fn concurrent_pinned_patches_one_wins<S: Store + Clone>(store: S) {
+    let api = Arc::new(api(store));
+    let mut users = Vec::new();
+    for i in 0..8 {
+        users.push(user(&api, &format!("p{i}@x.com")).await);
+    }
+    let g = group(&api, "Pinned", &[]).await;
+    let tasks: Vec<_> = users
+        .iter()
+        .cloned()
+        .map(|u| {
+            let (api, path) = (api.clone(), format!("/Groups/{g}"));
+            tokio::spawn(async move {
+                let body =
+                    patch(json!([{"op": "add", "path": "members", "value": [{"value": u}]}]));
+                let pin = [("if-match", "W/\"1\"")];
+                api.call_with("PATCH", &path, Some(body), &pin).await.status
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for task in tasks {
+        statuses.push(task.await.unwrap());
+    }
+    statuses.sort();
+    assert_eq!(statuses, [204, 412, 412, 412, 412, 412, 412, 412]);
+    assert_eq!(members(&api, &g).await.len(), 1);
+}
+
 /// Seeds `n` users straight into the store (fast), returning their ids.
 async fn seed_users<S: Store + Clone>(
     store: &S,
@@ -482,7 +717,15 @@ async fn a_group_too_big_for_one_response_is_a_scim_error() {
         .iter()
         .map(scim_serverless::store::Member::of)
         .collect();
-    store.add_members(&api.tenant, &g, &members).await.unwrap();
+    store
+        .add_members(
+            &api.tenant,
+            &g,
+            scim_serverless::store::GroupCondition::Exists,
+            &members,
+        )
+        .await
+        .unwrap();
     for path in [format!("/Groups/{g}"), "/Groups".to_owned()] {
         let r = api.call("GET", &path, None).await.expect(400);
         assert_eq!(r.body["scimType"], "tooMany", "{path}");
@@ -556,6 +799,8 @@ both_stores!(
     every_member_patch_form,
     deleting_a_user_ends_its_memberships,
     concurrent_patches_add_every_member,
+    group_writes_apply_to_the_version_read,
+    concurrent_pinned_patches_one_wins,
     five_thousand_members_in_one_patch,
     members_per_request_are_limited,
 );

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use scim_serverless::scim::schema::ResourceKind;
 use scim_serverless::store::{
-    Lookup, MAX_INDEXED_EMAILS, MEMBERS_PER_TRANSACTION, ManagerLink, Member, MemoryStore, Record,
-    Store, StoreError, UniqueKey,
+    Census, GroupCondition, Lookup, MAX_INDEXED_EMAILS, MEMBERS_PER_TRANSACTION, ManagerLink,
+    Member, MemoryStore, Record, Store, StoreError, UniqueKey,
 };
 use scim_serverless::tenant::TenantId;
 use serde_json::{Value, json};
@@ -452,8 +452,16 @@ async fn purging_a_tenant_deletes_its_items_in_pages_and_nothing_else(store: &im
     assert_eq!(store.find_unique(&doomed, &group_key).await.unwrap(), None);
     assert_lists_empty(store, &doomed).await;
     assert_eq!(store.id_at(&doomed, u, 1).await.unwrap(), None);
-    assert_eq!(store.count(&doomed, u).await.unwrap(), 0, "counter purged");
-    assert_eq!(store.count(&doomed, g).await.unwrap(), 0, "counter purged");
+    assert_eq!(
+        store.count(&doomed, u).await.unwrap().total,
+        0,
+        "counter purged"
+    );
+    assert_eq!(
+        store.count(&doomed, g).await.unwrap().total,
+        0,
+        "counter purged"
+    );
 
     // The other tenant is untouched.
     assert!(store.get(&kept, u, "u0").await.unwrap().is_some());
@@ -469,15 +477,15 @@ async fn purging_a_tenant_deletes_its_items_in_pages_and_nothing_else(store: &im
     assert_eq!(found(store, &kept, u, email("user0@x.com")).await, ["u0"]);
     assert_eq!(found(store, &kept, u, external("ext0")).await, ["u0"]);
     assert_eq!(found(store, &kept, u, reports("u1")).await, ["u0"]);
-    assert_eq!(store.count(&kept, u).await.unwrap(), 1);
+    assert_eq!(store.count(&kept, u).await.unwrap().total, 1);
 
     // The tenant's names are free again, and its counter starts over.
     store
         .create(&doomed, &user("u0", "user0@x.com", 1))
         .await
         .unwrap();
-    assert_eq!(store.count(&doomed, u).await.unwrap(), 1);
-    assert_eq!(store.count(&doomed, g).await.unwrap(), 0);
+    assert_eq!(store.count(&doomed, u).await.unwrap().total, 1);
+    assert_eq!(store.count(&doomed, g).await.unwrap().total, 0);
     assert_eq!(found(store, &doomed, u, email("user0@x.com")).await, ["u0"]);
     assert!(found(store, &doomed, u, external("ext0")).await.is_empty());
 }
@@ -1031,16 +1039,24 @@ async fn count_follows_creates_and_deletes_per_kind(store: &impl Store) {
     let t = common::unique_tenant();
     let other = common::unique_tenant();
     let (users_k, grp) = (ResourceKind::User, ResourceKind::Group);
-    assert_eq!(store.count(&t, users_k).await.unwrap(), 0, "new tenant");
-    assert_eq!(store.count(&t, grp).await.unwrap(), 0, "new tenant");
+    assert_eq!(
+        store.count(&t, users_k).await.unwrap().total,
+        0,
+        "new tenant"
+    );
+    assert_eq!(store.count(&t, grp).await.unwrap().total, 0, "new tenant");
 
     let users = create_users(store, &t, &["u1", "u2", "u3"]).await;
-    assert_eq!(store.count(&t, users_k).await.unwrap(), 3);
-    assert_eq!(store.count(&t, grp).await.unwrap(), 0, "per kind");
+    assert_eq!(store.count(&t, users_k).await.unwrap().total, 3);
+    assert_eq!(store.count(&t, grp).await.unwrap().total, 0, "per kind");
     store.create(&t, &group("g1", "Sales")).await.unwrap();
-    assert_eq!(store.count(&t, grp).await.unwrap(), 1);
-    assert_eq!(store.count(&t, users_k).await.unwrap(), 3);
-    assert_eq!(store.count(&other, users_k).await.unwrap(), 0, "per tenant");
+    assert_eq!(store.count(&t, grp).await.unwrap().total, 1);
+    assert_eq!(store.count(&t, users_k).await.unwrap().total, 3);
+    assert_eq!(
+        store.count(&other, users_k).await.unwrap().total,
+        0,
+        "per tenant"
+    );
 
     // Failed creates do not count.
     assert_eq!(
@@ -1057,32 +1073,32 @@ async fn count_follows_creates_and_deletes_per_kind(store: &impl Store) {
         store.create(&t, &group("g2", "SALES")).await,
         Err(StoreError::Conflict(Some(_)))
     ));
-    assert_eq!(store.count(&t, users_k).await.unwrap(), 3);
-    assert_eq!(store.count(&t, grp).await.unwrap(), 1);
+    assert_eq!(store.count(&t, users_k).await.unwrap().total, 3);
+    assert_eq!(store.count(&t, grp).await.unwrap().total, 1);
 
     // A replace does not count.
     let u1v2 = with_emails(&users[0], &["new@x.com"]);
     store.replace(&t, &users[0], &u1v2).await.unwrap();
-    assert_eq!(store.count(&t, users_k).await.unwrap(), 3);
+    assert_eq!(store.count(&t, users_k).await.unwrap().total, 3);
 
     // Deletes count down; failed deletes do not.
     store.delete(&t, &users[1]).await.unwrap();
-    assert_eq!(store.count(&t, users_k).await.unwrap(), 2);
+    assert_eq!(store.count(&t, users_k).await.unwrap().total, 2);
     assert_eq!(
         store.delete(&t, &users[0]).await,
         Err(StoreError::VersionMismatch)
     );
     assert_eq!(store.delete(&t, &users[1]).await, Err(StoreError::NotFound));
-    assert_eq!(store.count(&t, users_k).await.unwrap(), 2);
+    assert_eq!(store.count(&t, users_k).await.unwrap().total, 2);
     store.delete(&t, &group("g1", "Sales")).await.unwrap();
-    assert_eq!(store.count(&t, grp).await.unwrap(), 0);
-    assert_eq!(store.count(&t, users_k).await.unwrap(), 2);
+    assert_eq!(store.count(&t, grp).await.unwrap().total, 0);
+    assert_eq!(store.count(&t, users_k).await.unwrap().total, 2);
     store.delete(&t, &u1v2).await.unwrap();
     store.delete(&t, &users[2]).await.unwrap();
-    assert_eq!(store.count(&t, users_k).await.unwrap(), 0);
+    assert_eq!(store.count(&t, users_k).await.unwrap().total, 0);
     // And up again.
     create_users(store, &t, &["u1"]).await;
-    assert_eq!(store.count(&t, users_k).await.unwrap(), 1);
+    assert_eq!(store.count(&t, users_k).await.unwrap().total, 1);
 }
 
 async fn concurrent_creates_and_deletes_are_all_counted<S: Store + Clone>(store: &S) {
@@ -1102,7 +1118,7 @@ async fn concurrent_creates_and_deletes_are_all_counted<S: Store + Clone>(store:
     for task in tasks {
         task.await.unwrap().unwrap();
     }
-    assert_eq!(store.count(&t, ResourceKind::User).await.unwrap(), n);
+    assert_eq!(store.count(&t, ResourceKind::User).await.unwrap().total, n);
     assert_eq!(
         found(&*store, &t, ResourceKind::User, email("same@x.com"))
             .await
@@ -1123,7 +1139,7 @@ async fn concurrent_creates_and_deletes_are_all_counted<S: Store + Clone>(store:
         task.await.unwrap().unwrap();
     }
     assert_eq!(
-        store.count(&t, ResourceKind::User).await.unwrap(),
+        store.count(&t, ResourceKind::User).await.unwrap().total,
         n - n / 2
     );
 }
@@ -1180,6 +1196,30 @@ fn ids(values: &[&str]) -> Vec<String> {
     values.iter().map(|v| (*v).to_owned()).collect()
 }
 
+/// `Store::add_members` on a group that exists.
+async fn add_members(
+    store: &impl Store,
+    t: &TenantId,
+    group: &str,
+    members: &[Member],
+) -> Result<GroupCondition, StoreError> {
+    store
+        .add_members(t, group, GroupCondition::Exists, members)
+        .await
+}
+
+/// `Store::remove_members` on a group that exists.
+async fn remove_members(
+    store: &impl Store,
+    t: &TenantId,
+    group: &str,
+    ids: &[String],
+) -> Result<GroupCondition, StoreError> {
+    store
+        .remove_members(t, group, GroupCondition::Exists, ids)
+        .await
+}
+
 fn members(records: &[Record]) -> Vec<Member> {
     records.iter().map(Member::of).collect()
 }
@@ -1199,8 +1239,7 @@ async fn adding_and_removing_members_is_idempotent(store: &impl Store) {
     create_groups(store, &t, &["g1"]).await;
     assert!(member_ids(store, &t, "g1").await.is_empty());
 
-    store
-        .add_members(&t, "g1", &members(&users[..2]))
+    add_members(store, &t, "g1", &members(&users[..2]))
         .await
         .unwrap();
     assert_eq!(
@@ -1213,19 +1252,20 @@ async fn adding_and_removing_members_is_idempotent(store: &impl Store) {
     assert!(fetch_user(store, &t, "u3").await.groups.is_empty());
 
     // Adding members again, or twice in one call, changes nothing.
-    store
-        .add_members(&t, "g1", &members(&users[..1]))
+    add_members(store, &t, "g1", &members(&users[..1]))
         .await
         .unwrap();
     let twice = [Member::of(&users[1]), Member::of(&users[1])];
-    store.add_members(&t, "g1", &twice).await.unwrap();
-    store.add_members(&t, "g1", &[]).await.unwrap();
+    add_members(store, &t, "g1", &twice).await.unwrap();
+    add_members(store, &t, "g1", &[]).await.unwrap();
     assert_eq!(member_ids(store, &t, "g1").await, ["u1", "u2"]);
     assert_eq!(fetch_user(store, &t, "u1").await.groups, ["g1"]);
     assert_eq!(fetch_user(store, &t, "u2").await.groups, ["g1"]);
 
     // Removing ends the membership on both sides.
-    store.remove_members(&t, "g1", &ids(&["u1"])).await.unwrap();
+    remove_members(store, &t, "g1", &ids(&["u1"]))
+        .await
+        .unwrap();
     assert_eq!(member_ids(store, &t, "g1").await, ["u2"]);
     assert!(fetch_user(store, &t, "u1").await.groups.is_empty());
     assert_eq!(fetch_user(store, &t, "u2").await.groups, ["g1"]);
@@ -1233,11 +1273,10 @@ async fn adding_and_removing_members_is_idempotent(store: &impl Store) {
     // Removing a non-member (a former one, a user that never was, an id
     // that names nothing), nobody, or one member twice: no error.
     let before = fetch_group(store, &t, "g1").await;
-    store
-        .remove_members(&t, "g1", &ids(&["u1", "u3", "nobody"]))
+    remove_members(store, &t, "g1", &ids(&["u1", "u3", "nobody"]))
         .await
         .unwrap();
-    store.remove_members(&t, "g1", &[]).await.unwrap();
+    remove_members(store, &t, "g1", &[]).await.unwrap();
     assert_eq!(member_ids(store, &t, "g1").await, ["u2"]);
     assert!(fetch_user(store, &t, "u3").await.groups.is_empty());
     assert_eq!(
@@ -1245,15 +1284,16 @@ async fn adding_and_removing_members_is_idempotent(store: &impl Store) {
         before.groups,
         "nothing to change on the group"
     );
-    store
-        .remove_members(&t, "g1", &ids(&["u2", "u2"]))
+    remove_members(store, &t, "g1", &ids(&["u2", "u2"]))
         .await
         .unwrap();
     assert!(member_ids(store, &t, "g1").await.is_empty());
     assert!(fetch_user(store, &t, "u2").await.groups.is_empty());
 
     // And back again.
-    store.add_members(&t, "g1", &members(&users)).await.unwrap();
+    add_members(store, &t, "g1", &members(&users))
+        .await
+        .unwrap();
     assert_eq!(member_ids(store, &t, "g1").await, ["u1", "u2", "u3"]);
 }
 
@@ -1263,13 +1303,11 @@ async fn group_lists_are_sorted_and_direct(store: &impl Store) {
     // Created and joined out of order.
     create_groups(store, &t, &["g3", "g10", "g1", "g2"]).await;
     for g in ["g3", "g1", "g10", "g2"] {
-        store
-            .add_members(&t, g, &members(&users[..1]))
+        add_members(store, &t, g, &members(&users[..1]))
             .await
             .unwrap();
     }
-    store
-        .add_members(&t, "g2", &members(&users[1..]))
+    add_members(store, &t, "g2", &members(&users[1..]))
         .await
         .unwrap();
     let u1 = fetch_user(store, &t, "u1").await;
@@ -1283,8 +1321,7 @@ async fn group_lists_are_sorted_and_direct(store: &impl Store) {
     assert_eq!(many[0].groups, u1.groups);
     let page = store.list(&t, ResourceKind::User, None, 10).await.unwrap();
     assert_eq!(page.records[0], u1);
-    store
-        .remove_members(&t, "g10", &ids(&["u1"]))
+    remove_members(store, &t, "g10", &ids(&["u1"]))
         .await
         .unwrap();
     assert_eq!(fetch_user(store, &t, "u1").await.groups, ["g1", "g2", "g3"]);
@@ -1308,8 +1345,7 @@ async fn memberships_give_both_sides_new_versions(store: &impl Store) {
     store.create(&t, &u1).await.unwrap();
     store.create(&t, &g1).await.unwrap();
 
-    store
-        .add_members(&t, "g1", &[Member::of(&u1)])
+    add_members(store, &t, "g1", &[Member::of(&u1)])
         .await
         .unwrap();
     let (u1_in, g1_in) = (
@@ -1341,7 +1377,9 @@ async fn memberships_give_both_sides_new_versions(store: &impl Store) {
         Err(StoreError::VersionMismatch)
     );
 
-    store.remove_members(&t, "g1", &ids(&["u1"])).await.unwrap();
+    remove_members(store, &t, "g1", &ids(&["u1"]))
+        .await
+        .unwrap();
     let (u1_out, g1_out) = (
         fetch_user(store, &t, "u1").await,
         fetch_group(store, &t, "g1").await,
@@ -1382,7 +1420,7 @@ async fn adding_an_unknown_member_fails_and_writes_nothing(store: &impl Store) {
     ];
     for (batch, bad) in unknown {
         assert_eq!(
-            store.add_members(&t, "g1", &batch).await,
+            add_members(store, &t, "g1", &batch).await,
             Err(StoreError::UnknownMember(bad.to_owned())),
             "{batch:?}"
         );
@@ -1400,12 +1438,12 @@ async fn adding_an_unknown_member_fails_and_writes_nothing(store: &impl Store) {
     // member is unknown too.
     for missing in ["g2", "u1"] {
         assert_eq!(
-            store.add_members(&t, missing, &members(&users)).await,
+            add_members(store, &t, missing, &members(&users)).await,
             Err(StoreError::NotFound)
         );
     }
     assert_eq!(
-        store.add_members(&t, "g2", &[ghost_user("ghost")]).await,
+        add_members(store, &t, "g2", &[ghost_user("ghost")]).await,
         Err(StoreError::NotFound)
     );
     assert_eq!(fetch_user(store, &t, "u1").await, users[0]);
@@ -1426,7 +1464,7 @@ async fn more_members_than_one_step_all_land(store: &impl Store) {
     users.reverse();
     let mut batch = members(&users);
     batch.push(Member::of(&users[7]));
-    store.add_members(&t, "g1", &batch).await.unwrap();
+    add_members(store, &t, "g1", &batch).await.unwrap();
     assert_eq!(member_ids(store, &t, "g1").await, names, "all, in id order");
     assert!(fetch_group(store, &t, "g1").await.version > g1.version);
 
@@ -1445,7 +1483,7 @@ async fn more_members_than_one_step_all_land(store: &impl Store) {
     // Removed the same way: all of them, in one call.
     let mut doomed = names.clone();
     doomed.push("missing".into());
-    store.remove_members(&t, "g1", &doomed).await.unwrap();
+    remove_members(store, &t, "g1", &doomed).await.unwrap();
     assert!(member_ids(store, &t, "g1").await.is_empty());
     let all = store
         .get_many(&t, ResourceKind::User, &names)
@@ -1466,7 +1504,7 @@ async fn members_are_in_id_order_within_a_byte_budget(store: &impl Store) {
     };
     let mut batch = members(&users);
     batch.insert(1, nameless.clone());
-    store.add_members(&t, "g1", &batch).await.unwrap();
+    add_members(store, &t, "g1", &batch).await.unwrap();
     let want = vec![
         nameless.clone(),
         Member::of(&users[2]),
@@ -1505,9 +1543,10 @@ async fn groups_can_be_members_of_groups(store: &impl Store) {
     let t = common::unique_tenant();
     let users = create_users(store, &t, &["u1"]).await;
     let groups = create_groups(store, &t, &["g1", "g2"]).await;
-    store.add_members(&t, "g2", &members(&users)).await.unwrap();
-    store
-        .add_members(&t, "g1", &members(&groups[1..]))
+    add_members(store, &t, "g2", &members(&users))
+        .await
+        .unwrap();
+    add_members(store, &t, "g1", &members(&groups[1..]))
         .await
         .unwrap();
     assert_eq!(
@@ -1547,12 +1586,13 @@ async fn groups_can_be_members_of_groups(store: &impl Store) {
     // A group removed as a member.
     create_groups(store, &t, &["g3"]).await;
     let g3 = fetch_group(store, &t, "g3").await;
-    store
-        .add_members(&t, "g1", &[Member::of(&g3)])
+    add_members(store, &t, "g1", &[Member::of(&g3)])
         .await
         .unwrap();
     assert_eq!(fetch_group(store, &t, "g3").await.groups, ["g1"]);
-    store.remove_members(&t, "g1", &ids(&["g3"])).await.unwrap();
+    remove_members(store, &t, "g1", &ids(&["g3"]))
+        .await
+        .unwrap();
     assert!(fetch_group(store, &t, "g3").await.groups.is_empty());
     assert!(member_ids(store, &t, "g1").await.is_empty());
 }
@@ -1561,9 +1601,11 @@ async fn replace_keeps_the_stored_groups(store: &impl Store) {
     let t = common::unique_tenant();
     let users = create_users(store, &t, &["u1"]).await;
     create_groups(store, &t, &["g1", "g2"]).await;
-    store.add_members(&t, "g1", &members(&users)).await.unwrap();
+    add_members(store, &t, "g1", &members(&users))
+        .await
+        .unwrap();
     let g1 = fetch_group(store, &t, "g1").await;
-    store.add_members(&t, "g2", &members(&[g1])).await.unwrap();
+    add_members(store, &t, "g2", &members(&[g1])).await.unwrap();
 
     let u1 = fetch_user(store, &t, "u1").await;
     assert_eq!(u1.groups, ["g1"]);
@@ -1600,9 +1642,10 @@ async fn deleting_a_member_ends_its_memberships(store: &impl Store) {
     let t = common::unique_tenant();
     let users = create_users(store, &t, &["u1", "u2", "u3"]).await;
     create_groups(store, &t, &["g1", "g2", "g3"]).await;
-    store.add_members(&t, "g1", &members(&users)).await.unwrap();
-    store
-        .add_members(&t, "g2", &members(&users[..1]))
+    add_members(store, &t, "g1", &members(&users))
+        .await
+        .unwrap();
+    add_members(store, &t, "g2", &members(&users[..1]))
         .await
         .unwrap();
     let (g1, g2) = (
@@ -1632,8 +1675,7 @@ async fn deleting_a_member_ends_its_memberships(store: &impl Store) {
     // A delete with a stale version removes nothing: not the user, not
     // one of its memberships.
     let u2 = fetch_user(store, &t, "u2").await;
-    store
-        .add_members(&t, "g3", &members(&users[1..2]))
+    add_members(store, &t, "g3", &members(&users[1..2]))
         .await
         .unwrap();
     assert_eq!(
@@ -1662,19 +1704,18 @@ async fn deleting_a_group_ends_its_members_memberships(store: &impl Store) {
     let t = common::unique_tenant();
     let users = create_users(store, &t, &["u1", "u2"]).await;
     create_groups(store, &t, &["g0", "g1", "g2", "g3"]).await;
-    store.add_members(&t, "g1", &members(&users)).await.unwrap();
-    store
-        .add_members(&t, "g3", &members(&users[..1]))
+    add_members(store, &t, "g1", &members(&users))
+        .await
+        .unwrap();
+    add_members(store, &t, "g3", &members(&users[..1]))
         .await
         .unwrap();
     let g2 = fetch_group(store, &t, "g2").await;
-    store
-        .add_members(&t, "g1", &[Member::of(&g2)])
+    add_members(store, &t, "g1", &[Member::of(&g2)])
         .await
         .unwrap();
     let g1 = fetch_group(store, &t, "g1").await;
-    store
-        .add_members(&t, "g0", &[Member::of(&g1)])
+    add_members(store, &t, "g0", &[Member::of(&g1)])
         .await
         .unwrap();
 
@@ -1726,9 +1767,10 @@ async fn deleting_a_group_with_many_members_ends_every_membership(store: &impl S
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
     let users = create_users(store, &t, &refs).await;
     create_groups(store, &t, &["g1", "g2"]).await;
-    store.add_members(&t, "g1", &members(&users)).await.unwrap();
-    store
-        .add_members(&t, "g2", &members(&users[..2]))
+    add_members(store, &t, "g1", &members(&users))
+        .await
+        .unwrap();
+    add_members(store, &t, "g2", &members(&users[..2]))
         .await
         .unwrap();
 
@@ -1767,7 +1809,7 @@ async fn deleting_a_member_of_many_groups_ends_every_membership(store: &impl Sto
     create_groups(store, &t, &refs).await;
     let users = create_users(store, &t, &["u1", "u2"]).await;
     for g in &names {
-        store.add_members(&t, g, &members(&users)).await.unwrap();
+        add_members(store, &t, g, &members(&users)).await.unwrap();
     }
     let u1 = fetch_user(store, &t, "u1").await;
     assert_eq!(u1.groups, names);
@@ -1782,9 +1824,10 @@ async fn refresh_member_rewrites_display_names(store: &impl Store) {
     let t = common::unique_tenant();
     let users = create_users(store, &t, &["u1", "u2"]).await;
     create_groups(store, &t, &["g1", "g2", "g3"]).await;
-    store.add_members(&t, "g1", &members(&users)).await.unwrap();
-    store
-        .add_members(&t, "g2", &members(&users[..1]))
+    add_members(store, &t, "g1", &members(&users))
+        .await
+        .unwrap();
+    add_members(store, &t, "g2", &members(&users[..1]))
         .await
         .unwrap();
     let u1 = fetch_user(store, &t, "u1").await;
@@ -1834,8 +1877,7 @@ async fn memberships_are_per_tenant(store: &impl Store) {
     create_groups(store, &a, &["g1"]).await;
     let users_b = create_users(store, &b, &["u1"]).await;
     create_groups(store, &b, &["g1"]).await;
-    store
-        .add_members(&a, "g1", &members(&users_a))
+    add_members(store, &a, "g1", &members(&users_a))
         .await
         .unwrap();
     assert!(member_ids(store, &b, "g1").await.is_empty());
@@ -1843,24 +1885,22 @@ async fn memberships_are_per_tenant(store: &impl Store) {
     assert_eq!(store.members(&b, "g1", 0).await.unwrap(), Some(Vec::new()));
     // A's user u2 is unknown in b; a group only a has is not found in b.
     assert_eq!(
-        store.add_members(&b, "g1", &members(&users_a[1..])).await,
+        add_members(store, &b, "g1", &members(&users_a[1..])).await,
         Err(StoreError::UnknownMember("u2".into()))
     );
     let c = common::unique_tenant();
     assert_eq!(
-        store.add_members(&c, "g1", &members(&users_a)).await,
+        add_members(store, &c, "g1", &members(&users_a)).await,
         Err(StoreError::NotFound)
     );
-    store
-        .add_members(&b, "g1", &members(&users_b))
+    add_members(store, &b, "g1", &members(&users_b))
         .await
         .unwrap();
     assert_eq!(member_ids(store, &a, "g1").await, ["u1", "u2"]);
     assert_eq!(member_ids(store, &b, "g1").await, ["u1"]);
 
     // Removing, refreshing and deleting in one tenant leave the other alone.
-    store
-        .remove_members(&b, "g1", &ids(&["u1", "u2"]))
+    remove_members(store, &b, "g1", &ids(&["u1", "u2"]))
         .await
         .unwrap();
     assert_eq!(member_ids(store, &a, "g1").await, ["u1", "u2"]);
@@ -1874,8 +1914,7 @@ async fn memberships_are_per_tenant(store: &impl Store) {
         .await
         .unwrap();
     assert_eq!(members_of(store, &a, "g1").await, members(&users_a));
-    store
-        .add_members(&b, "g1", &members(&users_b))
+    add_members(store, &b, "g1", &members(&users_b))
         .await
         .unwrap();
     let g1_b = fetch_group(store, &b, "g1").await;
@@ -1950,17 +1989,16 @@ async fn membership_calls_with_nothing_to_write_succeed(store: &impl Store) {
     create_groups(store, &t, &["g1"]).await;
     let g1 = fetch_group(store, &t, "g1").await;
     for group_id in ["g1", "nope"] {
-        store.add_members(&t, group_id, &[]).await.unwrap();
-        store.remove_members(&t, group_id, &[]).await.unwrap();
-        store
-            .remove_members(&t, group_id, &ids(&["u1", "nobody"]))
+        add_members(store, &t, group_id, &[]).await.unwrap();
+        remove_members(store, &t, group_id, &[]).await.unwrap();
+        remove_members(store, &t, group_id, &ids(&["u1", "nobody"]))
             .await
             .unwrap();
     }
     assert_eq!(fetch_group(store, &t, "g1").await, g1, "nothing written");
     assert_eq!(fetch_user(store, &t, "u1").await, users[0]);
     assert_eq!(
-        store.add_members(&t, "nope", &members(&users)).await,
+        add_members(store, &t, "nope", &members(&users)).await,
         Err(StoreError::NotFound),
         "a step is conditional on the group"
     );
@@ -1978,22 +2016,18 @@ async fn fill_tenants_with_memberships(
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
     let users = create_users(store, doomed, &refs).await;
     let groups = create_groups(store, doomed, &["g1", "g2"]).await;
-    store
-        .add_members(doomed, "g1", &members(&users))
+    add_members(store, doomed, "g1", &members(&users))
         .await
         .unwrap();
-    store
-        .add_members(doomed, "g2", &members(&users[..3]))
+    add_members(store, doomed, "g2", &members(&users[..3]))
         .await
         .unwrap();
-    store
-        .add_members(doomed, "g1", &members(&groups[1..]))
+    add_members(store, doomed, "g1", &members(&groups[1..]))
         .await
         .unwrap();
     let kept_users = create_users(store, kept, &["u000"]).await;
     create_groups(store, kept, &["g1"]).await;
-    store
-        .add_members(kept, "g1", &members(&kept_users))
+    add_members(store, kept, "g1", &members(&kept_users))
         .await
         .unwrap();
 }
@@ -2018,6 +2052,122 @@ async fn purging_a_tenant_with_memberships_leaves_nothing(store: &impl Store) {
     // The other tenant keeps its memberships.
     assert_eq!(member_ids(store, &kept, "g1").await, ["u000"]);
     assert_eq!(fetch_user(store, &kept, "u000").await.groups, ["g1"]);
+}
+
+/// A list generation is new after every create and delete, never repeats
+/// (not after a purge either), and stays through writes that change no id.
+async fn list_generation_changes_with_every_create_and_delete(store: &impl Store) {
+    let t = common::unique_tenant();
+    let u = ResourceKind::User;
+    let start = store_count(store, &t, u).await;
+    assert_eq!((start.total, start.generation), (0, 0), "new tenant");
+    let mut seen = vec![0];
+    let mut expect_new = |generation: u64, what: &str| {
+        assert!(
+            !seen.contains(&generation),
+            "{what}: {generation} repeats {seen:?}"
+        );
+        seen.push(generation);
+    };
+    let users = create_users(store, &t, &["u1", "u2"]).await;
+    let after_creates = store_count(store, &t, u).await;
+    assert_eq!(after_creates.total, 2);
+    expect_new(after_creates.generation, "create");
+    create_groups(store, &t, &["g1"]).await;
+    assert_eq!(store_count(store, &t, u).await, after_creates, "per kind");
+    let mut renamed = users[0].clone();
+    renamed.document["userName"] = json!("renamed@mail.test");
+    renamed.version += 1;
+    store.replace(&t, &users[0], &renamed).await.unwrap();
+    add_members(store, &t, "g1", &members(&users))
+        .await
+        .unwrap();
+    assert_eq!(
+        store_count(store, &t, u).await,
+        after_creates,
+        "no id changed"
+    );
+    store
+        .delete(&t, &fetch_user(store, &t, "u2").await)
+        .await
+        .unwrap();
+    let after_delete = store_count(store, &t, u).await;
+    assert_eq!(after_delete.total, 1);
+    expect_new(after_delete.generation, "delete");
+    // A delete and a create leave the count as it was, not the generation.
+    create_users(store, &t, &["u3"]).await;
+    store
+        .delete(&t, &fetch_user(store, &t, "u3").await)
+        .await
+        .unwrap();
+    let back = store_count(store, &t, u).await;
+    assert_eq!(back.total, 1);
+    expect_new(back.generation, "delete and create");
+    while store.purge_tenant(&t, 100).await.unwrap() > 0 {}
+    create_users(store, &t, &["u1"]).await;
+    let recreated = store_count(store, &t, u).await;
+    assert_eq!(recreated.total, 1);
+    expect_new(recreated.generation, "after a purge");
+}
+
+async fn store_count(store: &impl Store, t: &TenantId, kind: ResourceKind) -> Census {
+    store.count(t, kind).await.unwrap()
+}
+
+/// Membership steps at a version: each requires the version the step
+/// before left, so a change based on a stale read applies nothing.
+async fn membership_steps_require_the_version_they_expect(store: &impl Store) {
+    let t = common::unique_tenant();
+    let names: Vec<String> = (0..60).map(|i| format!("u{i:03}")).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let users = create_users(store, &t, &names).await;
+    create_groups(store, &t, &["g1"]).await;
+    let at = GroupCondition::At;
+    let tenant = &t;
+    let add = |condition, m: Vec<Member>| async move {
+        store.add_members(tenant, "g1", condition, &m).await
+    };
+    assert_eq!(add(at(1), members(&users[..1])).await, Ok(at(2)));
+    assert_eq!(fetch_group(store, &t, "g1").await.version, 2);
+    // A writer that read version 1 changes nothing.
+    assert_eq!(
+        add(at(1), members(&users[1..2])).await,
+        Err(StoreError::VersionMismatch)
+    );
+    assert_eq!(
+        store.remove_members(&t, "g1", at(1), &ids(&["u000"])).await,
+        Err(StoreError::VersionMismatch)
+    );
+    assert_eq!(member_ids(store, &t, "g1").await, ["u000"]);
+    assert!(fetch_user(store, &t, "u001").await.groups.is_empty());
+    assert_eq!(fetch_group(store, &t, "g1").await.version, 2);
+    // Two steps (49 + 10 members) advance the version twice.
+    assert_eq!(add(at(2), members(&users[1..])).await, Ok(at(4)));
+    assert_eq!(fetch_group(store, &t, "g1").await.version, 4);
+    assert_eq!(member_ids(store, &t, "g1").await.len(), 60);
+    assert_eq!(
+        store
+            .remove_members(&t, "g1", at(4), &ids(&["u000", "u001"]))
+            .await,
+        Ok(at(5))
+    );
+    // Nothing to write: no check, no write.
+    assert_eq!(add(at(9), Vec::new()).await, Ok(at(9)));
+    assert_eq!(fetch_group(store, &t, "g1").await.version, 5);
+    // An unknown member fails its step; a missing group is NotFound.
+    assert_eq!(
+        add(at(5), vec![ghost_user("nobody")]).await,
+        Err(StoreError::UnknownMember("nobody".into()))
+    );
+    assert_eq!(fetch_group(store, &t, "g1").await.version, 5);
+    let missing = store
+        .add_members(&t, "g9", at(1), &members(&users[..1]))
+        .await;
+    assert_eq!(missing, Err(StoreError::NotFound));
+    let missing = store
+        .add_members(&t, "g9", GroupCondition::Exists, &members(&users[..1]))
+        .await;
+    assert_eq!(missing, Err(StoreError::NotFound));
 }
 
 macro_rules! contract {
@@ -2045,6 +2195,8 @@ macro_rules! contract {
 }
 
 contract!(
+    list_generation_changes_with_every_create_and_delete,
+    membership_steps_require_the_version_they_expect,
     create_then_get_round_trips,
     tenants_are_isolated,
     user_name_is_unique_case_insensitively,
@@ -2164,7 +2316,7 @@ async fn dynamo_email_items_follow_their_user() {
         1,
         "only the counter is left"
     );
-    assert_eq!(store.count(&t, ResourceKind::User).await.unwrap(), 0);
+    assert_eq!(store.count(&t, ResourceKind::User).await.unwrap().total, 0);
 }
 
 /// DynamoDB only: membership edges are items of their group's partition,

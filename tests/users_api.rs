@@ -865,9 +865,140 @@ async fn requests_past_the_limits_are_refused<S: Store + Clone>(store: S) {
         .await
         .expect(200);
     assert_eq!(listed.body["totalResults"], 0);
+/// Every id of the tenant's users, by a fresh cursor walk.
+async fn cursor_walk<R: Routes>(api: &Api<R>) -> Vec<String> {
+    let mut ids = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let path = format!("/Users?count=100&cursor={cursor}&attributes=id");
+        let page = api.call("GET", &path, None).await.expect(200);
+        ids.extend(page.ids());
+        match page.body["nextCursor"].as_str() {
+            Some(next) => cursor = next.to_owned(),
+            None => return ids,
+        }
+    }
+}
+
+/// The ids of one index page.
+async fn index_page<R: Routes>(api: &Api<R>, start: usize, count: usize) -> Vec<String> {
+    let path = format!("/Users?startIndex={start}&count={count}&attributes=id");
+    api.call("GET", &path, None).await.expect(200).ids()
+}
+
+/// What index page `start` must hold: that slice of a fresh walk.
+fn slice(walk: &[String], start: usize, count: usize) -> Vec<String> {
+    walk.iter().skip(start - 1).take(count).cloned().collect()
+}
+
+/// Okta's import after the tenant changed: a walk at count=25, then 100
+/// creates and 75 deletes; pages the walk passed must be read afresh.
+async fn index_pages_stay_exact_after_creates_and_deletes<S: Store + Clone>(store: S) {
+    let api = api(store);
+    for i in 0..150 {
+        create(&api, user(&format!("w{i:03}@example.com"))).await;
+    }
+    let mut start = 1;
+    while !index_page(&api, start, 25).await.is_empty() {
+        start += 25;
+    }
+    for i in 0..100 {
+        create(&api, user(&format!("n{i:03}@example.com"))).await;
+    }
+    let walk = cursor_walk(&api).await;
+    for id in walk.iter().step_by(3).take(75) {
+        api.call("DELETE", &format!("/Users/{id}"), None)
+            .await
+            .expect(204);
+    }
+    let walk = cursor_walk(&api).await;
+    assert_eq!(walk.len(), 175);
+    for start in [26, 51, 101] {
+        assert_eq!(
+            index_page(&api, start, 25).await,
+            slice(&walk, start, 25),
+            "startIndex={start}"
+        );
+    }
+}
+
+/// Index pages read while users are created and deleted between them,
+/// each compared with a fresh cursor walk.
+async fn index_pages_stay_exact_between_writes<S: Store + Clone>(store: S) {
+    let api = api(store);
+    for i in 0..40 {
+        create(&api, user(&format!("i{i:03}@example.com"))).await;
+    }
+    for round in 0..4 {
+        let mut start = 1;
+        loop {
+            let walk = cursor_walk(&api).await;
+            let want = slice(&walk, start, 10);
+            assert_eq!(
+                index_page(&api, start, 10).await,
+                want,
+                "round {round}, startIndex={start}"
+            );
+            if want.is_empty() {
+                break;
+            }
+            // Change the list before the next page: a user earlier in it
+            // goes, or a new one comes.
+            if (start / 10 + round) % 2 == 0 {
+                api.call("DELETE", &format!("/Users/{}", walk[start / 2]), None)
+                    .await
+                    .expect(204);
+            } else {
+                create(&api, user(&format!("r{round}-{start}@example.com"))).await;
+            }
+            start += 10;
+        }
+    }
+}
+
+/// A page that would not fit in a response is `400 tooMany`, never a
+/// truncated body; fewer resources or fewer attributes fit.
+async fn lists_too_large_for_a_response_are_refused<S: Store + Clone>(store: S) {
+    let api = api(store);
+    let title = "t".repeat(300_000);
+    for i in 0..18 {
+        let mut body = user(&format!("big{i:02}@example.com"));
+        body["title"] = json!(title);
+        create(&api, body).await;
+    }
+    for path in [
+        "/Users",
+        "/Users?startIndex=1&count=100",
+        "/Users?count=100&cursor=",
+    ] {
+        let r = api.call("GET", path, None).await.expect(400);
+        assert_eq!(r.body["scimType"], "tooMany", "{path}");
+        assert!(
+            r.body["detail"].as_str().unwrap().contains("count"),
+            "{}",
+            r.body
+        );
+    }
+    let search = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+                        "filter": "userName sw \"big\""});
+    let r = api.call("POST", "/Users/.search", Some(search)).await;
+    assert_eq!(
+        (r.status, r.body["scimType"].clone()),
+        (400, json!("tooMany"))
+    );
+    let fewer = api.call("GET", "/Users?count=10", None).await.expect(200);
+    assert_eq!(fewer.ids().len(), 10);
+    let slim = api
+        .call("GET", "/Users?count=100&excludedAttributes=title", None)
+        .await
+        .expect(200);
+    assert_eq!(slim.ids().len(), 18);
 }
 
 both_stores!(
+    index_pages_stay_exact_after_creates_and_deletes,
+    index_pages_stay_exact_between_writes,
+    lists_too_large_for_a_response_are_refused,
     lifecycle,
     user_name_is_unique_case_insensitively,
     bad_input_gets_scim_errors,

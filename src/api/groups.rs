@@ -14,11 +14,11 @@ use serde_json::Value;
 use super::Routes;
 use super::listing::{self, ListQuery, ListSettings, PageHints};
 use super::memberships::{self, MAX_MEMBERS_BYTES, member_overhead, members_json};
-use super::operation::{self, Operation, WRITE_ATTEMPTS};
+use super::operation::{self, Failure, Operation};
 use super::request::ScimRequest;
 use super::resource::{
-    backoff, check_if_match, check_keys, fetch, json_body, no_content, not_modified, projection,
-    render, same_content, single, stamp,
+    check_keys, fetch, json_body, no_content, not_modified, projection, render, same_content,
+    single, stamp,
 };
 use super::response::ScimResponse;
 use crate::scim::ScimError;
@@ -27,7 +27,7 @@ use crate::scim::path::AttrPath;
 use crate::scim::projection::Projection;
 use crate::scim::resource::{check_immutable, normalize, take_members};
 use crate::scim::schema::{Registry, ResourceKind};
-use crate::store::{Member, Record, Store, StoreError};
+use crate::store::{GroupCondition, Member, Record, Store, StoreError};
 use crate::tenant::TenantId;
 
 const KIND: ResourceKind = ResourceKind::Group;
@@ -135,17 +135,41 @@ impl<S: Store> Groups<S> {
             .collect())
     }
 
-    /// Applies resolved membership changes in order.
+    /// Checks the members a request names (before anything is written).
+    async fn resolve_changes(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        requested: Vec<MemberChange>,
+    ) -> Result<Vec<Change>, ScimError> {
+        let mut changes = Vec::with_capacity(requested.len());
+        for c in requested {
+            changes.push(match c {
+                MemberChange::Add(ids) => Change::Add(self.resolve(tenant, id, &ids).await?),
+                MemberChange::Remove(ids) => Change::Remove(ids),
+                MemberChange::RemoveAll => Change::Set(Vec::new()),
+                MemberChange::ReplaceAll(ids) => Change::Set(self.resolve(tenant, id, &ids).await?),
+                MemberChange::RemoveWhere(f) => Change::RemoveWhere(f),
+            });
+        }
+        Ok(changes)
+    }
+
+    /// Applies resolved membership changes in order, every step
+    /// conditional on `condition` as the step before left it; returns the
+    /// condition after the last.
     async fn apply(
         &self,
         tenant: &TenantId,
         id: &str,
+        mut condition: GroupCondition,
         changes: Vec<Change>,
-    ) -> Result<(), ScimError> {
+    ) -> Result<GroupCondition, Failure> {
+        let store = &self.store;
         for change in changes {
-            match change {
-                Change::Add(members) => self.store.add_members(tenant, id, &members).await?,
-                Change::Remove(ids) => self.store.remove_members(tenant, id, &ids).await?,
+            condition = match change {
+                Change::Add(members) => store.add_members(tenant, id, condition, &members).await?,
+                Change::Remove(ids) => store.remove_members(tenant, id, condition, &ids).await?,
                 Change::Set(members) => {
                     let wanted: BTreeSet<&str> = members.iter().map(|m| m.id.as_str()).collect();
                     let current = self.member_ids(tenant, id).await?;
@@ -159,8 +183,8 @@ impl<S: Store> Groups<S> {
                         .into_iter()
                         .filter(|m| !have.contains(m.id.as_str()))
                         .collect();
-                    self.store.remove_members(tenant, id, &gone).await?;
-                    self.store.add_members(tenant, id, &new).await?;
+                    let condition = store.remove_members(tenant, id, condition, &gone).await?;
+                    store.add_members(tenant, id, condition, &new).await?
                 }
                 Change::RemoveWhere(filter) => {
                     let members_path = AttrPath {
@@ -168,8 +192,7 @@ impl<S: Store> Groups<S> {
                         name: "members".to_owned(),
                         sub: None,
                     };
-                    let members = self
-                        .store
+                    let members = store
                         .members(tenant, id, usize::MAX)
                         .await?
                         .unwrap_or_default();
@@ -183,8 +206,27 @@ impl<S: Store> Groups<S> {
                         })
                         .map(|m| m.id.clone())
                         .collect();
-                    self.store.remove_members(tenant, id, &doomed).await?;
+                    store.remove_members(tenant, id, condition, &doomed).await?
                 }
+            };
+        }
+        Ok(condition)
+    }
+
+    /// `409 uniqueness` for a new displayName another group holds, checked
+    /// before membership steps because the document is written after them.
+    async fn check_name_free(
+        &self,
+        tenant: &TenantId,
+        current: &Record,
+        next: &Record,
+    ) -> Result<(), ScimError> {
+        let held = current.unique_keys();
+        for key in next.unique_keys().into_iter().filter(|k| !held.contains(k)) {
+            if let Some(holder) = self.store.find_unique(tenant, &key).await?
+                && holder != current.id
+            {
+                return Err(StoreError::Conflict(Some(key)).into());
             }
         }
         Ok(())
@@ -210,7 +252,12 @@ impl<S: Store> Groups<S> {
         }
         if let Err(e) = self
             .store
-            .add_members(&req.tenant, &record.id, &members)
+            .add_members(
+                &req.tenant,
+                &record.id,
+                GroupCondition::At(record.version),
+                &members,
+            )
             .await
         {
             // Nothing of a failed create stays: the group goes again.
@@ -261,64 +308,65 @@ impl<S: Store> Groups<S> {
                 &self.registry,
             ));
         }
-        Ok(page.response(resources))
+        page.response(resources)
     }
 
-    /// PUT and PATCH: the document is written conditionally on the version
-    /// read (a lost race starts again from a fresh read), then the
-    /// membership changes, whose members were checked before any write.
+    /// PUT and PATCH, on the group read (see [`operation::conditionally`]):
+    /// the members are checked, then the membership steps run, and the
+    /// document is written last. With `If-Match`, a document change, or
+    /// members derived from the ones read (replace all, remove by filter),
+    /// every step is conditional on the group version the step before left
+    /// and the document on the version the last step left: a failed step
+    /// leaves the document as it was, and no step applies to a group
+    /// another request changed after the read.
     async fn update(
         &self,
         req: &ScimRequest,
         id: &str,
         change: impl Fn(&Record) -> Result<(Option<Value>, Vec<MemberChange>), ScimError>,
     ) -> Result<(), ScimError> {
-        for attempt in 0..WRITE_ATTEMPTS {
-            if attempt > 0 {
-                backoff(attempt).await;
-            }
-            let current = fetch(&self.store, &req.tenant, KIND, id).await?;
-            check_if_match(req, current.version)?;
+        let (tenant, change) = (&req.tenant, &change);
+        let pinned = req.header("if-match").is_some();
+        operation::conditionally(&self.store, req, KIND, id, |current| async move {
             let (doc, member_changes) = change(&current)?;
-            let mut changes = Vec::with_capacity(member_changes.len());
-            for c in member_changes {
-                changes.push(match c {
-                    MemberChange::Add(ids) => {
-                        Change::Add(self.resolve(&req.tenant, id, &ids).await?)
-                    }
-                    MemberChange::Remove(ids) => Change::Remove(ids),
-                    MemberChange::RemoveAll => Change::Set(Vec::new()),
-                    MemberChange::ReplaceAll(ids) => {
-                        Change::Set(self.resolve(&req.tenant, id, &ids).await?)
-                    }
-                    MemberChange::RemoveWhere(f) => Change::RemoveWhere(f),
-                });
-            }
-            if let Some(mut doc) = doc {
-                check_immutable(&current.document, &doc, KIND, &self.registry)?;
-                stamp(&mut doc, KIND, Some(&current.document));
-                let next = Record {
-                    version: current.version + 1,
-                    document: doc,
-                    ..current.clone()
-                };
-                check_keys(&next)?;
-                if !same_content(&current, &next) {
-                    match self.store.replace(&req.tenant, &current, &next).await {
-                        Ok(()) => {
-                            memberships::refresh_display(&self.store, &req.tenant, &current, &next)
-                                .await;
-                        }
-                        Err(StoreError::VersionMismatch) if req.header("if-match").is_none() => {
-                            continue;
-                        }
-                        Err(e) => return Err(e.into()),
-                    }
+            let changes = self.resolve_changes(tenant, id, member_changes).await?;
+            let next = match doc {
+                Some(mut doc) => {
+                    check_immutable(&current.document, &doc, KIND, &self.registry)
+                        .map_err(ScimError::from)?;
+                    stamp(&mut doc, KIND, Some(&current.document));
+                    let next = Record {
+                        document: doc,
+                        ..current.clone()
+                    };
+                    check_keys(&next)?;
+                    (!same_content(&current, &next)).then_some(next)
                 }
+                None => None,
+            };
+            if let (Some(next), false) = (&next, changes.is_empty()) {
+                self.check_name_free(tenant, &current, next).await?;
             }
-            return self.apply(&req.tenant, id, changes).await;
-        }
-        Err(operation::contended(KIND))
+            // Adding and removing named members commutes with other
+            // writers; anything else is conditional on the version read.
+            let derived = changes
+                .iter()
+                .any(|c| matches!(c, Change::Set(_) | Change::RemoveWhere(_)));
+            let condition = if pinned || derived || next.is_some() {
+                GroupCondition::At(current.version)
+            } else {
+                GroupCondition::Exists
+            };
+            let condition = self.apply(tenant, id, condition, changes).await?;
+            if let (Some(mut next), GroupCondition::At(version)) = (next, condition) {
+                let previous = Record { version, ..current };
+                next.version = version + 1;
+                self.store.replace(tenant, &previous, &next).await?;
+                memberships::refresh_display(&self.store, tenant, &previous, &next).await;
+            }
+            Ok(())
+        })
+        .await
     }
 
     async fn replace(&self, req: &ScimRequest, id: &str) -> Result<ScimResponse, ScimError> {

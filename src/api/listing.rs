@@ -16,7 +16,7 @@ use crate::scim::list::{Cursor, ListPage, Paging};
 use crate::scim::projection::Projection;
 use crate::scim::schema::{Registry, ResourceKind};
 use crate::scim::{ScimError, ScimType};
-use crate::store::{Lookup, Record, Store, UniqueKey};
+use crate::store::{Census, Lookup, Record, Store, UniqueKey};
 use crate::tenant::TenantId;
 
 /// `SEARCH_REQUEST_URN` names the body of `POST /.search`.
@@ -203,11 +203,25 @@ pub struct RecordPage {
     pub next_cursor: Option<String>,
 }
 
+/// Most bytes of `Resources` in one list response: API Gateway and Lambda
+/// cap responses at 6 MB, and a truncated body or a `502` would leave the
+/// client with nothing to act on.
+pub const MAX_LIST_BYTES: usize = 5_000_000;
+
 impl RecordPage {
     /// The ListResponse of this page, with the records rendered as
-    /// `resources` (in the same order).
-    pub fn response(self, resources: Vec<Value>) -> ScimResponse {
-        ScimResponse::ok(
+    /// `resources` (in the same order); `400 tooMany` when they would not
+    /// fit in a response.
+    pub fn response(self, resources: Vec<Value>) -> Result<ScimResponse, ScimError> {
+        let mut size = ByteCount(0);
+        for resource in &resources {
+            // Writing to a counter cannot fail.
+            let _ = serde_json::to_writer(&mut size, resource);
+            if size.0 > MAX_LIST_BYTES {
+                return Err(too_large(resources.len()));
+            }
+        }
+        Ok(ScimResponse::ok(
             ListPage {
                 resources,
                 total_results: self.total_results,
@@ -215,42 +229,76 @@ impl RecordPage {
                 next_cursor: self.next_cursor,
             }
             .to_json(),
-        )
+        ))
     }
 }
 
-/// Where index pages of a tenant's unfiltered list ended recently, so the
-/// next page (`startIndex` = last + 1, how Okta imports) starts with a
-/// keyed read instead of reading through every earlier id. Per process;
-/// entries expire so a stale position is short-lived.
+/// The error for a page whose resources do not fit in one response.
+fn too_large(count: usize) -> ScimError {
+    ScimError::bad_request(
+        ScimType::TooMany,
+        format!(
+            "these {count} resources do not fit in one response (about {} MB); ask for fewer with a smaller count, or leave out large attributes with excludedAttributes (groups, members)",
+            MAX_LIST_BYTES / 1_000_000
+        ),
+    )
+}
+
+/// Counts the bytes written to it.
+struct ByteCount(usize);
+
+impl std::io::Write for ByteCount {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Where index pages of a tenant's unfiltered list ended, so the next page
+/// (`startIndex` = last + 1, how Okta imports) starts with a keyed read
+/// instead of reading through every earlier id. A position is remembered
+/// with the list generation it was read at and used only while the list
+/// still has that generation (read with the count, which every page reads
+/// anyway): after any create or delete it no longer applies. Per process;
+/// old entries are dropped to bound memory.
 #[derive(Debug, Default)]
 pub struct PageHints {
     entries: Mutex<HashMap<HintKey, (String, Instant)>>,
 }
 
-/// A position in a tenant's list of one kind.
-type HintKey = (TenantId, ResourceKind, u64);
+/// A position in one generation of a tenant's list of one kind.
+type HintKey = (TenantId, ResourceKind, u64, u64);
 
 const HINT_TTL: Duration = Duration::from_secs(300);
 const MAX_HINTS: usize = 4096;
 
 impl PageHints {
-    fn get(&self, tenant: &TenantId, kind: ResourceKind, position: u64) -> Option<String> {
+    fn get(
+        &self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        at: Census,
+        position: u64,
+    ) -> Option<String> {
         let entries = self.entries.lock().ok()?;
-        let (id, at) = entries.get(&(tenant.clone(), kind, position))?;
-        (at.elapsed() < HINT_TTL).then(|| id.clone())
+        let (id, _) = entries.get(&(tenant.clone(), kind, at.generation, position))?;
+        Some(id.clone())
     }
 
-    fn put(&self, tenant: &TenantId, kind: ResourceKind, position: u64, id: &str) {
+    fn put(&self, tenant: &TenantId, kind: ResourceKind, at: Census, position: u64, id: &str) {
         if let Ok(mut entries) = self.entries.lock() {
             if entries.len() >= MAX_HINTS {
-                entries.retain(|_, (_, at)| at.elapsed() < HINT_TTL);
+                entries.retain(|_, (_, added)| added.elapsed() < HINT_TTL);
                 if entries.len() >= MAX_HINTS {
                     entries.clear();
                 }
             }
             entries.insert(
-                (tenant.clone(), kind, position),
+                (tenant.clone(), kind, at.generation, position),
                 (id.to_owned(), Instant::now()),
             );
         }
@@ -311,7 +359,8 @@ async fn unfiltered<S: Store>(
     after: Option<&str>,
     scope: &str,
 ) -> Result<RecordPage, ScimError> {
-    let total_results = store.count(tenant, kind).await?;
+    let census = store.count(tenant, kind).await?;
+    let total_results = census.total;
     let count = usize::try_from(paging.count()).unwrap_or(usize::MAX);
     match paging {
         Paging::Index { start_index, .. } => {
@@ -326,7 +375,7 @@ async fn unfiltered<S: Store>(
                         next_cursor: None,
                     });
                 }
-                s => match hints.get(tenant, kind, s - 1) {
+                s => match hints.get(tenant, kind, census, s - 1) {
                     Some(id) => Some(id),
                     None => match store.id_at(tenant, kind, s - 1).await? {
                         Some(id) => Some(id),
@@ -347,7 +396,7 @@ async fn unfiltered<S: Store>(
                 let page = store.list(tenant, kind, after.as_deref(), count).await?;
                 if let (true, Some(last)) = (page.more, page.records.last()) {
                     let end = start_index + page.records.len() as u64 - 1;
-                    hints.put(tenant, kind, end, &last.id);
+                    hints.put(tenant, kind, census, end, &last.id);
                 }
                 page.records
             };

@@ -77,32 +77,77 @@ pub fn contended(kind: ResourceKind) -> ScimError {
     )
 }
 
-/// Deletes a resource, conditional on the version read (re-read and retried
-/// on a lost race unless the client pinned it with `If-Match`); returns
-/// what was deleted.
-pub async fn delete<S: Store>(
+/// Why one attempt of a conditional write did not finish.
+#[derive(Debug)]
+pub enum Failure {
+    /// Another writer changed the resource after it was read.
+    Raced,
+    /// An answer for the client.
+    Error(ScimError),
+}
+
+impl From<ScimError> for Failure {
+    fn from(e: ScimError) -> Self {
+        Failure::Error(e)
+    }
+}
+
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::VersionMismatch => Failure::Raced,
+            e => Failure::Error(e.into()),
+        }
+    }
+}
+
+/// The one read → precondition → write loop of every PUT, PATCH and
+/// DELETE: reads the resource (`404` when it is gone), checks `If-Match`
+/// (`412`), and runs `write` on what it read. A write that lost a race
+/// starts again from a fresh read after a jittered pause, unless the client
+/// pinned the version with `If-Match` (then it is `412` at once); after
+/// [`WRITE_ATTEMPTS`] lost races it is `409`.
+pub async fn conditionally<S: Store, T, W: Future<Output = Result<T, Failure>>>(
     store: &S,
     req: &ScimRequest,
     kind: ResourceKind,
     id: &str,
-) -> Result<Record, ScimError> {
+    write: impl Fn(Record) -> W,
+) -> Result<T, ScimError> {
+    let pinned = req.header("if-match").is_some();
     for attempt in 0..WRITE_ATTEMPTS {
         if attempt > 0 {
             backoff(attempt).await;
         }
         let current = fetch(store, &req.tenant, kind, id).await?;
         check_if_match(req, current.version)?;
-        match store.delete(&req.tenant, &current).await {
-            Ok(()) => return Ok(current),
-            Err(StoreError::VersionMismatch) if req.header("if-match").is_none() => continue,
-            Err(StoreError::NotFound) => {
-                return Err(ScimError::not_found(format!(
-                    "{} {id} not found",
-                    kind.name()
-                )));
-            }
-            Err(e) => return Err(e.into()),
+        match write(current).await {
+            Ok(done) => return Ok(done),
+            Err(Failure::Raced) if !pinned => {}
+            Err(Failure::Raced) => return Err(StoreError::VersionMismatch.into()),
+            Err(Failure::Error(e)) => return Err(e),
         }
     }
     Err(contended(kind))
+}
+
+/// Deletes a resource, conditional on the version read; returns what was
+/// deleted.
+pub async fn delete<S: Store>(
+    store: &S,
+    req: &ScimRequest,
+    kind: ResourceKind,
+    id: &str,
+) -> Result<Record, ScimError> {
+    conditionally(store, req, kind, id, |current| async move {
+        match store.delete(&req.tenant, &current).await {
+            Ok(()) => Ok(current),
+            Err(StoreError::NotFound) => Err(Failure::Error(ScimError::not_found(format!(
+                "{} {id} not found",
+                kind.name()
+            )))),
+            Err(e) => Err(e.into()),
+        }
+    })
+    .await
 }

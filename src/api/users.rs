@@ -1,7 +1,6 @@
 //! `/Users`: create, read, list and search, replace, patch, delete, on any
-//! [`Store`]. Every write is conditional on the version read; a lost race
-//! is retried from a fresh read unless the client pinned a version with
-//! `If-Match` (then it is `412`).
+//! [`Store`]. Every write is conditional on the version read
+//! ([`operation::conditionally`]).
 
 use std::sync::Arc;
 
@@ -12,11 +11,11 @@ use super::Routes;
 use super::listing::{self, ListQuery, ListSettings, PageHints};
 use super::managers::Managers;
 use super::memberships;
-use super::operation::{self, Operation, WRITE_ATTEMPTS};
+use super::operation::{self, Operation};
 use super::request::ScimRequest;
 use super::resource::{
-    backoff, check_if_match, check_keys, fetch, json_body, no_content, not_modified, projection,
-    render, same_content, single, stamp,
+    check_keys, fetch, json_body, no_content, not_modified, projection, render, same_content,
+    single, stamp,
 };
 use super::response::ScimResponse;
 use crate::scim::ScimError;
@@ -24,7 +23,7 @@ use crate::scim::patch::PatchRequest;
 use crate::scim::projection::Projection;
 use crate::scim::resource::{check_immutable, normalize};
 use crate::scim::schema::{Registry, ResourceKind};
-use crate::store::{Record, Store, StoreError};
+use crate::store::{Record, Store};
 use crate::tenant::TenantId;
 
 const KIND: ResourceKind = ResourceKind::User;
@@ -146,11 +145,12 @@ impl<S: Store> Users<S> {
                 )
             })
             .collect();
-        Ok(page.response(resources))
+        page.response(resources)
     }
 
-    /// PUT and PATCH: reads, computes the new document with `change`,
-    /// writes conditionally; a lost race starts again from a fresh read.
+    /// PUT and PATCH: computes the new document with `change` from the
+    /// user read and writes it conditionally on that version (see
+    /// [`operation::conditionally`]).
     async fn update(
         &self,
         req: &ScimRequest,
@@ -159,41 +159,38 @@ impl<S: Store> Users<S> {
     ) -> Result<ScimResponse, ScimError> {
         let projection = projection(req, KIND, &self.registry)?;
         let managers = self.managers(&req.tenant);
-        for attempt in 0..WRITE_ATTEMPTS {
-            if attempt > 0 {
-                backoff(attempt).await;
-            }
-            let current = self.fetch(&req.tenant, id).await?;
-            check_if_match(req, current.version)?;
-            let Some(mut doc) = change(&current)? else {
-                return self.one(req, &current, &projection, StatusCode::OK).await;
-            };
-            check_immutable(&current.document, &doc, KIND, &self.registry)?;
-            stamp(&mut doc, KIND, Some(&current.document));
-            let manager = managers.link(&mut doc, Some(&current)).await?;
-            let next = Record {
-                kind: KIND,
-                id: current.id.clone(),
-                version: current.version + 1,
-                document: doc,
-                manager,
-                groups: current.groups.clone(),
-            };
-            if same_content(&current, &next) {
-                return self.one(req, &current, &projection, StatusCode::OK).await;
-            }
-            check_keys(&next)?;
-            match self.store.replace(&req.tenant, &current, &next).await {
-                Ok(()) => {
-                    managers.after_update(&current, &next).await;
-                    memberships::refresh_display(&self.store, &req.tenant, &current, &next).await;
-                    return self.one(req, &next, &projection, StatusCode::OK).await;
+        let (change, managers_ref) = (&change, &managers);
+        let (current, next) =
+            operation::conditionally(&self.store, req, KIND, id, |current| async move {
+                let Some(mut doc) = change(&current)? else {
+                    return Ok((current, None));
+                };
+                check_immutable(&current.document, &doc, KIND, &self.registry)
+                    .map_err(ScimError::from)?;
+                stamp(&mut doc, KIND, Some(&current.document));
+                let manager = managers_ref.link(&mut doc, Some(&current)).await?;
+                let next = Record {
+                    kind: KIND,
+                    id: current.id.clone(),
+                    version: current.version + 1,
+                    document: doc,
+                    manager,
+                    groups: current.groups.clone(),
+                };
+                if same_content(&current, &next) {
+                    return Ok((current, None));
                 }
-                Err(StoreError::VersionMismatch) if req.header("if-match").is_none() => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(operation::contended(KIND))
+                check_keys(&next)?;
+                self.store.replace(&req.tenant, &current, &next).await?;
+                Ok((current, Some(next)))
+            })
+            .await?;
+        let Some(next) = next else {
+            return self.one(req, &current, &projection, StatusCode::OK).await;
+        };
+        managers.after_update(&current, &next).await;
+        memberships::refresh_display(&self.store, &req.tenant, &current, &next).await;
+        self.one(req, &next, &projection, StatusCode::OK).await
     }
 
     async fn replace(&self, req: &ScimRequest, id: &str) -> Result<ScimResponse, ScimError> {

@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::{
-    Created, Lookup, MEMBERS_PER_TRANSACTION, ManagerLink, Member, Page, Record, Store, StoreError,
-    UniqueKey,
+    Census, Created, GroupCondition, Lookup, MEMBERS_PER_TRANSACTION, ManagerLink, Member, Page,
+    Record, Store, StoreError, UniqueKey,
 };
 use crate::scim::schema::ResourceKind;
 use crate::tenant::TenantId;
@@ -16,8 +16,12 @@ struct Tables {
     /// Ordered like DynamoDB's per-tenant index: by tenant, kind, id.
     resources: BTreeMap<(TenantId, ResourceKind, String), Record>,
     unique: HashMap<(TenantId, UniqueKey), String>,
-    /// Per-tenant resource counters, as the DynamoDB adapter keeps them.
-    counts: HashMap<(TenantId, ResourceKind), u64>,
+    /// Per-tenant resource counters and list generations, as the DynamoDB
+    /// adapter keeps them.
+    counts: HashMap<(TenantId, ResourceKind), Census>,
+    /// The last list generation handed out: generations never repeat in
+    /// this store, also after a tenant purge.
+    generations: u64,
     /// How many users wait for a manager by each value (lower-cased), as
     /// the DynamoDB adapter's pending-manager counters.
     pending: HashMap<(TenantId, String), u64>,
@@ -70,6 +74,54 @@ impl Tables {
         }
     }
 
+    /// Counts a create (`+1`) or delete (`-1`) of a resource and gives the
+    /// list a new generation.
+    fn count(&mut self, tenant: &TenantId, kind: ResourceKind, delta: i64) {
+        self.generations += 1;
+        let generation = self.generations;
+        let census = self.counts.entry((tenant.clone(), kind)).or_insert(Census {
+            total: 0,
+            generation,
+        });
+        census.total = census.total.saturating_add_signed(delta);
+        census.generation = generation;
+    }
+
+    /// Checks the group of a membership step against `condition`.
+    fn check_group(
+        &self,
+        tenant: &TenantId,
+        group_id: &str,
+        condition: GroupCondition,
+    ) -> Result<(), StoreError> {
+        let k = key(tenant, ResourceKind::Group, group_id);
+        match condition {
+            GroupCondition::At(version) => check_version(self, &k, version),
+            GroupCondition::Exists if self.resources.contains_key(&k) => Ok(()),
+            GroupCondition::Exists => Err(StoreError::NotFound),
+        }
+    }
+
+    /// The group's next version after one step, and the condition of the
+    /// step after it.
+    fn step(
+        &mut self,
+        tenant: &TenantId,
+        group_id: &str,
+        condition: GroupCondition,
+    ) -> GroupCondition {
+        if let Some(g) = self
+            .resources
+            .get_mut(&key(tenant, ResourceKind::Group, group_id))
+        {
+            touch(g, 1);
+        }
+        match condition {
+            GroupCondition::At(version) => GroupCondition::At(version + 1),
+            GroupCondition::Exists => GroupCondition::Exists,
+        }
+    }
+
     /// A group's edges.
     fn members_of(&self, tenant: &TenantId, group_id: &str) -> Vec<Member> {
         self.edges
@@ -77,17 +129,6 @@ impl Tables {
             .take_while(|((t, g, _), _)| t == tenant && g == group_id)
             .map(|(_, m)| m.clone())
             .collect()
-    }
-
-    /// Bumps a group's version (and `meta.lastModified`) once per step of
-    /// `changes` edges.
-    fn bump(&mut self, tenant: &TenantId, group_id: &str, changes: usize) {
-        if let Some(g) = self
-            .resources
-            .get_mut(&key(tenant, ResourceKind::Group, group_id))
-        {
-            touch(g, changes.div_ceil(MEMBERS_PER_TRANSACTION) as u64);
-        }
     }
 }
 
@@ -202,7 +243,7 @@ impl Store for MemoryStore {
         });
         t.count_pending(tenant, None, record.manager.as_ref());
         t.resources.insert(k, record.clone());
-        *t.counts.entry((tenant.clone(), record.kind)).or_default() += 1;
+        t.count(tenant, record.kind, 1);
         Ok(Created { reports_waiting })
     }
 
@@ -246,7 +287,12 @@ impl Store for MemoryStore {
         let this = Member::of(record);
         for group in &record.groups {
             t.link(tenant, group, &this, false);
-            t.bump(tenant, group, 1);
+            if let Some(g) = t
+                .resources
+                .get_mut(&key(tenant, ResourceKind::Group, group))
+            {
+                touch(g, 1);
+            }
         }
         if record.kind == ResourceKind::Group {
             for member in t.members_of(tenant, &record.id) {
@@ -258,9 +304,7 @@ impl Store for MemoryStore {
         }
         t.count_pending(tenant, record.manager.as_ref(), None);
         t.resources.remove(&k);
-        if let Some(n) = t.counts.get_mut(&(tenant.clone(), record.kind)) {
-            *n = n.saturating_sub(1);
-        }
+        t.count(tenant, record.kind, -1);
         Ok(())
     }
 
@@ -350,9 +394,15 @@ impl Store for MemoryStore {
             .map(|r| r.id.clone()))
     }
 
-    async fn count(&self, tenant: &TenantId, kind: ResourceKind) -> Result<u64, StoreError> {
+    async fn count(&self, tenant: &TenantId, kind: ResourceKind) -> Result<Census, StoreError> {
         let t = self.lock()?;
-        Ok(t.counts.get(&(tenant.clone(), kind)).copied().unwrap_or(0))
+        Ok(t.counts
+            .get(&(tenant.clone(), kind))
+            .copied()
+            .unwrap_or(Census {
+                total: 0,
+                generation: 0,
+            }))
     }
 
     async fn get_many(
@@ -386,60 +436,58 @@ impl Store for MemoryStore {
         &self,
         tenant: &TenantId,
         group_id: &str,
+        condition: GroupCondition,
         members: &[Member],
-    ) -> Result<(), StoreError> {
+    ) -> Result<GroupCondition, StoreError> {
+        // Steps of distinct members in id order, as in DynamoDB.
+        let mut members = members.to_vec();
+        members.sort_by(|a, b| a.id.cmp(&b.id));
+        members.dedup_by(|a, b| a.id == b.id);
         let mut t = self.lock()?;
-        // As in DynamoDB, only a step is conditional on the group: a call
-        // with nothing to write succeeds either way.
-        if !members.is_empty()
-            && !t
-                .resources
-                .contains_key(&key(tenant, ResourceKind::Group, group_id))
-        {
-            return Err(StoreError::NotFound);
-        }
+        let mut condition = condition;
         for chunk in members.chunks(MEMBERS_PER_TRANSACTION) {
+            // The group's condition comes first, as in DynamoDB.
+            t.check_group(tenant, group_id, condition)?;
             if let Some(missing) = chunk
                 .iter()
                 .find(|m| !t.resources.contains_key(&key(tenant, m.kind, &m.id)))
             {
                 return Err(StoreError::UnknownMember(missing.id.clone()));
             }
+            condition = t.step(tenant, group_id, condition);
             for member in chunk {
                 t.link(tenant, group_id, member, true);
             }
-            t.bump(tenant, group_id, chunk.len());
         }
-        Ok(())
+        Ok(condition)
     }
 
     async fn remove_members(
         &self,
         tenant: &TenantId,
         group_id: &str,
+        condition: GroupCondition,
         ids: &[String],
-    ) -> Result<(), StoreError> {
+    ) -> Result<GroupCondition, StoreError> {
+        let ids: std::collections::BTreeSet<&String> = ids.iter().collect();
         let mut t = self.lock()?;
         let current: Vec<Member> = ids
-            .iter()
+            .into_iter()
             .filter_map(|id| {
                 t.edges
                     .get(&(tenant.clone(), group_id.to_owned(), id.clone()))
                     .cloned()
             })
             .collect();
-        if !current.is_empty()
-            && !t
-                .resources
-                .contains_key(&key(tenant, ResourceKind::Group, group_id))
-        {
-            return Err(StoreError::NotFound);
+        let mut condition = condition;
+        for chunk in current.chunks(MEMBERS_PER_TRANSACTION) {
+            t.check_group(tenant, group_id, condition)?;
+            condition = t.step(tenant, group_id, condition);
+            for member in chunk {
+                t.link(tenant, group_id, member, false);
+            }
         }
-        for member in &current {
-            t.link(tenant, group_id, member, false);
-        }
-        t.bump(tenant, group_id, current.len());
-        Ok(())
+        Ok(condition)
     }
 
     async fn refresh_member(

@@ -289,6 +289,31 @@ impl Page {
     }
 }
 
+/// What each step of a membership change requires of its group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupCondition {
+    /// That it is at this version: a request that pinned the version
+    /// (`If-Match`), or that writes the group's document after its member
+    /// steps or derives them from the members it read.
+    At(u64),
+    /// Only that it exists: adding and removing given members commutes
+    /// with other writers, so concurrent requests of this kind never
+    /// conflict.
+    Exists,
+}
+
+/// The size of a tenant's list of one kind and which contents it has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Census {
+    /// How many resources the list holds.
+    pub total: u64,
+    /// A new value at every create and delete of the kind, never an
+    /// earlier one (random, so not after a tenant purge either; 0 while the
+    /// tenant never had one): two reads with the same generation saw the
+    /// same ids, so a position found in one holds in the other.
+    pub generation: u64,
+}
+
 /// Why a store operation did not happen. Nothing is half-written in any case.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
@@ -463,25 +488,33 @@ pub trait Store: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Option<Vec<Member>>, StoreError>> + Send;
 
     /// Makes `members` members of the group (adding one twice changes
-    /// nothing). Written in steps of [`MEMBERS_PER_TRANSACTION`]; each step
-    /// writes the edges, the members' group lists and a new group version
-    /// atomically, conditional on the group and every member existing
-    /// (`UnknownMember`, `NotFound`).
+    /// nothing) and returns the condition a following step needs. Written
+    /// in steps of [`MEMBERS_PER_TRANSACTION`]; each step writes the edges,
+    /// the members' group lists and a new group version atomically,
+    /// conditional on every member existing (`UnknownMember`) and on the
+    /// group meeting `condition` (`NotFound`, `VersionMismatch`): at
+    /// [`GroupCondition::At`] each step requires the version the step
+    /// before left, so no step applies to a group another writer changed
+    /// meanwhile. The steps before a failed one stay. Nothing to write
+    /// checks and writes nothing.
     fn add_members(
         &self,
         tenant: &TenantId,
         group_id: &str,
+        condition: GroupCondition,
         members: &[Member],
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    ) -> impl Future<Output = Result<GroupCondition, StoreError>> + Send;
 
     /// Ends the memberships of `ids` in the group; ids that are not members
-    /// are ignored. Same steps and atomicity as [`Store::add_members`].
+    /// are ignored. Same conditions, steps and atomicity as
+    /// [`Store::add_members`].
     fn remove_members(
         &self,
         tenant: &TenantId,
         group_id: &str,
+        condition: GroupCondition,
         ids: &[String],
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    ) -> impl Future<Output = Result<GroupCondition, StoreError>> + Send;
 
     /// Rewrites the display name that the edges of `member` in `groups`
     /// carry (after a rename); an edge that is gone is skipped.
@@ -492,11 +525,12 @@ pub trait Store: Send + Sync + 'static {
         groups: &[String],
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// How many resources of a kind the tenant has: a counter kept in the
-    /// same transactions as creates and deletes, so no items are counted.
+    /// How many resources of a kind the tenant has, and the generation of
+    /// that list: a counter item kept in the same transactions as creates
+    /// and deletes, so no items are counted.
     fn count(
         &self,
         tenant: &TenantId,
         kind: ResourceKind,
-    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Census, StoreError>> + Send;
 }

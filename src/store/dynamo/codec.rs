@@ -19,6 +19,8 @@ const ATTR_DOC: &str = "doc";
 pub(super) const ATTR_KIND: &str = "kind";
 const ATTR_MANAGER: &str = "mgr";
 pub(super) const ATTR_COUNT: &str = "n";
+/// A resource counter's list generation (see [`crate::store::Census`]).
+pub(super) const ATTR_GENERATION: &str = "gen";
 /// The groups a resource is a direct member of (string set).
 pub(super) const ATTR_GROUPS: &str = "grp";
 /// `meta.lastModified`, kept beside the document so a membership change

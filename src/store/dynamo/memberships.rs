@@ -6,31 +6,39 @@ use super::keys::{self, PK, SK};
 use super::transaction::{GroupListChange, Role, Transaction};
 use super::{DynamoStore, sdk_failure};
 use crate::scim::schema::ResourceKind;
-use crate::store::{MEMBERS_PER_TRANSACTION, Member, Record, StoreError};
+use crate::store::{GroupCondition, MEMBERS_PER_TRANSACTION, Member, Record, StoreError};
 use crate::tenant::TenantId;
 
 impl DynamoStore {
     /// Adds (`add`) or ends the memberships of `members` in a group, in
     /// steps of [`MEMBERS_PER_TRANSACTION`]: each step writes the edges,
-    /// the members' group lists and a new group version atomically.
+    /// the members' group lists and a new group version atomically,
+    /// conditional on `condition` as the step before left it.
     pub(super) async fn write_memberships(
         &self,
         tenant: &TenantId,
         group_id: &str,
+        mut condition: GroupCondition,
         members: &[Member],
         add: bool,
-    ) -> Result<(), StoreError> {
+    ) -> Result<GroupCondition, StoreError> {
         let now = crate::scim::resource::now();
         for chunk in members.chunks(MEMBERS_PER_TRANSACTION) {
             let mut tx = Transaction::new(&self.table);
-            tx.touch(
-                Role::Group,
-                tenant,
-                ResourceKind::Group,
-                group_id,
-                GroupListChange::None,
-                &now,
-            )?;
+            match condition {
+                GroupCondition::At(version) => {
+                    tx.next_group_version(tenant, group_id, version, &now)?;
+                    condition = GroupCondition::At(version + 1);
+                }
+                GroupCondition::Exists => tx.touch(
+                    Role::Group,
+                    tenant,
+                    ResourceKind::Group,
+                    group_id,
+                    GroupListChange::None,
+                    &now,
+                )?,
+            }
             for m in chunk {
                 let change = if add {
                     tx.put_edge(tenant, group_id, m)?;
@@ -44,7 +52,7 @@ impl DynamoStore {
             }
             self.commit(&tx).await?;
         }
-        Ok(())
+        Ok(condition)
     }
 
     /// One page of a group's edges (at most `limit`), after `start`.
@@ -159,8 +167,9 @@ impl DynamoStore {
         &self,
         tenant: &TenantId,
         group_id: &str,
+        condition: GroupCondition,
         ids: &[String],
-    ) -> Result<(), StoreError> {
+    ) -> Result<GroupCondition, StoreError> {
         // BatchGetItem rejects a request that names a key twice.
         let mut ids = ids.to_vec();
         ids.sort();
@@ -178,7 +187,7 @@ impl DynamoStore {
             .map(decode_member)
             .collect::<Result<_, _>>()?;
         current.sort_by(|a, b| a.id.cmp(&b.id));
-        self.write_memberships(tenant, group_id, &current, false)
+        self.write_memberships(tenant, group_id, condition, &current, false)
             .await
     }
 

@@ -1,13 +1,16 @@
 //! The [`Store`] operations on DynamoDB: resources, lookups and lists;
 //! memberships and purge delegate to their modules.
 
-use super::codec::{self, ATTR_COUNT, ATTR_ID, ATTR_KIND, collection_start, decode, key, text};
+use super::codec::{
+    self, ATTR_COUNT, ATTR_GENERATION, ATTR_ID, ATTR_KIND, collection_start, decode, key, text,
+};
 use super::keys::{self, GSI1_SK, MARKER_SK, RESOURCE_SK, SK};
 use super::transaction::{Failure, Transaction};
 use super::{DynamoStore, can_exist, sdk_failure};
 use crate::scim::schema::ResourceKind;
 use crate::store::{
-    Created, Lookup, ManagerLink, Member, Page, Record, Store, StoreError, UniqueKey,
+    Census, Created, GroupCondition, Lookup, ManagerLink, Member, Page, Record, Store, StoreError,
+    UniqueKey,
 };
 use crate::tenant::TenantId;
 
@@ -246,7 +249,7 @@ impl Store for DynamoStore {
         Ok(None)
     }
 
-    async fn count(&self, tenant: &TenantId, kind: ResourceKind) -> Result<u64, StoreError> {
+    async fn count(&self, tenant: &TenantId, kind: ResourceKind) -> Result<Census, StoreError> {
         let output = self
             .client
             .get_item()
@@ -256,12 +259,18 @@ impl Store for DynamoStore {
             .send()
             .await
             .map_err(|e| sdk_failure("GetItem", &e))?;
-        Ok(output
-            .item()
-            .and_then(|i| i.get(ATTR_COUNT))
-            .and_then(|v| v.as_n().ok())
-            .and_then(|v| v.parse::<i64>().ok())
-            .map_or(0, |v| u64::try_from(v).unwrap_or(0)))
+        let number = |name: &str| {
+            output
+                .item()
+                .and_then(|i| i.get(name))
+                .and_then(|v| v.as_n().ok())
+                .and_then(|v| v.parse::<i64>().ok())
+                .map_or(0, |v| u64::try_from(v).unwrap_or(0))
+        };
+        Ok(Census {
+            total: number(ATTR_COUNT),
+            generation: number(ATTR_GENERATION),
+        })
     }
 
     async fn get_many(
@@ -291,12 +300,13 @@ impl Store for DynamoStore {
         &self,
         tenant: &TenantId,
         group_id: &str,
+        condition: GroupCondition,
         members: &[Member],
-    ) -> Result<(), StoreError> {
+    ) -> Result<GroupCondition, StoreError> {
         let mut members = members.to_vec();
         members.sort_by(|a, b| a.id.cmp(&b.id));
         members.dedup_by(|a, b| a.id == b.id);
-        self.write_memberships(tenant, group_id, &members, true)
+        self.write_memberships(tenant, group_id, condition, &members, true)
             .await
     }
 
@@ -304,9 +314,11 @@ impl Store for DynamoStore {
         &self,
         tenant: &TenantId,
         group_id: &str,
+        condition: GroupCondition,
         ids: &[String],
-    ) -> Result<(), StoreError> {
-        self.remove_member_ids(tenant, group_id, ids).await
+    ) -> Result<GroupCondition, StoreError> {
+        self.remove_member_ids(tenant, group_id, condition, ids)
+            .await
     }
 
     async fn refresh_member(

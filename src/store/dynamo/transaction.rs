@@ -8,7 +8,8 @@ use aws_sdk_dynamodb::types::{
 };
 
 use super::codec::{
-    self, ATTR_COUNT, ATTR_GROUPS, ATTR_ID, ATTR_MODIFIED, ATTR_VERSION, Item, n, s,
+    self, ATTR_COUNT, ATTR_GENERATION, ATTR_GROUPS, ATTR_ID, ATTR_MODIFIED, ATTR_VERSION, Item, n,
+    s,
 };
 use super::keys::{self, GSI1_PK, GSI1_SK, PENDING_SK};
 use super::{DynamoStore, build_err, sdk_failure};
@@ -256,34 +257,47 @@ impl<'t> Transaction<'t> {
         self.push_delete(Role::Email, codec::email_key(tenant, record, email))
     }
 
-    /// Adds `delta` to the tenant's counter of `kind`.
+    /// Adds `delta` to the tenant's counter of `kind` and gives its list a
+    /// new, random generation.
     pub(super) fn count_by(
         &mut self,
         tenant: &TenantId,
         kind: ResourceKind,
         delta: i64,
     ) -> Result<(), StoreError> {
+        // 63 random bits: a positive DynamoDB number that does not repeat.
+        let generation = (uuid::Uuid::new_v4().as_u64_pair().0 >> 1).max(1);
         self.add_to_counter(
             tenant,
             keys::counter_pk(tenant),
             keys::counter_sk(kind),
             delta,
+            Some(generation),
         )
     }
 
-    /// Adds `delta` to the counter item at `pk`/`sk`, creating it in the
-    /// tenant's auxiliary collection (so a tenant purge finds it).
+    /// Adds `delta` to the counter item at `pk`/`sk` (and sets its list
+    /// `generation`), creating it in the tenant's auxiliary collection (so
+    /// a tenant purge finds it).
     fn add_to_counter(
         &mut self,
         tenant: &TenantId,
         pk: String,
         sk: &str,
         delta: i64,
+        generation: Option<u64>,
     ) -> Result<(), StoreError> {
         let update = Update::builder()
             .table_name(self.table)
-            .set_key(Some(codec::key(pk.clone(), sk)))
-            .update_expression("ADD #n :d SET #g1 = :g1, #s1 = :s1")
+            .set_key(Some(codec::key(pk.clone(), sk)));
+        let update = match generation {
+            Some(g) => update
+                .update_expression("ADD #n :d SET #g1 = :g1, #s1 = :s1, #gen = :gen")
+                .expression_attribute_names("#gen", ATTR_GENERATION)
+                .expression_attribute_values(":gen", n(g)),
+            None => update.update_expression("ADD #n :d SET #g1 = :g1, #s1 = :s1"),
+        };
+        let update = update
             .expression_attribute_names("#n", ATTR_COUNT)
             .expression_attribute_names("#g1", GSI1_PK)
             .expression_attribute_names("#s1", GSI1_SK)
@@ -308,7 +322,7 @@ impl<'t> Transaction<'t> {
         delta: i64,
     ) -> Result<(), StoreError> {
         let pk = keys::pending_reports_pk(tenant, raw);
-        self.add_to_counter(tenant, pk, PENDING_SK, delta)
+        self.add_to_counter(tenant, pk, PENDING_SK, delta, None)
     }
 
     /// A condition that no user waits for a manager named `name`.
@@ -393,6 +407,39 @@ impl<'t> Transaction<'t> {
             TransactWriteItem::builder()
                 .update(update.build().map_err(build_err)?)
                 .build(),
+        ));
+        Ok(())
+    }
+
+    /// The next version and modification time of a group that must be at
+    /// `version` (the first item of a version-chained membership step).
+    pub(super) fn next_group_version(
+        &mut self,
+        tenant: &TenantId,
+        group_id: &str,
+        version: u64,
+        now: &str,
+    ) -> Result<(), StoreError> {
+        let update = Update::builder()
+            .table_name(self.table)
+            .set_key(Some(codec::resource_key(
+                tenant,
+                ResourceKind::Group,
+                group_id,
+            )))
+            .update_expression("SET #v = :next, #m = :now")
+            .condition_expression("#v = :v")
+            .expression_attribute_names("#v", ATTR_VERSION)
+            .expression_attribute_names("#m", ATTR_MODIFIED)
+            .expression_attribute_values(":v", n(version))
+            .expression_attribute_values(":next", n(version + 1))
+            .expression_attribute_values(":now", s(now))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(build_err)?;
+        self.items.push((
+            Role::Resource,
+            TransactWriteItem::builder().update(update).build(),
         ));
         Ok(())
     }
