@@ -865,6 +865,8 @@ async fn requests_past_the_limits_are_refused<S: Store + Clone>(store: S) {
         .await
         .expect(200);
     assert_eq!(listed.body["totalResults"], 0);
+}
+
 /// Every id of the tenant's users, by a fresh cursor walk.
 async fn cursor_walk<R: Routes>(api: &Api<R>) -> Vec<String> {
     let mut ids = Vec::new();
