@@ -90,16 +90,19 @@ impl DynamoStore {
     }
 
     /// Ends every membership `record` takes part in, in steps conditional on
-    /// its version: as a member of its groups, and (a group) its members'.
+    /// its version: as a member of its groups (each step also takes the
+    /// groups out of its own list and moves its version on), and (a group)
+    /// its members'. Returns the version the resource has after the steps.
     pub(super) async fn unlink_all(
         &self,
         tenant: &TenantId,
         record: &Record,
-    ) -> Result<(), StoreError> {
+    ) -> Result<u64, StoreError> {
         let now = crate::scim::resource::now();
+        let mut version = record.version;
         for chunk in record.groups.chunks(MEMBERS_PER_TRANSACTION) {
             let mut tx = Transaction::new(&self.table);
-            tx.at_version(tenant, record)?;
+            tx.leave_groups(tenant, record, version, chunk, &now)?;
             for group in chunk {
                 tx.delete_edge(tenant, group, &record.id)?;
                 tx.touch(
@@ -112,9 +115,10 @@ impl DynamoStore {
                 )?;
             }
             self.commit(&tx).await?;
+            version += 1;
         }
         if record.kind != ResourceKind::Group {
-            return Ok(());
+            return Ok(version);
         }
         loop {
             let limit = i32::try_from(MEMBERS_PER_TRANSACTION).unwrap_or(1);
@@ -122,10 +126,10 @@ impl DynamoStore {
                 .edge_page(tenant, &record.id, None, Some(limit))
                 .await?;
             if members.is_empty() {
-                return Ok(());
+                return Ok(version);
             }
             let mut tx = Transaction::new(&self.table);
-            tx.at_version(tenant, record)?;
+            tx.at_version(tenant, record, version)?;
             for m in &members {
                 tx.delete_edge(tenant, &record.id, &m.id)?;
                 let change = GroupListChange::Remove(&record.id);

@@ -104,9 +104,9 @@ impl Store for DynamoStore {
     }
 
     async fn delete(&self, tenant: &TenantId, record: &Record) -> Result<(), StoreError> {
-        self.unlink_all(tenant, record).await?;
+        let version = self.unlink_all(tenant, record).await?;
         let mut tx = Transaction::new(&self.table);
-        tx.delete_resource(tenant, record)?;
+        tx.delete_resource(tenant, record, version)?;
         for k in record.unique_keys() {
             tx.delete_marker(tenant, &k, &record.id)?;
         }

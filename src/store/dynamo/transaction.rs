@@ -156,18 +156,19 @@ impl<'t> Transaction<'t> {
         self.push_put(Role::Resource, put)
     }
 
-    /// A delete of the resource item, conditional on its version.
+    /// A delete of the resource item, conditional on `version`.
     pub(super) fn delete_resource(
         &mut self,
         tenant: &TenantId,
         record: &Record,
+        version: u64,
     ) -> Result<(), StoreError> {
         let delete = Delete::builder()
             .table_name(self.table)
             .set_key(Some(codec::resource_key(tenant, record.kind, &record.id)))
             .condition_expression("#v = :v")
             .expression_attribute_names("#v", ATTR_VERSION)
-            .expression_attribute_values(":v", n(record.version))
+            .expression_attribute_values(":v", n(version))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build()
             .map_err(build_err)?;
@@ -178,24 +179,62 @@ impl<'t> Transaction<'t> {
         Ok(())
     }
 
-    /// A condition that a resource is still at its version.
+    /// A condition that a resource is still at `version`.
     pub(super) fn at_version(
         &mut self,
         tenant: &TenantId,
         record: &Record,
+        version: u64,
     ) -> Result<(), StoreError> {
         let check = ConditionCheck::builder()
             .table_name(self.table)
             .set_key(Some(codec::resource_key(tenant, record.kind, &record.id)))
             .condition_expression("#v = :v")
             .expression_attribute_names("#v", ATTR_VERSION)
-            .expression_attribute_values(":v", n(record.version))
+            .expression_attribute_values(":v", n(version))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build()
             .map_err(build_err)?;
         self.items.push((
             Role::Resource,
             TransactWriteItem::builder().condition_check(check).build(),
+        ));
+        Ok(())
+    }
+
+    /// Takes `groups` out of the group list of `record`, at `version`, and
+    /// gives it the next version: the member's side of ending those
+    /// memberships, so a delete cut short leaves no group listed without
+    /// its edge (and a stale replace cannot write the old list back).
+    pub(super) fn leave_groups(
+        &mut self,
+        tenant: &TenantId,
+        record: &Record,
+        version: u64,
+        groups: &[String],
+        now: &str,
+    ) -> Result<(), StoreError> {
+        let update = Update::builder()
+            .table_name(self.table)
+            .set_key(Some(codec::resource_key(tenant, record.kind, &record.id)))
+            .update_expression("DELETE #g :g ADD #v :one SET #m = :now")
+            .condition_expression("#v = :v")
+            .expression_attribute_names("#g", ATTR_GROUPS)
+            .expression_attribute_names("#v", ATTR_VERSION)
+            .expression_attribute_names("#m", ATTR_MODIFIED)
+            .expression_attribute_values(
+                ":g",
+                aws_sdk_dynamodb::types::AttributeValue::Ss(groups.to_vec()),
+            )
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":v", n(version))
+            .expression_attribute_values(":now", s(now))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(build_err)?;
+        self.items.push((
+            Role::Resource,
+            TransactWriteItem::builder().update(update).build(),
         ));
         Ok(())
     }
