@@ -246,19 +246,20 @@ fn start_binary(args: &[&str], last: &str) -> (std::process::Child, Vec<String>)
         .spawn()
         .unwrap();
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut lines = Vec::new();
-    loop {
-        let mut line = String::new();
-        assert!(
-            stdout.read_line(&mut line).unwrap() > 0,
-            "exited early: {lines:?}"
-        );
-        let done = line.starts_with(last);
-        lines.push(line.trim_end().to_owned());
-        if done {
-            return (child, lines);
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    while !lines.last().is_some_and(|l| l.starts_with(last)) {
+        line.clear();
+        if stdout.read_line(&mut line).unwrap_or(0) == 0 {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("exited early: {lines:?}");
         }
+        lines.push(line.trim_end().to_owned());
     }
+    // Keep reading: a closed pipe would end the server at its next print.
+    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+    (child, lines)
 }
 
 #[test]

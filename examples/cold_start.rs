@@ -6,6 +6,8 @@
 //!
 //! `cargo run --example cold_start -- <directory of the binaries> [rounds]`
 
+// Shared with tests/lambda_runtime.rs, which uses all of it.
+#[allow(dead_code)]
 #[path = "../tests/common/runtime_api.rs"]
 mod runtime_api;
 
@@ -15,8 +17,11 @@ use runtime_api::{Function, Outcome, RuntimeApi};
 
 const TABLE: &str = "scim-cold-start";
 
+/// Variables a function needs beyond the Lambda ones.
+type Env = &'static [(&'static str, &'static str)];
+
 /// Function, event it is fed, extra environment.
-const FUNCTIONS: &[(&str, &str, &[(&str, &str)])] = &[
+const FUNCTIONS: &[(&str, &str, Env)] = &[
     ("schemas", "schemas-list.json", &[]),
     ("resource_types", "resource-types-list.json", &[]),
     (
