@@ -1,8 +1,12 @@
-//! Structured logs: JSON lines for Lambda (CloudWatch), text locally.
+//! Structured logs: JSON lines for Lambda (CloudWatch) and for scim-local
+//! when its output is not a terminal, text for a person at a terminal.
 //! Log lines carry ids, never tokens, request bodies or personal data.
+
+use std::io::Write;
 
 use tracing::{Level, Subscriber};
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::field::MakeExt;
 use tracing_subscriber::filter::filter_fn;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
@@ -10,6 +14,10 @@ use tracing_subscriber::layer::SubscriberExt;
 /// Targets of this service's own code (the library and its binaries): the
 /// only ones allowed to log below `info`.
 const OWN_TARGETS: &str = "scim_";
+
+/// The field holding CloudWatch Embedded Metric Format metadata
+/// (`api::metrics`): an object in JSON lines, left out of text lines.
+const EMF_FIELD: &str = "_aws";
 
 /// Installs the global subscriber; `RUST_LOG` filters (default `info`).
 pub fn init(json: bool) {
@@ -39,11 +47,11 @@ where
         filter_fn(|meta| meta.target().starts_with(OWN_TARGETS) || *meta.level() <= Level::INFO);
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_target(false)
-        .with_writer(writer);
+        .with_target(false);
     if json {
         Box::new(
             builder
+                .with_writer(EmfLines(writer))
                 .json()
                 .flatten_event(true)
                 .with_span_list(false)
@@ -52,13 +60,86 @@ where
                 .with(dependencies_at_most_info),
         )
     } else {
-        Box::new(builder.finish().with(dependencies_at_most_info))
+        Box::new(
+            builder
+                .with_writer(writer)
+                .fmt_fields(
+                    tracing_subscriber::fmt::format::debug_fn(|writer, field, value| {
+                        match field.name() {
+                            EMF_FIELD => Ok(()),
+                            "message" => write!(writer, "{value:?}"),
+                            name => write!(writer, "{name}={value:?}"),
+                        }
+                    })
+                    .delimited(" "),
+                )
+                .finish()
+                .with(dependencies_at_most_info),
+        )
     }
+}
+
+/// Writes JSON log lines to `W`, turning an `_aws` field (recorded as
+/// JSON text, as tracing records every value) into the object EMF needs.
+struct EmfLines<W>(W);
+
+impl<'a, W: MakeWriter<'a>> MakeWriter<'a> for EmfLines<W> {
+    type Writer = EmfLine<W::Writer>;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        EmfLine(Vec::new(), self.0.make_writer())
+    }
+}
+
+/// One event's line, written in one piece when dropped.
+struct EmfLine<O: Write>(Vec<u8>, O);
+
+impl<O: Write> Write for EmfLine<O> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<O: Write> Drop for EmfLine<O> {
+    fn drop(&mut self) {
+        let line = lift_emf(std::mem::take(&mut self.0));
+        let _ = self.1.write_all(&line);
+    }
+}
+
+/// `{"_aws":"{\"Timestamp\":...}"}` becomes `{"_aws":{"Timestamp":...}}`;
+/// any other line is returned unchanged.
+fn lift_emf(line: Vec<u8>) -> Vec<u8> {
+    let marker = format!("\"{EMF_FIELD}\":\"");
+    if !line
+        .windows(marker.len())
+        .any(|window| window == marker.as_bytes())
+    {
+        return line;
+    }
+    let Ok(serde_json::Value::Object(mut fields)) = serde_json::from_slice(&line) else {
+        return line;
+    };
+    let Some(metadata) = fields
+        .get(EMF_FIELD)
+        .and_then(serde_json::Value::as_str)
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(text).ok())
+    else {
+        return line;
+    };
+    fields.insert(EMF_FIELD.to_owned(), metadata);
+    let mut lifted = serde_json::to_vec(&fields).unwrap_or(line);
+    lifted.push(b'\n');
+    lifted
 }
 
 #[cfg(test)]
 pub(crate) mod tests {
-    use std::io::Write;
     use std::sync::{Arc, Mutex};
 
     use super::*;
@@ -133,5 +214,20 @@ pub(crate) mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn emf_metadata_becomes_an_object_and_other_lines_stay() {
+        let line = br#"{"level":"INFO","status":200,"_aws":"{\"Timestamp\":1}","message":"request"}
+"#
+        .to_vec();
+        let lifted: serde_json::Value = serde_json::from_slice(&lift_emf(line)).unwrap();
+        assert_eq!(lifted["_aws"]["Timestamp"], 1);
+        assert_eq!(lifted["status"], 200);
+        assert_eq!(lifted["message"], "request");
+        let plain = br#"{"level":"INFO","message":"started"}
+"#
+        .to_vec();
+        assert_eq!(lift_emf(plain.clone()), plain);
     }
 }

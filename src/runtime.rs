@@ -1,7 +1,9 @@
 //! What each Lambda binary runs: configuration, clients and routes built
 //! once per container, then requests handed to the library.
 
+use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use lambda_runtime::{LambdaEvent, service_fn};
 
@@ -15,6 +17,7 @@ use crate::auth::{SecretsManagerSource, Verifier};
 use crate::config::Config;
 use crate::scim::discovery::Capabilities;
 use crate::scim::schema::Registry;
+use crate::store::dynamo::table::TABLE_KEY;
 use crate::store::{DynamoStore, Store};
 
 /// Behind API Gateway clients always use HTTPS.
@@ -71,13 +74,37 @@ pub fn aws_loader(config: &Config) -> aws_config::ConfigLoader {
     aws_config::from_env().timeout_config(config.aws_timeouts.sdk())
 }
 
-/// The DynamoDB store of a function: the table from configuration.
+/// How long init waits for its warm-up call; past it the first request
+/// opens the connection instead, and init never hangs on an unreachable
+/// service.
+const WARM_UP_TIMEOUT: Duration = Duration::from_millis(1500);
+
+/// Runs one cheap authorised call during init, so that DNS, TCP, TLS and
+/// credential resolution are done before the first request. Its answer
+/// (usually "not found") does not matter.
+async fn warm_up<T>(service: &'static str, call: impl Future<Output = T>) {
+    if tokio::time::timeout(WARM_UP_TIMEOUT, call).await.is_err() {
+        tracing::warn!(service, "warm-up call timed out during init");
+    }
+}
+
+/// The DynamoDB store of a function: the table from configuration, its
+/// connection opened by a `GetItem` of a key no item has.
 async fn dynamo_store(config: &Config) -> DynamoStore {
     let aws = aws_config(config).await;
-    DynamoStore::new(
-        aws_sdk_dynamodb::Client::new(&aws),
-        config.table_name.clone(),
+    let client = aws_sdk_dynamodb::Client::new(&aws);
+    let probe = aws_sdk_dynamodb::types::AttributeValue::S("warm-up".to_owned());
+    warm_up(
+        "dynamodb",
+        client
+            .get_item()
+            .table_name(&config.table_name)
+            .key(TABLE_KEY.0, probe.clone())
+            .key(TABLE_KEY.1, probe)
+            .send(),
     )
+    .await;
+    DynamoStore::new(client, config.table_name.clone())
 }
 
 /// The `users` function.
@@ -105,10 +132,16 @@ pub async fn authorizer_function() -> Result<(), lambda_runtime::Error> {
     crate::logging::init(true);
     let config = Config::from_env()?;
     let aws = aws_config(&config).await;
-    let source = SecretsManagerSource::new(
-        aws_sdk_secretsmanager::Client::new(&aws),
-        config.secret_name_pattern.clone(),
-    );
+    let client = aws_sdk_secretsmanager::Client::new(&aws);
+    // A secret name under the authorizer's prefix that no tenant can have
+    // (tenant ids have no `_`): allowed by its policy, answered "not found".
+    let probe = config.secret_name_pattern.replace("{tenant}", "_warm-up");
+    warm_up(
+        "secretsmanager",
+        client.describe_secret().secret_id(probe).send(),
+    )
+    .await;
+    let source = SecretsManagerSource::new(client, config.secret_name_pattern.clone());
     let verifier = &Verifier::new(source, config.token_cache_ttl);
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<AuthorizerRequest>| async move {

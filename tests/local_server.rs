@@ -232,3 +232,108 @@ fn the_binary_prints_tenant_url_and_token_serves_and_stops_on_ctrl_c() {
     stdout.read_to_string(&mut tail).unwrap();
     assert!(tail.contains("stopped"));
 }
+
+/// Starts the binary with `args`, returns it and its stdout lines up to
+/// the one starting with `last`.
+fn start_binary(args: &[&str], last: &str) -> (std::process::Child, Vec<String>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_scim-local"))
+        .args(args)
+        .env_remove("SCIM_LOCAL_STORE")
+        .env_remove("SCIM_LOCAL_LOG_FORMAT")
+        .env("AWS_REGION", "us-east-1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    while !lines.last().is_some_and(|l| l.starts_with(last)) {
+        line.clear();
+        if stdout.read_line(&mut line).unwrap_or(0) == 0 {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("exited early: {lines:?}");
+        }
+        lines.push(line.trim_end().to_owned());
+    }
+    // Keep reading: a closed pipe would end the server at its next print.
+    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+    (child, lines)
+}
+
+#[test]
+fn the_printed_export_line_works_and_piped_logs_are_json_with_metrics() {
+    let (mut child, lines) = start_binary(
+        &[
+            "--addr",
+            "127.0.0.1:0",
+            "--tenant",
+            "demo",
+            "--token",
+            "fixed-dev-token",
+        ],
+        "Shell:",
+    );
+    let export = lines.last().unwrap().strip_prefix("Shell:").unwrap().trim();
+    let vars = export.strip_prefix("export B=").unwrap();
+    let (base, token) = vars.split_once(" TOKEN=").unwrap();
+    assert_eq!(token, "fixed-dev-token");
+    let rest = base.strip_prefix("http://").unwrap();
+    let (addr, path) = rest.split_once('/').unwrap();
+    assert_eq!(path, "scim/v2/demo");
+    let r = request(addr, "GET", &format!("/{path}/Schemas"), Some(token));
+    assert_eq!(r.status, 200);
+
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    assert!(child.wait().unwrap().success());
+    let mut logs = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut logs)
+        .unwrap();
+    // stderr is a pipe here, so the logs are JSON lines as on Lambda, with
+    // the request line's metrics as an Embedded Metric Format object.
+    let request_line = logs
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .find(|l| l["message"] == "request")
+        .unwrap_or_else(|| panic!("no request line in {logs}"));
+    assert_eq!(request_line["route"], "Schemas");
+    assert_eq!(request_line["status"], 200);
+    assert_eq!(request_line["status_class"], "2xx");
+    assert_eq!(request_line["requests"], 1);
+    assert_eq!(request_line["errors_5xx"], 0);
+    let directive = &request_line["_aws"]["CloudWatchMetrics"][0];
+    assert_eq!(
+        directive["Dimensions"][1],
+        serde_json::json!(["route", "status_class"])
+    );
+    assert!(!logs.contains("fixed-dev-token"));
+}
+
+#[test]
+fn with_secrets_manager_tokens_the_tenant_url_names_no_fixed_tenant() {
+    let (mut child, lines) = start_binary(
+        &[
+            "--addr",
+            "127.0.0.1:0",
+            "--tokens",
+            "secretsmanager",
+            "--log-format",
+            "text",
+        ],
+        "Tenant URL:",
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    let url = lines.last().unwrap();
+    assert!(url.contains("/scim/v2/<tenant>"), "{url}");
+    assert!(!url.contains("/scim/v2/default"), "{url}");
+}

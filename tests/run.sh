@@ -6,7 +6,7 @@
 # On a fresh machine it installs what it needs into a cache directory
 # (${SCIM_TOOLS_DIR:-$HOME/.cache/scim-serverless/tools}; a second run reuses it),
 # then runs, in order:
-#   cargo fmt --check, cargo clippy -D warnings, cfn-lint, sam validate --lint,
+#   cargo fmt --check, cargo clippy --all-targets -- -D warnings, cfn-lint, sam validate --lint,
 #   DynamoDB Local + moto_server (Secrets Manager) on free loopback ports,
 #   cargo test --all-targets, cargo test --doc.
 # It needs only cargo, python3 (with venv/pip), node/npm, curl, and java
@@ -19,7 +19,9 @@
 #   SCIM_ONLY_SERVERS=1       install and start only the two local servers, export the
 #                             AWS_* variables, then run "$SCIM_SERVERS_CMD" (through
 #                             bash -c) and exit with its status; without SCIM_SERVERS_CMD,
-#                             print the variables and wait until Ctrl-C. The servers are
+#                             print the variables, write them to $SCIM_SERVERS_ENV_FILE
+#                             (default target/local-servers.env, to `source` in another
+#                             shell) and wait until Ctrl-C, which exits 0. The servers are
 #                             stopped on exit either way. Example:
 #       SCIM_ONLY_SERVERS=1 SCIM_SERVERS_CMD='cargo run --bin scim-local -- --store dynamodb' \
 #         bash tests/run.sh
@@ -46,6 +48,7 @@ TEST_VENV="$TOOLS_DIR/venv-test"
 SAM_VENV="$TOOLS_DIR/venv-sam"
 
 WORK_DIR=""
+SERVERS_ENV_FILE=""
 SERVER_PIDS=()
 WATCHDOG_PID=""
 CURRENT_STEP=""
@@ -187,6 +190,9 @@ cleanup() {
   local status=$?
   trap - EXIT INT TERM
   stop_servers
+  if [ -n "$SERVERS_ENV_FILE" ]; then
+    rm -f "$SERVERS_ENV_FILE"
+  fi
   if [ -n "$WORK_DIR" ] && [ -d "$WORK_DIR" ]; then
     if [ "$status" -ne 0 ]; then
       print_server_logs
@@ -419,7 +425,13 @@ main() {
     if [ -n "${SCIM_SERVERS_CMD:-}" ]; then
       step "SCIM_SERVERS_CMD: $SCIM_SERVERS_CMD" bash -c "$SCIM_SERVERS_CMD"
     else
-      log "servers running; press Ctrl-C to stop them"
+      SERVERS_ENV_FILE=${SCIM_SERVERS_ENV_FILE:-$REPO_ROOT/target/local-servers.env}
+      mkdir -p "$(dirname "$SERVERS_ENV_FILE")"
+      print_server_env >"$SERVERS_ENV_FILE"
+      log "servers running; in another shell: source $SERVERS_ENV_FILE"
+      log "press Ctrl-C to stop them"
+      # Stopping them is the normal end here: exit 0, no server logs.
+      trap 'exit 0' INT TERM
       # Short sleeps: bash runs a trap only after the foreground command ends.
       while true; do sleep 1; done
     fi

@@ -89,3 +89,121 @@ fn every_function_builds_an_existing_binary() {
         ]
     );
 }
+
+/// A YAML value as its text (tags such as `!Ref` included).
+fn text(value: &Value) -> String {
+    serde_yaml_ng::to_string(value).unwrap().trim().to_owned()
+}
+
+fn functions(t: &Value) -> Vec<(String, Value)> {
+    t["Resources"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::Serverless::Function")
+        .map(|(name, r)| (name.as_str().unwrap().to_owned(), r.clone()))
+        .collect()
+}
+
+#[test]
+fn architecture_is_a_parameter_defaulting_to_arm64() {
+    let t = template();
+    let parameter = &t["Parameters"]["Architecture"];
+    assert_eq!(parameter["Default"], "arm64");
+    assert_eq!(text(&parameter["AllowedValues"]), "- arm64\n- x86_64");
+    assert_eq!(
+        text(&t["Globals"]["Function"]["Architectures"]),
+        "- !Ref Architecture"
+    );
+    for (name, function) in functions(&t) {
+        assert!(
+            function["Properties"].get("Architectures").is_none(),
+            "{name} overrides the architecture"
+        );
+    }
+}
+
+#[test]
+fn every_function_logs_to_its_own_group_with_the_retention_parameter() {
+    let t = template();
+    let resources = &t["Resources"];
+    let mut groups = Vec::new();
+    for (name, function) in functions(&t) {
+        let reference = text(&function["Properties"]["LoggingConfig"]["LogGroup"]);
+        let group = reference
+            .strip_prefix("!Ref ")
+            .unwrap_or_else(|| panic!("{name}: LoggingConfig.LogGroup is {reference}"));
+        assert_eq!(resources[group]["Type"], "AWS::Logs::LogGroup", "{name}");
+        assert_eq!(
+            text(&resources[group]["Properties"]["RetentionInDays"]),
+            "!Ref LogRetentionDays"
+        );
+        groups.push(group.to_owned());
+    }
+    groups.sort();
+    groups.dedup();
+    assert_eq!(groups.len(), 6, "one log group per function");
+    assert_eq!(t["Parameters"]["LogRetentionDays"]["Default"], 30);
+    assert!(
+        text(&t["Globals"]["Function"]["Environment"]["Variables"]["SCIM_METRICS_NAMESPACE"])
+            .contains("SCIM/${AWS::StackName}")
+    );
+}
+
+#[test]
+fn alarms_cover_5xx_rate_throttles_and_authorizer_errors_and_notify_the_topic() {
+    let t = template();
+    let resources = &t["Resources"];
+    let alarms = [
+        "ServerErrorRateAlarm",
+        "ThrottlesAlarm",
+        "AuthorizerErrorsAlarm",
+    ];
+    for alarm in alarms {
+        let properties = &resources[alarm]["Properties"];
+        assert_eq!(
+            resources[alarm]["Type"], "AWS::CloudWatch::Alarm",
+            "{alarm}"
+        );
+        assert!(
+            text(&properties["AlarmActions"]).contains("HasAlarmTopic"),
+            "{alarm}"
+        );
+    }
+    let rate = text(&resources["ServerErrorRateAlarm"]["Properties"]["Metrics"]);
+    assert!(rate.contains("MetricName: 5xx") && rate.contains("MetricName: Count"));
+    let throttles = text(&resources["ThrottlesAlarm"]["Properties"]["Metrics"]);
+    for (name, _) in functions(&t) {
+        assert!(
+            throttles.contains(&format!("!Ref {name}")),
+            "{name} throttles"
+        );
+    }
+    assert_eq!(
+        text(&resources["AuthorizerErrorsAlarm"]["Properties"]["Dimensions"][0]["Value"]),
+        "!Ref AuthorizerFunction"
+    );
+    assert_eq!(t["Parameters"]["AlarmTopicArn"]["Default"], "");
+}
+
+#[test]
+fn logs_insights_queries_are_saved() {
+    let t = template();
+    let names: Vec<String> = t["Resources"]
+        .as_mapping()
+        .unwrap()
+        .values()
+        .filter(|r| r["Type"] == "AWS::Logs::QueryDefinition")
+        .map(|r| text(&r["Properties"]["Name"]))
+        .collect();
+    for wanted in [
+        "failures of one tenant",
+        "everything that happened to one resource id",
+        "slowest requests",
+    ] {
+        assert!(
+            names.iter().any(|n| n.contains(wanted)),
+            "{wanted} in {names:?}"
+        );
+    }
+}

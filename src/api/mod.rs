@@ -8,6 +8,7 @@ pub mod listing;
 pub mod local;
 pub mod managers;
 pub mod memberships;
+pub mod metrics;
 pub mod operation;
 pub mod request;
 pub mod resource;
@@ -116,11 +117,17 @@ pub async fn serve<R: Routes>(
             Ok(response) => response,
             Err(err) => failure(err, &request_id),
         };
+        let metrics = metrics::RequestMetrics::of(response.status.as_u16());
         tracing::info!(
             route = family,
             method = %method,
             status = response.status.as_u16(),
             latency_ms = started.elapsed().as_millis() as u64,
+            status_class = metrics.status_class,
+            requests = 1u8,
+            errors_4xx = metrics.errors_4xx,
+            errors_5xx = metrics.errors_5xx,
+            _aws = %metrics.emf_metadata(metrics::now_ms()),
             "request"
         );
         response

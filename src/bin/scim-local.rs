@@ -1,6 +1,7 @@
 //! `scim-local`: every SCIM route in one process on 127.0.0.1, with the
 //! embedded store and a printed token — the first command a new user runs.
 
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -35,6 +36,17 @@ enum TokenKind {
     Secretsmanager,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    /// JSON lines when stderr is not a terminal (a file, a pipe, a log
+    /// collector), text otherwise.
+    Auto,
+    /// JSON lines, as the Lambda functions write them.
+    Json,
+    /// Human-readable text.
+    Text,
+}
+
 /// Serves the SCIM API locally. Configuration variables of the Lambda
 /// functions (SCIM_*) apply here too.
 #[derive(Debug, Parser)]
@@ -58,12 +70,24 @@ struct Args {
     /// Where tokens are checked.
     #[arg(long, env = "SCIM_LOCAL_TOKENS", value_enum, default_value = "memory")]
     tokens: TokenKind,
+    /// Log format (logs go to stderr).
+    #[arg(
+        long,
+        env = "SCIM_LOCAL_LOG_FORMAT",
+        value_enum,
+        default_value = "auto"
+    )]
+    log_format: LogFormat,
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    scim_serverless::logging::init(false);
     let args = Args::parse();
+    scim_serverless::logging::init(match args.log_format {
+        LogFormat::Json => true,
+        LogFormat::Text => false,
+        LogFormat::Auto => !std::io::stderr().is_terminal(),
+    });
     let config = Config::from_env()?;
     let tenant = TenantId::parse(&args.tenant)?;
 
@@ -125,16 +149,16 @@ async fn launch<R: Routes + 'static>(
     let listener = tokio::net::TcpListener::bind(args.addr).await?;
     let addr = listener.local_addr()?;
     println!("SCIM service listening on http://{addr}");
-    println!("Tenant URL: http://{addr}/scim/v2/{tenant}");
     match args.tokens {
         TokenKind::Memory => {
             let (token, record) = local_token(args.token)?;
             let tokens = MemoryTokenSource::default();
             tokens.save(&tenant, &TokenSet::of(vec![record])).await?;
+            let base = format!("http://{addr}/scim/v2/{tenant}");
+            println!("Tenant URL: {base}");
             println!("Token:      {token}");
-            println!(
-                "Try:        curl -H \"Authorization: Bearer {token}\" http://{addr}/scim/v2/{tenant}/Schemas"
-            );
+            println!("Shell:      export B={base} TOKEN={token}");
+            println!("Try:        curl -H \"Authorization: Bearer $TOKEN\" $B/Schemas");
             serve(listener, routes, tokens, config, http).await?;
         }
         TokenKind::Secretsmanager => {
@@ -142,6 +166,9 @@ async fn launch<R: Routes + 'static>(
             let tokens = SecretsManagerSource::new(
                 aws_sdk_secretsmanager::Client::new(&aws),
                 config.secret_name_pattern.clone(),
+            );
+            println!(
+                "Tenant URL: http://{addr}/scim/v2/<tenant>, for each tenant created with scim-admin"
             );
             println!(
                 "Tokens:     from Secrets Manager ({}), cached {} s; create them with scim-admin",

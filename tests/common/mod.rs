@@ -42,6 +42,7 @@ pub async fn dynamo_store() -> Option<DynamoStore> {
 }
 
 pub mod http_api;
+pub mod runtime_api;
 
 /// Runs each named `async fn case(store)` as two tests: `memory::case` on
 /// the embedded store and `dynamo::case` on DynamoDB Local (skipped when the
