@@ -274,7 +274,12 @@ impl PatchRequest {
         }
         for (urn, attr) in touched {
             with_container(&mut doc, urn, |container| {
-                if let Some(v) = container.remove(&attr.name)
+                // Repeats first, so that the limit counts distinct values.
+                let value = container.remove(&attr.name).map(|v| match v {
+                    Value::Array(items) => Value::Array(dedup(items)),
+                    other => other,
+                });
+                if let Some(v) = value
                     && let Some(v) = coerce_value(attr, v)?
                 {
                     container.insert(attr.name.clone(), v);
@@ -1596,6 +1601,15 @@ mod tests {
             .collect();
         let (doc, _) = run(&stored_user(), ResourceKind::User, ops).unwrap();
         assert_eq!(doc["roles"], roles(0, 3));
+        // Also on a user at the limit: repeats are not counted.
+        let mut full = stored_user();
+        full["roles"] = roles(0, MAX_VALUES);
+        let ops: Value = (0..MAX_PATCH_OPERATIONS)
+            .map(|i| json!({"op": "add", "path": "roles", "value": roles(i % MAX_VALUES, 1)}))
+            .collect();
+        let (doc, outcome) = run(&full, ResourceKind::User, ops).unwrap();
+        assert!(!outcome.changed);
+        assert_eq!(doc["roles"], roles(0, MAX_VALUES));
     }
 
     #[test]
