@@ -14,12 +14,12 @@ pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 
 /// Most operations in one PATCH, counted after path-less operations are
 /// split into one per attribute.
-pub const MAX_PATCH_OPERATIONS: usize = 1_000;
+pub const MAX_PATCH_OPERATIONS: usize = 200;
 
 /// Most values of one multi-valued attribute (`emails`, `roles`, ...), in a
 /// request and in the resource a PATCH produces. Group `members` are not
 /// stored in the document and have their own limit.
-pub const MAX_VALUES: usize = 1_000;
+pub const MAX_VALUES: usize = 200;
 
 /// Most member ids one request names (POST or PUT of a group, or all the
 /// `members` operations of one PATCH together). Twice the 5,000 members
