@@ -210,28 +210,7 @@ fn unavailable<E: ProvideErrorMetadata, R>(op: &str, err: &SdkError<E, R>) -> Au
 
 impl TokenSource for SecretsManagerSource {
     async fn load(&self, tenant: &TenantId) -> Result<Option<TokenSet>, AuthError> {
-        let result = self
-            .client
-            .get_secret_value()
-            .secret_id(self.secret_name(tenant))
-            .version_stage(CURRENT_STAGE)
-            .send()
-            .await;
-        let output = match result {
-            Ok(output) => output,
-            Err(err) => {
-                return match err.as_service_error() {
-                    Some(e) if e.is_resource_not_found_exception() => Ok(None),
-                    _ => Err(unavailable("GetSecretValue", &err)),
-                };
-            }
-        };
-        let text = output
-            .secret_string()
-            .ok_or_else(|| AuthError::Malformed("secret has no string value".into()))?;
-        serde_json::from_str(text)
-            .map(Some)
-            .map_err(|e| AuthError::Malformed(format!("secret is not a token set: {e}")))
+        Ok(self.load_versioned(tenant).await?.map(|v| v.tokens))
     }
 }
 

@@ -440,9 +440,7 @@ impl Store for MemoryStore {
         members: &[Member],
     ) -> Result<GroupCondition, StoreError> {
         // Steps of distinct members in id order, as in DynamoDB.
-        let mut members = members.to_vec();
-        members.sort_by(|a, b| a.id.cmp(&b.id));
-        members.dedup_by(|a, b| a.id == b.id);
+        let members = Member::distinct(members);
         let mut t = self.lock()?;
         let mut condition = condition;
         for chunk in members.chunks(MEMBERS_PER_TRANSACTION) {

@@ -91,6 +91,15 @@ pub struct Member {
 }
 
 impl Member {
+    /// Distinct members in id order: the order both adapters write steps
+    /// in, without naming a member twice in one transaction.
+    pub fn distinct(members: &[Member]) -> Vec<Member> {
+        let mut members = members.to_vec();
+        members.sort_by(|a, b| a.id.cmp(&b.id));
+        members.dedup_by(|a, b| a.id == b.id);
+        members
+    }
+
     /// The member form of a stored resource.
     pub fn of(record: &Record) -> Member {
         let name = |field: &str| record.document.get(field).and_then(Value::as_str);

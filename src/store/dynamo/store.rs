@@ -303,9 +303,7 @@ impl Store for DynamoStore {
         condition: GroupCondition,
         members: &[Member],
     ) -> Result<GroupCondition, StoreError> {
-        let mut members = members.to_vec();
-        members.sort_by(|a, b| a.id.cmp(&b.id));
-        members.dedup_by(|a, b| a.id == b.id);
+        let members = Member::distinct(members);
         self.write_memberships(tenant, group_id, condition, &members, true)
             .await
     }
