@@ -4,7 +4,8 @@
 //! `benches/cold_start.sh`, which builds the binaries as `sam build` does
 //! and starts DynamoDB Local and moto.
 //!
-//! `cargo run --example cold_start -- <directory of the binaries> [rounds]`
+//! `cargo run --example cold_start -- <directory of the binaries> [rounds]`,
+//! the directory being cargo's (`target/release`) or `sam build`'s.
 
 // Shared with tests/lambda_runtime.rs, which uses all of it.
 #[allow(dead_code)]
@@ -20,23 +21,52 @@ const TABLE: &str = "scim-cold-start";
 /// Variables a function needs beyond the Lambda ones.
 type Env = &'static [(&'static str, &'static str)];
 
-/// Function, event it is fed, extra environment.
-const FUNCTIONS: &[(&str, &str, Env)] = &[
-    ("schemas", "schemas-list.json", &[]),
-    ("resource_types", "resource-types-list.json", &[]),
+/// Function, its logical id in `template.yaml`, event it is fed, extra
+/// environment.
+const FUNCTIONS: &[(&str, &str, &str, Env)] = &[
+    ("schemas", "SchemasFunction", "schemas-list.json", &[]),
+    (
+        "resource_types",
+        "ResourceTypesFunction",
+        "resource-types-list.json",
+        &[],
+    ),
     (
         "service_provider_config",
+        "ServiceProviderConfigFunction",
         "service-provider-config.json",
         &[],
     ),
-    ("users", "users-get.json", &[("SCIM_TABLE_NAME", TABLE)]),
-    ("groups", "groups-get.json", &[("SCIM_TABLE_NAME", TABLE)]),
+    (
+        "users",
+        "UsersFunction",
+        "users-get.json",
+        &[("SCIM_TABLE_NAME", TABLE)],
+    ),
+    (
+        "groups",
+        "GroupsFunction",
+        "groups-get.json",
+        &[("SCIM_TABLE_NAME", TABLE)],
+    ),
     (
         "authorizer",
+        "AuthorizerFunction",
         "authorizer-request.json",
         &[("SCIM_SECRET_NAME_PATTERN", "scim-cold-start/{tenant}")],
     ),
 ];
+
+/// The binary of a function in `dir`: cargo's layout (`<dir>/users`) or
+/// what `sam build` packaged (`<dir>/UsersFunction/bootstrap`).
+fn binary(dir: &str, function: &str, logical_id: &str) -> String {
+    let built = format!("{dir}/{function}");
+    if std::path::Path::new(&built).exists() {
+        built
+    } else {
+        format!("{dir}/{logical_id}/bootstrap")
+    }
+}
 
 const WARM_INVOCATIONS: usize = 50;
 
@@ -72,8 +102,8 @@ async fn main() {
         "| function | binary | init (median of {rounds}) | first invocation | warm invocation (median of {WARM_INVOCATIONS}) |"
     );
     println!("|---|---|---|---|---|");
-    for (function, event_file, env) in FUNCTIONS {
-        let binary = format!("{dir}/{function}");
+    for (function, logical_id, event_file, env) in FUNCTIONS {
+        let binary = binary(&dir, function, logical_id);
         let size = std::fs::metadata(&binary).expect("binary").len();
         let event = std::fs::read_to_string(format!(
             "{}/events/{event_file}",

@@ -5,7 +5,9 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use aws_smithy_http_client::tls;
 use lambda_runtime::{LambdaEvent, service_fn};
+use tokio::sync::watch;
 
 use crate::api::discovery::Discovery;
 use crate::api::groups::Groups;
@@ -35,7 +37,7 @@ pub async fn discovery_function() -> Result<(), lambda_http::Error> {
     let config = Config::from_env()?;
     let registry = Arc::new(Registry::new(&config.extension));
     let routes = Discovery::new(registry, Capabilities::current());
-    lambda::run(routes, http_config(&config)).await
+    lambda::run(routes, http_config(&config), || std::future::ready(())).await
 }
 
 /// Limits of list requests: page sizes as advertised, the filter scan
@@ -64,37 +66,75 @@ pub fn all_routes<S: Store + Clone>(store: S, config: &Config) -> impl crate::ap
 
 /// The AWS configuration of every process: the standard environment
 /// (region, credentials, `AWS_ENDPOINT_URL_*`) with the time limits of
-/// [`Config::aws_timeouts`] on every call.
+/// [`Config::aws_timeouts`] on every call, over [`https_client`].
 pub async fn aws_config(config: &Config) -> aws_config::SdkConfig {
     aws_loader(config).load().await
 }
 
 /// The loader behind [`aws_config`], for callers that set more (tests).
 pub fn aws_loader(config: &Config) -> aws_config::ConfigLoader {
-    aws_config::from_env().timeout_config(config.aws_timeouts.sdk())
+    aws_config::from_env()
+        .http_client(https_client())
+        .timeout_config(config.aws_timeouts.sdk())
 }
 
-/// How long init waits for its warm-up call; past it the first request
-/// opens the connection instead, and init never hangs on an unreachable
-/// service.
+/// The HTTP client of every AWS call: rustls on ring with the system's
+/// root certificates, the one TLS stack of the binaries (the SDK's default
+/// client would add aws-lc, about 2 MB per function).
+pub fn https_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https()
+}
+
+/// How long the warm-up call may take; past it the first request opens
+/// the connection instead, and no request waits longer on it.
 const WARM_UP_TIMEOUT: Duration = Duration::from_millis(1500);
 
-/// Runs one cheap authorised call during init, so that DNS, TCP, TLS and
-/// credential resolution are done before the first request. Its answer
-/// (usually "not found") does not matter.
-async fn warm_up<T>(service: &'static str, call: impl Future<Output = T>) {
-    if tokio::time::timeout(WARM_UP_TIMEOUT, call).await.is_err() {
-        tracing::warn!(service, "warm-up call timed out during init");
+/// One cheap authorised call (its answer, usually "not found", does not
+/// matter) that does the connection set-up of a function: DNS, TCP, TLS,
+/// loading the root certificates, resolving credentials and the endpoint.
+///
+/// Init starts it and asks for the first event at once, so init is not
+/// longer for it; the first request then waits for it (the connection is
+/// already opening, often open) instead of opening a second one, and
+/// later requests find it over. Awaiting it in init instead would add the
+/// whole round trip to init and save the first request only what overlaps.
+#[derive(Clone)]
+struct WarmUp(watch::Receiver<bool>);
+
+impl WarmUp {
+    fn start<T: Send + 'static>(
+        service: &'static str,
+        call: impl Future<Output = T> + Send + 'static,
+    ) -> Self {
+        let (done, receiver) = watch::channel(false);
+        tokio::spawn(async move {
+            if tokio::time::timeout(WARM_UP_TIMEOUT, call).await.is_err() {
+                tracing::warn!(service, "warm-up call timed out");
+            }
+            done.send_replace(true);
+        });
+        WarmUp(receiver)
+    }
+
+    /// Returns when the warm-up call is over (or its task is gone).
+    async fn finished(&self) {
+        let mut receiver = self.0.clone();
+        // An error means the task ended without sending: over as well.
+        let _ = receiver.wait_for(|done| *done).await;
     }
 }
 
-/// The DynamoDB store of a function: the table from configuration, its
-/// connection opened by a `GetItem` of a key no item has.
-async fn dynamo_store(config: &Config) -> DynamoStore {
+/// The DynamoDB store of a function (the table from configuration) and the
+/// warm-up of its connection: a `GetItem` of a key no item has.
+async fn dynamo_store(config: &Config) -> (DynamoStore, WarmUp) {
     let aws = aws_config(config).await;
     let client = aws_sdk_dynamodb::Client::new(&aws);
     let probe = aws_sdk_dynamodb::types::AttributeValue::S("warm-up".to_owned());
-    warm_up(
+    let warm_up = WarmUp::start(
         "dynamodb",
         client
             .get_item()
@@ -102,29 +142,28 @@ async fn dynamo_store(config: &Config) -> DynamoStore {
             .key(TABLE_KEY.0, probe.clone())
             .key(TABLE_KEY.1, probe)
             .send(),
-    )
-    .await;
-    DynamoStore::new(client, config.table_name.clone())
+    );
+    (DynamoStore::new(client, config.table_name.clone()), warm_up)
 }
 
 /// The `users` function.
 pub async fn users_function() -> Result<(), lambda_http::Error> {
     crate::logging::init(true);
     let config = Config::from_env()?;
-    let store = dynamo_store(&config).await;
+    let (store, warm_up) = dynamo_store(&config).await;
     let registry = Arc::new(Registry::new(&config.extension));
     let routes = Users::new(store, registry, list_settings(&config));
-    lambda::run(routes, http_config(&config)).await
+    lambda::run(routes, http_config(&config), || warm_up.finished()).await
 }
 
 /// The `groups` function.
 pub async fn groups_function() -> Result<(), lambda_http::Error> {
     crate::logging::init(true);
     let config = Config::from_env()?;
-    let store = dynamo_store(&config).await;
+    let (store, warm_up) = dynamo_store(&config).await;
     let registry = Arc::new(Registry::new(&config.extension));
     let routes = Groups::new(store, registry, list_settings(&config));
-    lambda::run(routes, http_config(&config)).await
+    lambda::run(routes, http_config(&config), || warm_up.finished()).await
 }
 
 /// The Lambda authorizer: verifies tokens against Secrets Manager.
@@ -136,15 +175,15 @@ pub async fn authorizer_function() -> Result<(), lambda_runtime::Error> {
     // A secret name under the authorizer's prefix that no tenant can have
     // (tenant ids have no `_`): allowed by its policy, answered "not found".
     let probe = config.secret_name_pattern.replace("{tenant}", "_warm-up");
-    warm_up(
+    let warm_up = &WarmUp::start(
         "secretsmanager",
         client.describe_secret().secret_id(probe).send(),
-    )
-    .await;
+    );
     let source = SecretsManagerSource::new(client, config.secret_name_pattern.clone());
     let verifier = &Verifier::new(source, config.token_cache_ttl);
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<AuthorizerRequest>| async move {
+            warm_up.finished().await;
             Ok::<SimpleResponse, std::convert::Infallible>(
                 authorize(verifier, &event.payload).await,
             )

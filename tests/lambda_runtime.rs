@@ -437,9 +437,11 @@ async fn authorizer_function_on_moto() {
 }
 
 /// A DynamoDB endpoint that accepts connections and never answers: the
-/// function's init must still end (the warm-up call is bounded).
+/// function's init must still end (the warm-up call runs beside it), and
+/// the first request, which waits for the warm-up, must still be answered:
+/// `503` once the calls' time limits are over.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn init_ends_when_the_table_never_answers() {
+async fn init_and_first_request_end_when_the_table_never_answers() {
     let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let endpoint = format!("http://{}", silent.local_addr().unwrap());
     tokio::spawn(async move {
@@ -456,6 +458,9 @@ async fn init_ends_when_the_table_never_answers() {
             ("AWS_REGION", "us-east-1"),
             ("AWS_ACCESS_KEY_ID", "test"),
             ("AWS_SECRET_ACCESS_KEY", "test"),
+            ("SCIM_AWS_CONNECT_TIMEOUT_MS", "100"),
+            ("SCIM_AWS_ATTEMPT_TIMEOUT_MS", "300"),
+            ("SCIM_AWS_OPERATION_TIMEOUT_MS", "600"),
         ],
     )
     .await;
@@ -474,4 +479,13 @@ async fn init_ends_when_the_table_never_answers() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(api.init_error(Duration::from_millis(100)).await.is_none());
+    let tenant = TenantId::parse("acme").unwrap();
+    let first = tokio::time::timeout(
+        Duration::from_secs(10),
+        invoke_http(&api, "users-get.json", &event("users-get.json", &tenant)),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("the first request hangs: {:?}", process.logs()));
+    assert_eq!(first.status, 503, "{}", first.body);
+    assert_eq!(first.header("retry-after"), Some("5"));
 }

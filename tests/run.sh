@@ -52,6 +52,7 @@ SERVERS_ENV_FILE=""
 SERVER_PIDS=()
 WATCHDOG_PID=""
 CURRENT_STEP=""
+INTERRUPTED=0
 SCRIPT_START=$SECONDS
 
 # ---------------------------------------------------------------- helpers
@@ -194,7 +195,8 @@ cleanup() {
     rm -f "$SERVERS_ENV_FILE"
   fi
   if [ -n "$WORK_DIR" ] && [ -d "$WORK_DIR" ]; then
-    if [ "$status" -ne 0 ]; then
+    # A failure shows the servers' logs; a Ctrl-C is the user's choice, not a failure.
+    if [ "$status" -ne 0 ] && [ "$INTERRUPTED" = 0 ]; then
       print_server_logs
       log "server logs kept in $WORK_DIR"
     else
@@ -202,7 +204,9 @@ cleanup() {
     fi
   fi
   log ""
-  if [ "$status" -ne 0 ] && [ -n "$CURRENT_STEP" ]; then
+  if [ "$INTERRUPTED" = 1 ]; then
+    log "tests/run.sh: interrupted${CURRENT_STEP:+ in step: $CURRENT_STEP}"
+  elif [ "$status" -ne 0 ] && [ -n "$CURRENT_STEP" ]; then
     log "tests/run.sh: FAILED in step: $CURRENT_STEP"
   fi
   log "tests/run.sh: exit $status after $((SECONDS - SCRIPT_START)) s"
@@ -394,7 +398,7 @@ print_summary() {
 
 main() {
   trap cleanup EXIT
-  trap 'exit 130' INT
+  trap 'INTERRUPTED=1; exit 130' INT
   trap 'exit 143' TERM
 
   command -v cargo >/dev/null 2>&1 || [ "${SCIM_ONLY_SERVERS:-0}" = 1 ] || die "cargo not found"

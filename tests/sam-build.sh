@@ -14,7 +14,10 @@
 # ${SCIM_SAM_BUILD_DIR:-target/sam-build}.
 #
 # Knobs: SCIM_TOOLS_DIR (tool cache), SCIM_SAM_ARCHITECTURE (default x86_64; arm64
-# needs the aarch64 Rust standard library: rustup target add aarch64-unknown-linux-gnu).
+# needs the aarch64 Rust standard library: rustup target add aarch64-unknown-linux-gnu),
+# SCIM_SAM_TARGET_DIR (cargo's target directory for the release build only, e.g. one
+# shared between checkouts; the tests build in the usual one),
+# SCIM_SAM_COLD_START_ROUNDS (cold starts per function in the final table, default 10).
 set -euo pipefail
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -65,9 +68,12 @@ install
 
 log "==> sam build (Architecture=$ARCHITECTURE) into $BUILD_DIR"
 rm -rf "$BUILD_DIR"
-PATH="$CARGO_LAMBDA_VENV/bin:$PATH" SAM_CLI_TELEMETRY=0 SAM_CLI_BETA_RUST_CARGO_LAMBDA=1 \
+sam_build_start=$SECONDS
+CARGO_TARGET_DIR=${SCIM_SAM_TARGET_DIR:-${CARGO_TARGET_DIR:-$REPO_ROOT/target}} \
+  PATH="$CARGO_LAMBDA_VENV/bin:$PATH" SAM_CLI_TELEMETRY=0 SAM_CLI_BETA_RUST_CARGO_LAMBDA=1 \
   "$SAM_VENV/bin/sam" build --template-file template.yaml --build-dir "$BUILD_DIR" \
   --parameter-overrides "Architecture=$ARCHITECTURE"
+log "sam build: $((SECONDS - sam_build_start)) s"
 
 log "==> artifacts"
 for function in "${FUNCTIONS[@]}"; do
@@ -81,6 +87,12 @@ done
 log "==> the artifacts under the Runtime API harness"
 SCIM_ONLY_SERVERS=1 \
   SCIM_SERVERS_CMD="SCIM_LAMBDA_ARTIFACTS='$BUILD_DIR' cargo test --test lambda_runtime" \
+  bash tests/run.sh
+
+log "==> cold starts of the artifacts (benches/cold_start.sh's table)"
+cargo build --quiet --example cold_start
+SCIM_ONLY_SERVERS=1 \
+  SCIM_SERVERS_CMD="RUST_LOG=warn target/debug/examples/cold_start '$BUILD_DIR' ${SCIM_SAM_COLD_START_ROUNDS:-10}" \
   bash tests/run.sh
 
 log "tests/sam-build.sh: ok after $((SECONDS - start)) s"

@@ -72,13 +72,21 @@ pub async fn handle<R: Routes>(
 }
 
 /// Runs a Lambda function serving `routes` until the runtime stops it.
-pub async fn run<R: Routes + 'static>(
-    routes: R,
-    config: HttpConfig,
-) -> Result<(), lambda_http::Error> {
+/// Every request first awaits `ready()`: the warm-up started during init
+/// (see `runtime`), so the first request uses the connection it opened
+/// instead of racing it with a second one; once it is over this returns at
+/// once.
+pub async fn run<R, W, F>(routes: R, config: HttpConfig, ready: W) -> Result<(), lambda_http::Error>
+where
+    R: Routes + 'static,
+    W: Fn() -> F + Sync,
+    F: std::future::Future<Output = ()> + Send,
+{
     let routes = &routes;
     let config = &config;
+    let ready = &ready;
     lambda_http::run(lambda_http::service_fn(move |req| async move {
+        ready().await;
         Ok::<_, std::convert::Infallible>(handle(routes, config, req).await)
     }))
     .await
