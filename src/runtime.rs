@@ -80,7 +80,7 @@ pub fn aws_loader(config: &Config) -> aws_config::ConfigLoader {
 
 /// The HTTP client of every AWS call: rustls on ring with the system's
 /// root certificates, the one TLS stack of the binaries (the SDK's default
-/// client would add aws-lc, about 2 MB per function).
+/// client would add aws-lc, a large C library, to every function).
 pub fn https_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
     aws_smithy_http_client::Builder::new()
         .tls_provider(tls::Provider::Rustls(

@@ -7,8 +7,11 @@
 #
 #   bash tests/sam-build.sh
 #
-# About 12 minutes on 2 cores (a release build with fat LTO of six binaries);
-# not part of tests/run.sh for that reason. It installs what it needs into the
+# A release build with fat LTO of six binaries: reported at about 12 minutes on
+# an idle 2-core machine from a cold cargo cache (30 measured with other builds
+# sharing the cores); not part of tests/run.sh for that reason, CI runs it after it
+# (.ci/run). At the end it prints the cold-start table of the artifacts
+# (examples/cold_start.rs). It installs what it needs into the
 # same cache as tests/run.sh: the SAM CLI venv and a venv with cargo-lambda
 # (PyPI; its wheel brings zig). The build directory is kept in
 # ${SCIM_SAM_BUILD_DIR:-target/sam-build}.
