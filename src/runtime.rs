@@ -97,12 +97,12 @@ const WARM_UP_TIMEOUT: Duration = Duration::from_millis(1500);
 /// matter) that does the connection set-up of a function: DNS, TCP, TLS,
 /// loading the root certificates, resolving credentials and the endpoint.
 ///
-/// Init starts it and asks for the first event at once, so init is not
-/// longer for it; the first request then waits for it (the connection is
-/// already opening, often open) instead of opening a second one, and
-/// later requests find it over. Awaiting it in init instead would add the
-/// whole round trip to init and save the first request only what overlaps.
-#[derive(Clone)]
+/// Init starts it and asks for the first event at once; the first request
+/// then waits for it (the connection is already opening, often open)
+/// instead of opening a second one, and later requests find it over.
+/// Awaited in init, the whole round trip would count as init, and on a
+/// cold start the waiting invocation would pay for it all the same
+/// (README, "Cold starts").
 struct WarmUp(watch::Receiver<bool>);
 
 impl WarmUp {
