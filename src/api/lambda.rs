@@ -5,8 +5,10 @@ use bytes::Bytes;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, RequestExt};
 
+use super::request::user_agent;
 use super::{Caller, HttpConfig, Routes, serve};
-use crate::auth::authorizer::{CONTEXT_TENANT, CONTEXT_UNAVAILABLE};
+use crate::auth::authorizer::{CONTEXT_TENANT, CONTEXT_TOKEN_ID, CONTEXT_UNAVAILABLE};
+use crate::store::change::{Actor, with_actor};
 use crate::tenant::TenantId;
 
 /// The caller named by the authorizer's context (`requestContext.
@@ -30,6 +32,26 @@ pub fn caller(req: &lambda_http::Request) -> Caller {
         .map_or(Caller::Anonymous, Caller::Tenant)
 }
 
+/// Who writes through this request: its Lambda request id, the token id
+/// the authorizer vouched for (never the token) and the caller's
+/// `User-Agent`.
+pub fn actor(req: &lambda_http::Request) -> Actor {
+    let token_id = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx
+            .authorizer
+            .as_ref()
+            .and_then(|a| a.fields.get(CONTEXT_TOKEN_ID))
+            .and_then(|v| v.as_str())
+            .map(str::to_owned),
+        _ => None,
+    };
+    Actor {
+        request_id: req.lambda_context_ref().map(|c| c.request_id.clone()),
+        token_id,
+        user_agent: user_agent(req.headers()),
+    }
+}
+
 /// Handles one Lambda event through the front door.
 pub async fn handle<R: Routes>(
     routes: &R,
@@ -37,6 +59,7 @@ pub async fn handle<R: Routes>(
     req: lambda_http::Request,
 ) -> lambda_http::Response<Body> {
     let caller = caller(&req);
+    let actor = actor(&req);
     let (parts, body) = req.into_parts();
     let body = match body {
         Body::Empty => Bytes::new(),
@@ -44,13 +67,8 @@ pub async fn handle<R: Routes>(
         Body::Binary(b) => Bytes::from(b),
         _ => Bytes::new(),
     };
-    let response = serve(
-        routes,
-        config,
-        http::Request::from_parts(parts, body),
-        caller,
-    )
-    .await;
+    let request = http::Request::from_parts(parts, body);
+    let response = with_actor(actor, serve(routes, config, request, caller)).await;
     response.map(|b| Body::Text(String::from_utf8_lossy(&b).into_owned()))
 }
 

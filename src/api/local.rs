@@ -15,9 +15,11 @@ use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
+use super::request::user_agent;
 use super::{Caller, HttpConfig, Routes, serve};
 use crate::auth::{TokenSource, Verdict, Verifier};
 use crate::scim::ScimError;
+use crate::store::change::{Actor, with_actor};
 use crate::tenant::{TenantId, split_scim_path};
 
 /// Largest request body accepted (API Gateway's own limit is 10 MB).
@@ -31,29 +33,35 @@ pub struct LocalApp<R, S> {
 }
 
 impl<R: Routes, S: TokenSource> LocalApp<R, S> {
-    /// The caller of a request, decided as the authorizer would.
-    pub async fn caller(&self, req: &http::Request<Bytes>) -> Caller {
+    /// The caller of a request, decided as the authorizer would, and the
+    /// id of the token it presented.
+    pub async fn caller(&self, req: &http::Request<Bytes>) -> (Caller, Option<String>) {
         let Some(tenant) =
             split_scim_path(req.uri().path()).and_then(|(t, _)| TenantId::parse(t).ok())
         else {
-            return Caller::Anonymous;
+            return (Caller::Anonymous, None);
         };
         let header = req
             .headers()
             .get(http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
         match self.verifier.verify(&tenant, header).await {
-            Ok(Verdict::Allowed { tenant, .. }) => Caller::Tenant(tenant),
-            Ok(Verdict::Denied) => Caller::Anonymous,
+            Ok(Verdict::Allowed { tenant, token_id }) => (Caller::Tenant(tenant), Some(token_id)),
+            Ok(Verdict::Denied) => (Caller::Anonymous, None),
             // The token store failed: never an allow, never a 401 either.
-            Err(_) => Caller::Unavailable,
+            Err(_) => (Caller::Unavailable, None),
         }
     }
 
-    /// Answers one request.
+    /// Answers one request; what it writes is attributed to its token.
     pub async fn handle(&self, req: http::Request<Bytes>) -> http::Response<Bytes> {
-        let caller = self.caller(&req).await;
-        serve(&self.routes, &self.config, req, caller).await
+        let (caller, token_id) = self.caller(&req).await;
+        let actor = Actor {
+            request_id: Some(uuid::Uuid::new_v4().to_string()),
+            token_id,
+            user_agent: user_agent(req.headers()),
+        };
+        with_actor(actor, serve(&self.routes, &self.config, req, caller)).await
     }
 }
 

@@ -227,3 +227,17 @@ mod tests {
         }
     }
 }
+
+/// Longest `User-Agent` kept with a write (it is stored with the item).
+const MAX_USER_AGENT_BYTES: usize = 256;
+
+/// The caller's `User-Agent`, cut to [`MAX_USER_AGENT_BYTES`] on a
+/// character boundary.
+pub fn user_agent(headers: &http::HeaderMap) -> Option<String> {
+    let text = headers.get(http::header::USER_AGENT)?.to_str().ok()?;
+    let mut end = text.len().min(MAX_USER_AGENT_BYTES);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    Some(text[..end].to_owned())
+}

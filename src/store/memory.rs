@@ -4,6 +4,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::change::{Change, MembershipStep, ResourceImage, current_actor};
 use super::{
     Created, Lookup, MEMBERS_PER_TRANSACTION, ManagerLink, Member, Page, Record, Store, StoreError,
     UniqueKey,
@@ -95,11 +98,43 @@ impl Tables {
 #[derive(Debug, Clone, Default)]
 pub struct MemoryStore {
     tables: Arc<Mutex<Tables>>,
+    /// Where committed changes of users and groups go, in commit order.
+    feed: Option<UnboundedSender<Change>>,
 }
 
 impl MemoryStore {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A store that reports every committed change of a user or group to
+    /// `feed` (sent under the store's lock, so in commit order).
+    pub fn with_feed(feed: UnboundedSender<Change>) -> Self {
+        MemoryStore {
+            tables: Arc::default(),
+            feed: Some(feed),
+        }
+    }
+
+    fn report(&self, tenant: &TenantId, old: Option<ResourceImage>, new: Option<ResourceImage>) {
+        if let Some(feed) = &self.feed {
+            // A closed feed means nobody listens any more: nothing to do.
+            let _ = feed.send(Change {
+                tenant: tenant.clone(),
+                old,
+                new,
+                actor: current_actor(),
+                committed_at: time::OffsetDateTime::now_utc(),
+            });
+        }
+    }
+
+    /// The stored group, for a membership step's images.
+    fn group_image(t: &Tables, tenant: &TenantId, group_id: &str) -> Option<ResourceImage> {
+        t.resources
+            .get(&key(tenant, ResourceKind::Group, group_id))
+            .cloned()
+            .map(ResourceImage::of)
     }
 
     /// One lock for all data: every operation is a transaction.
@@ -203,6 +238,7 @@ impl Store for MemoryStore {
         t.count_pending(tenant, None, record.manager.as_ref());
         t.resources.insert(k, record.clone());
         *t.counts.entry((tenant.clone(), record.kind)).or_default() += 1;
+        self.report(tenant, None, Some(ResourceImage::of(record.clone())));
         Ok(Created { reports_waiting })
     }
 
@@ -235,7 +271,12 @@ impl Store for MemoryStore {
         let mut next = next.clone();
         next.groups = previous.groups.clone();
         t.count_pending(tenant, previous.manager.as_ref(), next.manager.as_ref());
-        t.resources.insert(k, next);
+        let old = t.resources.insert(k, next.clone());
+        self.report(
+            tenant,
+            old.map(ResourceImage::of),
+            Some(ResourceImage::of(next)),
+        );
         Ok(())
     }
 
@@ -243,6 +284,7 @@ impl Store for MemoryStore {
         let mut t = self.lock()?;
         let k = key(tenant, record.kind, &record.id);
         check_version(&t, &k, record.version)?;
+        let old = t.resources.get(&k).cloned().map(ResourceImage::of);
         let this = Member::of(record);
         for group in &record.groups {
             t.link(tenant, group, &this, false);
@@ -261,6 +303,7 @@ impl Store for MemoryStore {
         if let Some(n) = t.counts.get_mut(&(tenant.clone(), record.kind)) {
             *n = n.saturating_sub(1);
         }
+        self.report(tenant, old, None);
         Ok(())
     }
 
@@ -405,10 +448,27 @@ impl Store for MemoryStore {
             {
                 return Err(StoreError::UnknownMember(missing.id.clone()));
             }
+            let old = Self::group_image(&t, tenant, group_id);
+            let added = chunk
+                .iter()
+                .filter(|m| {
+                    let edge = (tenant.clone(), group_id.to_owned(), m.id.clone());
+                    !t.edges.contains_key(&edge)
+                })
+                .cloned()
+                .collect();
             for member in chunk {
                 t.link(tenant, group_id, member, true);
             }
             t.bump(tenant, group_id, chunk.len());
+            let new = Self::group_image(&t, tenant, group_id).map(|mut g| {
+                g.step = Some(MembershipStep {
+                    added,
+                    removed: Vec::new(),
+                });
+                g
+            });
+            self.report(tenant, old, new);
         }
         Ok(())
     }
@@ -435,10 +495,21 @@ impl Store for MemoryStore {
         {
             return Err(StoreError::NotFound);
         }
+        let old = Self::group_image(&t, tenant, group_id);
         for member in &current {
             t.link(tenant, group_id, member, false);
         }
         t.bump(tenant, group_id, current.len());
+        if !current.is_empty() {
+            let new = Self::group_image(&t, tenant, group_id).map(|mut g| {
+                g.step = Some(MembershipStep {
+                    added: Vec::new(),
+                    removed: current,
+                });
+                g
+            });
+            self.report(tenant, old, new);
+        }
         Ok(())
     }
 

@@ -1,6 +1,7 @@
 //! Storage: the [`Store`] port and its adapters, `memory` (embedded) and
 //! `dynamo` (production). Both pass the contract suite in `tests/`.
 
+pub mod change;
 pub mod dynamo;
 pub mod memory;
 
