@@ -1,0 +1,476 @@
+//! The transaction builder: every item of a `TransactWriteItems` carries
+//! its [`Role`], so a cancellation's reasons are explained by what the
+//! failed item was for, never by its position.
+
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    ConditionCheck, Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+};
+
+use super::codec::{
+    self, ATTR_COUNT, ATTR_GROUPS, ATTR_ID, ATTR_MODIFIED, ATTR_VERSION, Item, PENDING_SK, n, s,
+};
+use super::keys::{self, GSI1_PK, GSI1_SK};
+use super::{DynamoStore, build_err, unavailable};
+use crate::scim::schema::ResourceKind;
+use crate::store::{ManagerLink, Member, Record, StoreError, UniqueKey};
+use crate::tenant::TenantId;
+
+/// Attempts of a transaction that another transaction on the same item
+/// (the tenant counter) cancelled.
+const TRANSACTION_ATTEMPTS: u32 = 6;
+
+/// What an item of a transaction is for; decides what its failed
+/// condition means.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Role {
+    /// A new resource: its id must be free.
+    NewResource,
+    /// A resource written, deleted or checked at the version read.
+    Resource,
+    /// A unique-key marker claimed for the resource.
+    NewMarker(UniqueKey),
+    /// A unique-key marker released, conditional on its holder.
+    OldMarker,
+    /// An email index item (unconditional).
+    Email,
+    /// A resource or pending-manager counter (unconditional).
+    Counter,
+    /// A check that no report waits for one of a new user's names.
+    NoneWaiting,
+    /// A membership edge (unconditional).
+    Edge,
+    /// The group of a membership step: it must exist.
+    Group,
+    /// A member's group list and version in a membership step: the member
+    /// must exist.
+    MemberGroups(String),
+    /// The other end of an edge a delete ends: the edge proves it exists,
+    /// so a failure means the deleted resource's read is stale.
+    Linked,
+}
+
+/// Why a transaction did not commit.
+pub(super) enum Failure {
+    Store(StoreError),
+    /// A pending-manager counter of one of the new user's names is positive.
+    ReportsWaiting,
+}
+
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Self {
+        Failure::Store(e)
+    }
+}
+
+impl Role {
+    /// What a failed condition on an item of this role means; `existed`
+    /// tells whether the item was there (returned for resource items).
+    fn failure(&self, existed: bool) -> Failure {
+        Failure::Store(match self {
+            Role::NewResource => StoreError::Conflict(None),
+            Role::Resource if existed => StoreError::VersionMismatch,
+            Role::Resource | Role::Group => StoreError::NotFound,
+            Role::NewMarker(k) => StoreError::Conflict(Some(k.clone())),
+            Role::OldMarker | Role::Linked => StoreError::VersionMismatch,
+            Role::MemberGroups(id) => StoreError::UnknownMember(id.clone()),
+            Role::NoneWaiting => return Failure::ReportsWaiting,
+            Role::Email | Role::Counter | Role::Edge => StoreError::Unavailable(format!(
+                "DynamoDB cancelled a transaction on an unconditional {self:?} item"
+            )),
+        })
+    }
+}
+
+/// How a membership step changes a resource's group list (`grp`).
+#[derive(Clone, Copy)]
+pub(super) enum GroupListChange<'g> {
+    None,
+    Add(&'g str),
+    Remove(&'g str),
+}
+
+/// The items of one `TransactWriteItems`, each with its role.
+#[derive(Clone)]
+pub(super) struct Transaction<'t> {
+    table: &'t str,
+    items: Vec<(Role, TransactWriteItem)>,
+}
+
+impl<'t> Transaction<'t> {
+    pub(super) fn new(table: &'t str) -> Self {
+        Transaction {
+            table,
+            items: Vec::new(),
+        }
+    }
+
+    fn push_put(
+        &mut self,
+        role: Role,
+        put: aws_sdk_dynamodb::types::builders::PutBuilder,
+    ) -> Result<(), StoreError> {
+        let put = put.table_name(self.table).build().map_err(build_err)?;
+        self.items
+            .push((role, TransactWriteItem::builder().put(put).build()));
+        Ok(())
+    }
+
+    fn push_delete(&mut self, role: Role, key: Item) -> Result<(), StoreError> {
+        let delete = Delete::builder()
+            .table_name(self.table)
+            .set_key(Some(key))
+            .build()
+            .map_err(build_err)?;
+        self.items
+            .push((role, TransactWriteItem::builder().delete(delete).build()));
+        Ok(())
+    }
+
+    /// A new resource item, conditional on its id being free.
+    pub(super) fn create_resource(
+        &mut self,
+        tenant: &TenantId,
+        record: &Record,
+    ) -> Result<(), StoreError> {
+        let put = Put::builder()
+            .set_item(Some(codec::resource_item(tenant, record)?))
+            .condition_expression("attribute_not_exists(pk)");
+        self.push_put(Role::NewResource, put)
+    }
+
+    /// `stored` over the resource item, conditional on `version`.
+    pub(super) fn replace_resource(
+        &mut self,
+        tenant: &TenantId,
+        stored: &Record,
+        version: u64,
+    ) -> Result<(), StoreError> {
+        let put = Put::builder()
+            .set_item(Some(codec::resource_item(tenant, stored)?))
+            .condition_expression("#v = :v")
+            .expression_attribute_names("#v", ATTR_VERSION)
+            .expression_attribute_values(":v", n(version))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        self.push_put(Role::Resource, put)
+    }
+
+    /// A delete of the resource item, conditional on its version.
+    pub(super) fn delete_resource(
+        &mut self,
+        tenant: &TenantId,
+        record: &Record,
+    ) -> Result<(), StoreError> {
+        let delete = Delete::builder()
+            .table_name(self.table)
+            .set_key(Some(codec::resource_key(tenant, record.kind, &record.id)))
+            .condition_expression("#v = :v")
+            .expression_attribute_names("#v", ATTR_VERSION)
+            .expression_attribute_values(":v", n(record.version))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(build_err)?;
+        self.items.push((
+            Role::Resource,
+            TransactWriteItem::builder().delete(delete).build(),
+        ));
+        Ok(())
+    }
+
+    /// A condition that a resource is still at its version.
+    pub(super) fn at_version(
+        &mut self,
+        tenant: &TenantId,
+        record: &Record,
+    ) -> Result<(), StoreError> {
+        let check = ConditionCheck::builder()
+            .table_name(self.table)
+            .set_key(Some(codec::resource_key(tenant, record.kind, &record.id)))
+            .condition_expression("#v = :v")
+            .expression_attribute_names("#v", ATTR_VERSION)
+            .expression_attribute_values(":v", n(record.version))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(build_err)?;
+        self.items.push((
+            Role::Resource,
+            TransactWriteItem::builder().condition_check(check).build(),
+        ));
+        Ok(())
+    }
+
+    /// Claims `k` for resource `id`; fails if another resource holds it.
+    pub(super) fn put_marker(
+        &mut self,
+        tenant: &TenantId,
+        k: &UniqueKey,
+        id: &str,
+    ) -> Result<(), StoreError> {
+        let put = Put::builder()
+            .set_item(Some(codec::marker_item(tenant, k, id)))
+            .condition_expression("attribute_not_exists(pk)");
+        self.push_put(Role::NewMarker(k.clone()), put)
+    }
+
+    /// Releases `k`, conditional on resource `id` holding it.
+    pub(super) fn delete_marker(
+        &mut self,
+        tenant: &TenantId,
+        k: &UniqueKey,
+        id: &str,
+    ) -> Result<(), StoreError> {
+        let delete = Delete::builder()
+            .table_name(self.table)
+            .set_key(Some(codec::key(
+                keys::marker_pk(tenant, k),
+                keys::MARKER_SK,
+            )))
+            .condition_expression("#id = :id")
+            .expression_attribute_names("#id", ATTR_ID)
+            .expression_attribute_values(":id", s(id))
+            .build()
+            .map_err(build_err)?;
+        self.items.push((
+            Role::OldMarker,
+            TransactWriteItem::builder().delete(delete).build(),
+        ));
+        Ok(())
+    }
+
+    pub(super) fn put_email(
+        &mut self,
+        tenant: &TenantId,
+        record: &Record,
+        email: &str,
+    ) -> Result<(), StoreError> {
+        let put = Put::builder().set_item(Some(codec::email_item(tenant, record, email)));
+        self.push_put(Role::Email, put)
+    }
+
+    pub(super) fn delete_email(
+        &mut self,
+        tenant: &TenantId,
+        record: &Record,
+        email: &str,
+    ) -> Result<(), StoreError> {
+        self.push_delete(Role::Email, codec::email_key(tenant, record, email))
+    }
+
+    /// Adds `delta` to the tenant's counter of `kind`.
+    pub(super) fn count_by(
+        &mut self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        delta: i64,
+    ) -> Result<(), StoreError> {
+        self.add_to_counter(
+            tenant,
+            keys::counter_pk(tenant),
+            keys::counter_sk(kind),
+            delta,
+        )
+    }
+
+    /// Adds `delta` to the counter item at `pk`/`sk`, creating it in the
+    /// tenant's auxiliary collection (so a tenant purge finds it).
+    fn add_to_counter(
+        &mut self,
+        tenant: &TenantId,
+        pk: String,
+        sk: &str,
+        delta: i64,
+    ) -> Result<(), StoreError> {
+        let update = Update::builder()
+            .table_name(self.table)
+            .set_key(Some(codec::key(pk.clone(), sk)))
+            .update_expression("ADD #n :d SET #g1 = :g1, #s1 = :s1")
+            .expression_attribute_names("#n", ATTR_COUNT)
+            .expression_attribute_names("#g1", GSI1_PK)
+            .expression_attribute_names("#s1", GSI1_SK)
+            .expression_attribute_values(":d", n(delta))
+            .expression_attribute_values(":g1", s(keys::auxiliary_collection_pk(tenant)))
+            .expression_attribute_values(":s1", s(format!("{pk}#{sk}")))
+            .build()
+            .map_err(build_err)?;
+        self.items.push((
+            Role::Counter,
+            TransactWriteItem::builder().update(update).build(),
+        ));
+        Ok(())
+    }
+
+    /// Adds `delta` to the number of users waiting for a manager named
+    /// `raw` (the pending-manager counter).
+    fn count_pending(
+        &mut self,
+        tenant: &TenantId,
+        raw: &str,
+        delta: i64,
+    ) -> Result<(), StoreError> {
+        let pk = keys::pending_reports_pk(tenant, raw);
+        self.add_to_counter(tenant, pk, PENDING_SK, delta)
+    }
+
+    /// A condition that no user waits for a manager named `name`.
+    pub(super) fn none_pending(&mut self, tenant: &TenantId, name: &str) -> Result<(), StoreError> {
+        let check = ConditionCheck::builder()
+            .table_name(self.table)
+            .set_key(Some(codec::key(
+                keys::pending_reports_pk(tenant, name),
+                PENDING_SK,
+            )))
+            .condition_expression("attribute_not_exists(#n) OR #n <= :z")
+            .expression_attribute_names("#n", ATTR_COUNT)
+            .expression_attribute_values(":z", n(0))
+            .build()
+            .map_err(build_err)?;
+        self.items.push((
+            Role::NoneWaiting,
+            TransactWriteItem::builder().condition_check(check).build(),
+        ));
+        Ok(())
+    }
+
+    /// The pending-counter changes of a change of manager link.
+    pub(super) fn pending_moves(
+        &mut self,
+        tenant: &TenantId,
+        before: Option<&ManagerLink>,
+        after: Option<&ManagerLink>,
+    ) -> Result<(), StoreError> {
+        let pending = |l: Option<&ManagerLink>| match l {
+            Some(ManagerLink::Pending(raw)) => Some(raw.to_lowercase()),
+            _ => None,
+        };
+        let (old, new) = (pending(before), pending(after));
+        if old == new {
+            return Ok(());
+        }
+        if let Some(raw) = old {
+            self.count_pending(tenant, &raw, -1)?;
+        }
+        if let Some(raw) = new {
+            self.count_pending(tenant, &raw, 1)?;
+        }
+        Ok(())
+    }
+
+    /// A new version and modification time for a resource that exists, and
+    /// the change of its group list that a membership step makes.
+    pub(super) fn touch(
+        &mut self,
+        role: Role,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        id: &str,
+        groups: GroupListChange<'_>,
+        now: &str,
+    ) -> Result<(), StoreError> {
+        let (expression, group) = match groups {
+            GroupListChange::None => ("ADD #v :one SET #m = :now", None),
+            GroupListChange::Add(g) => ("ADD #g :g, #v :one SET #m = :now", Some(g)),
+            GroupListChange::Remove(g) => ("DELETE #g :g ADD #v :one SET #m = :now", Some(g)),
+        };
+        let mut update = Update::builder()
+            .table_name(self.table)
+            .set_key(Some(codec::resource_key(tenant, kind, id)))
+            .update_expression(expression)
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#v", ATTR_VERSION)
+            .expression_attribute_names("#m", ATTR_MODIFIED)
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":now", s(now));
+        if let Some(g) = group {
+            update = update
+                .expression_attribute_names("#g", ATTR_GROUPS)
+                .expression_attribute_values(
+                    ":g",
+                    aws_sdk_dynamodb::types::AttributeValue::Ss(vec![g.to_owned()]),
+                );
+        }
+        self.items.push((
+            role,
+            TransactWriteItem::builder()
+                .update(update.build().map_err(build_err)?)
+                .build(),
+        ));
+        Ok(())
+    }
+
+    pub(super) fn put_edge(
+        &mut self,
+        tenant: &TenantId,
+        group_id: &str,
+        member: &Member,
+    ) -> Result<(), StoreError> {
+        let put = Put::builder().set_item(Some(codec::edge_item(tenant, group_id, member)));
+        self.push_put(Role::Edge, put)
+    }
+
+    pub(super) fn delete_edge(
+        &mut self,
+        tenant: &TenantId,
+        group_id: &str,
+        member_id: &str,
+    ) -> Result<(), StoreError> {
+        self.push_delete(Role::Edge, codec::edge_key(tenant, group_id, member_id))
+    }
+}
+
+impl DynamoStore {
+    /// Runs a transaction; the role of the first item whose condition
+    /// failed explains the failure. A transaction cancelled by a concurrent
+    /// one on a shared item (the tenant counter) is retried with jittered
+    /// back-off.
+    pub(super) async fn run(&self, tx: &Transaction<'_>) -> Result<(), Failure> {
+        let items: Vec<TransactWriteItem> = tx.items.iter().map(|(_, i)| i.clone()).collect();
+        for attempt in 0..TRANSACTION_ATTEMPTS {
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .send()
+                .await;
+            let err = match result {
+                Ok(_) => return Ok(()),
+                Err(err) => err,
+            };
+            let Some(TransactWriteItemsError::TransactionCanceledException(cancel)) =
+                err.as_service_error()
+            else {
+                return Err(unavailable("TransactWriteItems", &err).into());
+            };
+            let reasons = cancel.cancellation_reasons();
+            if let Some(((role, _), reason)) = tx
+                .items
+                .iter()
+                .zip(reasons)
+                .find(|(_, r)| r.code() == Some("ConditionalCheckFailed"))
+            {
+                return Err(role.failure(reason.item().is_some()));
+            }
+            if !reasons
+                .iter()
+                .any(|r| r.code() == Some("TransactionConflict"))
+            {
+                return Err(unavailable("TransactWriteItems", &err).into());
+            }
+            let jitter = u64::from(uuid::Uuid::new_v4().as_bytes()[0]) % 20;
+            tokio::time::sleep(std::time::Duration::from_millis((20 << attempt) + jitter)).await;
+        }
+        Err(StoreError::Unavailable(
+            "DynamoDB TransactWriteItems kept conflicting; retry later".into(),
+        )
+        .into())
+    }
+
+    /// Runs a transaction without a `NoneWaiting` check.
+    pub(super) async fn commit(&self, tx: &Transaction<'_>) -> Result<(), StoreError> {
+        self.run(tx).await.map_err(|f| match f {
+            Failure::Store(e) => e,
+            Failure::ReportsWaiting => StoreError::Unavailable(
+                "DynamoDB reported waiting reports for a transaction without that check".into(),
+            ),
+        })
+    }
+}
