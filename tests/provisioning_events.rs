@@ -1,35 +1,51 @@
 //! Provisioning events of the Entra and Okta sequences, through the local
-//! server's front door (token check included) on the memory store: the
-//! exact events, in order, with who caused them.
+//! server's front door (token check included), on both stores: the exact
+//! events, in order, with who caused them. On DynamoDB Local the changes
+//! are read as a stream would show them: each resource item before and
+//! after the request, decoded by the adapter's `change_of`.
 
+mod common;
+
+use std::collections::HashMap;
 use std::time::Duration;
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use bytes::Bytes;
-use scim_serverless::api::HttpConfig;
 use scim_serverless::api::local::LocalApp;
+use scim_serverless::api::{HttpConfig, Routes};
 use scim_serverless::auth::token::issue;
 use scim_serverless::auth::{MemoryTokenSource, TokenSet, TokenStore, Verifier};
 use scim_serverless::config::Config;
-use scim_serverless::events::{Change, derive};
+use scim_serverless::events::{Change, Event, derive};
 use scim_serverless::runtime::all_routes;
-use scim_serverless::store::MemoryStore;
+use scim_serverless::scim::schema::ResourceKind;
+use scim_serverless::store::dynamo::{change_of, keys};
+use scim_serverless::store::{DynamoStore, MemoryStore, Store};
 use scim_serverless::tenant::TenantId;
 use serde_json::{Value, json};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 const ENT: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 
-struct Harness<R> {
-    app: LocalApp<R, MemoryTokenSource>,
-    token: String,
-    token_id: String,
-    changes: UnboundedReceiver<Change>,
+type Item = HashMap<String, AttributeValue>;
+
+/// Where a harness reads the committed changes from.
+enum Feed {
+    Memory(UnboundedReceiver<Change>),
+    /// The tenant's resource items as last seen, by `pk`.
+    Dynamo(DynamoStore, HashMap<String, Item>),
 }
 
-async fn harness() -> Harness<impl scim_serverless::api::Routes> {
-    let (feed, changes) = tokio::sync::mpsc::unbounded_channel();
-    let config = Config::default();
-    let tenant = TenantId::parse("acme").unwrap();
+struct Harness<R> {
+    app: LocalApp<R, MemoryTokenSource>,
+    tenant: TenantId,
+    token: String,
+    token_id: String,
+    feed: Feed,
+}
+
+async fn harness_on<S: Store + Clone>(store: S, feed: Feed) -> Harness<impl Routes> {
+    let tenant = common::unique_tenant();
     let issued = issue(Some("entra"), "2026-12-01T00:00:00Z").unwrap();
     let tokens = MemoryTokenSource::default();
     tokens
@@ -38,24 +54,59 @@ async fn harness() -> Harness<impl scim_serverless::api::Routes> {
         .unwrap();
     Harness {
         app: LocalApp {
-            routes: all_routes(MemoryStore::with_feed(feed), &config),
+            routes: all_routes(store, &Config::default()),
             verifier: Verifier::new(tokens, Duration::from_secs(60)),
             config: HttpConfig {
                 scheme: "http".into(),
                 public_base_url: None,
             },
         },
+        tenant,
         token: issued.plain,
         token_id: issued.record.id,
-        changes,
+        feed,
     }
 }
 
-impl<R: scim_serverless::api::Routes> Harness<R> {
+async fn memory() -> Harness<impl Routes> {
+    let (feed, changes) = tokio::sync::mpsc::unbounded_channel();
+    harness_on(MemoryStore::with_feed(feed), Feed::Memory(changes)).await
+}
+
+async fn dynamo() -> Option<Harness<impl Routes>> {
+    let store = common::dynamo_store().await?;
+    Some(harness_on(store.clone(), Feed::Dynamo(store, HashMap::new())).await)
+}
+
+/// The tenant's user and group items, by `pk`.
+async fn resource_items(store: &DynamoStore, tenant: &TenantId) -> HashMap<String, Item> {
+    let mut items = HashMap::new();
+    for kind in [ResourceKind::User, ResourceKind::Group] {
+        let page = store
+            .client()
+            .query()
+            .table_name(store.table())
+            .index_name("gsi1")
+            .key_condition_expression("gsi1pk = :pk")
+            .expression_attribute_values(
+                ":pk",
+                AttributeValue::S(keys::collection_pk(tenant, kind)),
+            )
+            .send()
+            .await
+            .unwrap();
+        for item in page.items() {
+            items.insert(item["pk"].as_s().unwrap().clone(), item.clone());
+        }
+    }
+    items
+}
+
+impl<R: Routes> Harness<R> {
     async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
         let req = http::Request::builder()
             .method(method)
-            .uri(format!("/scim/v2/acme{path}"))
+            .uri(format!("/scim/v2/{}{path}", self.tenant))
             .header("host", "scim.test")
             .header("authorization", format!("Bearer {}", self.token))
             .header("user-agent", "Azure AD SCIM Provisioning")
@@ -76,23 +127,62 @@ impl<R: scim_serverless::api::Routes> Harness<R> {
         }
     }
 
-    /// The events of every change committed since the last call, as
-    /// `(type, resource id, member id)`, checking the common fields.
-    fn events(&mut self) -> Vec<(String, String, Option<String>)> {
-        let mut out = Vec::new();
-        while let Ok(change) = self.changes.try_recv() {
-            for e in derive(&change) {
-                let d = serde_json::to_value(&e.detail).unwrap();
-                assert_eq!(d["tenant"], "acme");
-                assert_eq!(d["tokenId"], self.token_id.as_str(), "{d}");
-                assert_eq!(d["userAgent"], "Azure AD SCIM Provisioning");
-                assert!(d["requestId"].as_str().is_some_and(|r| r.len() == 36));
-                assert_eq!(d["resource"]["meta"]["version"], d["version"]);
-                let member = d["member"]["value"].as_str().map(str::to_owned);
-                out.push((e.detail_type().to_owned(), e.detail.id.clone(), member));
+    fn is_dynamo(&self) -> bool {
+        matches!(self.feed, Feed::Dynamo(..))
+    }
+
+    /// The changes committed since the last call.
+    async fn changes(&mut self) -> Vec<Change> {
+        let now = time::OffsetDateTime::now_utc();
+        match &mut self.feed {
+            Feed::Memory(rx) => std::iter::from_fn(|| rx.try_recv().ok()).collect(),
+            Feed::Dynamo(store, seen) => {
+                let current = resource_items(store, &self.tenant).await;
+                let mut keys: Vec<&String> = seen.keys().chain(current.keys()).collect();
+                keys.sort();
+                keys.dedup();
+                let changes = keys
+                    .into_iter()
+                    .filter(|k| seen.get(*k) != current.get(*k))
+                    .filter_map(|k| change_of(seen.get(k), current.get(k), now).unwrap())
+                    .collect();
+                *seen = current;
+                changes
             }
         }
-        out
+    }
+
+    /// The events of the changes committed since the last call, checking
+    /// the fields every event carries.
+    async fn all_events(&mut self) -> Vec<Event> {
+        let events: Vec<Event> = self.changes().await.iter().flat_map(derive).collect();
+        for e in &events {
+            let d = serde_json::to_value(&e.detail).unwrap();
+            assert_eq!(d["tenant"], self.tenant.as_str());
+            assert_eq!(d["resource"]["meta"]["version"], d["version"]);
+            // A DynamoDB delete leaves no new image to say who deleted.
+            let deletion = d["type"].as_str().unwrap().ends_with(".deleted");
+            if deletion && self.is_dynamo() {
+                assert!(d.get("tokenId").is_none(), "{d}");
+                continue;
+            }
+            assert_eq!(d["tokenId"], self.token_id.as_str(), "{d}");
+            assert_eq!(d["userAgent"], "Azure AD SCIM Provisioning");
+            assert!(d["requestId"].as_str().is_some_and(|r| r.len() == 36));
+        }
+        events
+    }
+
+    /// `(type, resource id, member id)` of [`Harness::all_events`].
+    async fn events(&mut self) -> Vec<(String, String, Option<String>)> {
+        self.all_events()
+            .await
+            .iter()
+            .map(|e| {
+                let member = e.detail.member.as_ref().map(|m| m.value.clone());
+                (e.detail_type().to_owned(), e.detail.id.clone(), member)
+            })
+            .collect()
     }
 }
 
@@ -104,9 +194,7 @@ fn patch(ops: Value) -> Option<Value> {
     Some(json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops}))
 }
 
-#[tokio::test]
-async fn entra_sequence_emits_exactly_its_events() {
-    let mut h = harness().await;
+async fn entra_sequence<R: Routes>(mut h: Harness<R>) {
     let user = h
         .call(
             "POST",
@@ -118,15 +206,14 @@ async fn entra_sequence_emits_exactly_its_events() {
         )
         .await;
     let u = user["id"].as_str().unwrap().to_owned();
-    assert_eq!(h.events(), [ev("user.created", &u, None)]);
+    assert_eq!(h.events().await, [ev("user.created", &u, None)]);
 
     let title = patch(
         json!([{"op": "Replace", "path": "title", "value": "Engineer"},
         {"op": "Replace", "path": format!("{ENT}:department"), "value": "R&D"}]),
     );
     h.call("PATCH", &format!("/Users/{u}"), title.clone()).await;
-    let mut change = h.changes.try_recv().unwrap();
-    let updated = derive(&change);
+    let updated = h.all_events().await;
     assert_eq!(updated.len(), 1);
     assert_eq!(updated[0].detail_type(), "user.updated");
     assert_eq!(
@@ -135,17 +222,17 @@ async fn entra_sequence_emits_exactly_its_events() {
     );
     // The same PATCH again changes nothing and emits nothing.
     h.call("PATCH", &format!("/Users/{u}"), title).await;
-    assert_eq!(h.events(), []);
+    assert_eq!(h.events().await, []);
 
     let off = patch(
         json!([{"op": "Replace", "path": "active", "value": "False"},
         {"op": "Replace", "path": "title", "value": "Former"}]),
     );
     h.call("PATCH", &format!("/Users/{u}"), off).await;
-    assert_eq!(h.events(), [ev("user.deactivated", &u, None)]);
+    assert_eq!(h.events().await, [ev("user.deactivated", &u, None)]);
     let on = patch(json!([{"op": "Replace", "path": "active", "value": "True"}]));
     h.call("PATCH", &format!("/Users/{u}"), on).await;
-    assert_eq!(h.events(), [ev("user.reactivated", &u, None)]);
+    assert_eq!(h.events().await, [ev("user.reactivated", &u, None)]);
 
     let group = h
         .call(
@@ -157,12 +244,11 @@ async fn entra_sequence_emits_exactly_its_events() {
         )
         .await;
     let g = group["id"].as_str().unwrap().to_owned();
-    assert_eq!(h.events(), [ev("group.created", &g, None)]);
+    assert_eq!(h.events().await, [ev("group.created", &g, None)]);
 
     let add = patch(json!([{"op": "Add", "path": "members", "value": [{"value": u}]}]));
     h.call("PATCH", &format!("/Groups/{g}"), add.clone()).await;
-    change = h.changes.try_recv().unwrap();
-    let added = derive(&change);
+    let added = h.all_events().await;
     assert_eq!(added.len(), 1);
     assert_eq!(added[0].detail_type(), "group.member_added");
     let member = serde_json::to_value(&added[0].detail.member).unwrap();
@@ -170,32 +256,36 @@ async fn entra_sequence_emits_exactly_its_events() {
         member,
         json!({"value": u, "type": "User", "display": "ada@example.com"})
     );
-    // Re-adding a member emits nothing.
+    // Re-adding a member changes nothing on the memory store; DynamoDB
+    // writes the edge again without reading it first, and the step
+    // reports it again (consumers de-duplicate by member).
     h.call("PATCH", &format!("/Groups/{g}"), add.clone()).await;
-    assert_eq!(h.events(), []);
+    let again = if h.is_dynamo() {
+        vec![ev("group.member_added", &g, Some(&u))]
+    } else {
+        vec![]
+    };
+    assert_eq!(h.events().await, again);
 
     let remove = patch(json!([{"op": "Remove", "path": "members", "value": [{"value": u}]}]));
     h.call("PATCH", &format!("/Groups/{g}"), remove).await;
-    assert_eq!(h.events(), [ev("group.member_removed", &g, Some(&u))]);
+    assert_eq!(h.events().await, [ev("group.member_removed", &g, Some(&u))]);
     h.call("PATCH", &format!("/Groups/{g}"), add).await;
-    assert_eq!(h.events(), [ev("group.member_added", &g, Some(&u))]);
+    assert_eq!(h.events().await, [ev("group.member_added", &g, Some(&u))]);
 
     // Deleting the user: one event carrying its groups, no member events.
     h.call("DELETE", &format!("/Users/{u}"), None).await;
-    change = h.changes.try_recv().unwrap();
-    let deleted = derive(&change);
+    let deleted = h.all_events().await;
     assert_eq!(deleted.len(), 1);
     assert_eq!(deleted[0].detail_type(), "user.deleted");
     assert_eq!(deleted[0].detail.groups, Some(vec![g.clone()]));
-    assert_eq!(h.events(), []);
+    assert_eq!(h.events().await, []);
 
     h.call("DELETE", &format!("/Groups/{g}"), None).await;
-    assert_eq!(h.events(), [ev("group.deleted", &g, None)]);
+    assert_eq!(h.events().await, [ev("group.deleted", &g, None)]);
 }
 
-#[tokio::test]
-async fn okta_sequence_emits_exactly_its_events() {
-    let mut h = harness().await;
+async fn okta_sequence<R: Routes>(mut h: Harness<R>) {
     let mut user = h
         .call(
             "POST",
@@ -216,7 +306,7 @@ async fn okta_sequence_emits_exactly_its_events() {
         .await;
     let o = other["id"].as_str().unwrap().to_owned();
     assert_eq!(
-        h.events(),
+        h.events().await,
         [ev("user.created", &u, None), ev("user.created", &o, None)]
     );
 
@@ -224,17 +314,16 @@ async fn okta_sequence_emits_exactly_its_events() {
     user["name"]["givenName"] = json!("G.");
     h.call("PUT", &format!("/Users/{u}"), Some(user.clone()))
         .await;
-    let change = h.changes.try_recv().unwrap();
-    let updated = derive(&change);
+    let updated = h.all_events().await;
     assert_eq!(updated[0].detail_type(), "user.updated");
     assert_eq!(updated[0].detail.changed, ["name.givenName"]);
     // The same PUT again is no change.
     h.call("PUT", &format!("/Users/{u}"), Some(user)).await;
-    assert_eq!(h.events(), []);
+    assert_eq!(h.events().await, []);
 
     let off = patch(json!([{"op": "replace", "value": {"active": false}}]));
     h.call("PATCH", &format!("/Users/{u}"), off).await;
-    assert_eq!(h.events(), [ev("user.deactivated", &u, None)]);
+    assert_eq!(h.events().await, [ev("user.deactivated", &u, None)]);
 
     // Group push: create with members: [], rename with id in the value,
     // then the whole member list replaced.
@@ -246,14 +335,14 @@ async fn okta_sequence_emits_exactly_its_events() {
         )
         .await;
     let g = group["id"].as_str().unwrap().to_owned();
-    assert_eq!(h.events(), [ev("group.created", &g, None)]);
+    assert_eq!(h.events().await, [ev("group.created", &g, None)]);
     let rename = patch(json!([{"op": "replace", "value": {"id": g, "displayName": "Operations"}}]));
     h.call("PATCH", &format!("/Groups/{g}"), rename).await;
-    assert_eq!(h.events(), [ev("group.updated", &g, None)]);
+    assert_eq!(h.events().await, [ev("group.updated", &g, None)]);
     let both =
         patch(json!([{"op": "add", "path": "members", "value": [{"value": u}, {"value": o}]}]));
     h.call("PATCH", &format!("/Groups/{g}"), both).await;
-    let mut got = h.events();
+    let mut got = h.events().await;
     got.sort();
     let mut want = vec![
         ev("group.member_added", &g, Some(&u)),
@@ -263,9 +352,33 @@ async fn okta_sequence_emits_exactly_its_events() {
     assert_eq!(got, want);
     let only_o = patch(json!([{"op": "replace", "path": "members", "value": [{"value": o}]}]));
     h.call("PATCH", &format!("/Groups/{g}"), only_o).await;
-    assert_eq!(h.events(), [ev("group.member_removed", &g, Some(&u))]);
+    assert_eq!(h.events().await, [ev("group.member_removed", &g, Some(&u))]);
 
     // Deleting the group: one event, no member events.
     h.call("DELETE", &format!("/Groups/{g}"), None).await;
-    assert_eq!(h.events(), [ev("group.deleted", &g, None)]);
+    assert_eq!(h.events().await, [ev("group.deleted", &g, None)]);
+}
+
+#[tokio::test]
+async fn entra_sequence_emits_exactly_its_events_memory() {
+    entra_sequence(memory().await).await;
+}
+
+#[tokio::test]
+async fn entra_sequence_emits_exactly_its_events_dynamo() {
+    if let Some(h) = dynamo().await {
+        entra_sequence(h).await;
+    }
+}
+
+#[tokio::test]
+async fn okta_sequence_emits_exactly_its_events_memory() {
+    okta_sequence(memory().await).await;
+}
+
+#[tokio::test]
+async fn okta_sequence_emits_exactly_its_events_dynamo() {
+    if let Some(h) = dynamo().await {
+        okta_sequence(h).await;
+    }
 }

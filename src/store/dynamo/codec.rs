@@ -10,6 +10,7 @@ use super::keys::{
     self, GSI1_PK, GSI1_SK, GSI2_PK, GSI2_SK, GSI3_PK, GSI3_SK, PK, RESOURCE_SK, SK,
 };
 use crate::scim::schema::ResourceKind;
+use crate::store::change::{Actor, Change, MembershipStep, ResourceImage, current_actor};
 use crate::store::{ManagerLink, Member, Record, StoreError, UniqueKey};
 use crate::tenant::TenantId;
 
@@ -27,6 +28,13 @@ pub(super) const ATTR_MODIFIED: &str = "mod";
 /// A membership edge's member kind and display name.
 const ATTR_MEMBER_KIND: &str = "mk";
 pub(super) const ATTR_DISPLAY: &str = "disp";
+/// Who made the last write of a resource item (map: `rid` request id,
+/// `tid` token id, `ua` User-Agent), for its change event.
+pub(super) const ATTR_WRITER: &str = "by";
+/// The members the membership step that wrote a group item added (`a`)
+/// and removed (`r`), as lists of maps (`id`, `k` kind, `d` display);
+/// absent after any other write.
+pub(super) const ATTR_STEP: &str = "stp";
 /// Sort key of a pending-manager counter.
 pub(super) const PENDING_SK: &str = "N";
 
@@ -79,6 +87,7 @@ pub(super) fn resource_item(tenant: &TenantId, record: &Record) -> Result<Item, 
     item.insert(ATTR_KIND.into(), s(record.kind.name()));
     item.insert(ATTR_VERSION.into(), n(record.version));
     item.insert(ATTR_DOC.into(), s(doc));
+    item.insert(ATTR_WRITER.into(), writer_value(&current_actor()));
     if !record.groups.is_empty() {
         item.insert(
             ATTR_GROUPS.into(),
@@ -223,4 +232,132 @@ pub(super) fn collection_start(tenant: &TenantId, kind: ResourceKind, id: &str) 
     start.insert(GSI1_PK.into(), s(keys::collection_pk(tenant, kind)));
     start.insert(GSI1_SK.into(), s(id));
     start
+}
+
+/// The writer map of a resource item.
+pub(super) fn writer_value(actor: &Actor) -> AttributeValue {
+    let fields = [
+        ("rid", &actor.request_id),
+        ("tid", &actor.token_id),
+        ("ua", &actor.user_agent),
+    ];
+    AttributeValue::M(
+        fields
+            .into_iter()
+            .filter_map(|(k, v)| v.as_ref().map(|v| (k.to_owned(), s(v))))
+            .collect(),
+    )
+}
+
+fn decode_writer(item: &Item) -> Actor {
+    let Some(AttributeValue::M(m)) = item.get(ATTR_WRITER) else {
+        return Actor::default();
+    };
+    let field = |k: &str| m.get(k).and_then(|v| v.as_s().ok()).cloned();
+    Actor {
+        request_id: field("rid"),
+        token_id: field("tid"),
+        user_agent: field("ua"),
+    }
+}
+
+/// The step map of a group item: the members one membership step added
+/// and removed.
+pub(super) fn step_value(added: &[Member], removed: &[Member]) -> AttributeValue {
+    let list = |members: &[Member]| {
+        AttributeValue::L(
+            members
+                .iter()
+                .map(|m| {
+                    let mut e = HashMap::from([
+                        ("id".to_owned(), s(&m.id)),
+                        ("k".to_owned(), s(m.kind.name())),
+                    ]);
+                    if let Some(d) = &m.display {
+                        e.insert("d".to_owned(), s(d));
+                    }
+                    AttributeValue::M(e)
+                })
+                .collect(),
+        )
+    };
+    AttributeValue::M(HashMap::from([
+        ("a".to_owned(), list(added)),
+        ("r".to_owned(), list(removed)),
+    ]))
+}
+
+fn decode_step(item: &Item) -> Result<Option<MembershipStep>, StoreError> {
+    let Some(AttributeValue::M(m)) = item.get(ATTR_STEP) else {
+        return Ok(None);
+    };
+    let list = |k: &str| -> Result<Vec<Member>, StoreError> {
+        let Some(AttributeValue::L(entries)) = m.get(k) else {
+            return Ok(Vec::new());
+        };
+        entries
+            .iter()
+            .map(|e| {
+                let e = e
+                    .as_m()
+                    .map_err(|_| StoreError::Corrupt("membership step".into()))?;
+                let mut edge = e.clone();
+                edge.insert(
+                    ATTR_MEMBER_KIND.into(),
+                    e.get("k").cloned().unwrap_or(s("")),
+                );
+                if let Some(d) = e.get("d") {
+                    edge.insert(ATTR_DISPLAY.into(), d.clone());
+                }
+                decode_member(&edge)
+            })
+            .collect()
+    };
+    Ok(Some(MembershipStep {
+        added: list("a")?,
+        removed: list("r")?,
+    }))
+}
+
+/// The tenant and kind of a resource item; `None` for every other item
+/// (markers, counters, edges, email index items).
+fn resource_of(item: &Item) -> Option<(TenantId, ResourceKind)> {
+    if text(item, SK) != Some(RESOURCE_SK) {
+        return None;
+    }
+    let kind = match text(item, ATTR_KIND)? {
+        "User" => ResourceKind::User,
+        "Group" => ResourceKind::Group,
+        _ => return None,
+    };
+    let (tenant, _) = text(item, PK)?.strip_prefix("T#")?.split_once('#')?;
+    Some((TenantId::parse(tenant).ok()?, kind))
+}
+
+fn image(item: &Item, kind: ResourceKind) -> Result<ResourceImage, StoreError> {
+    Ok(ResourceImage {
+        record: decode(item, kind)?,
+        step: decode_step(item)?,
+        left_groups: Vec::new(),
+    })
+}
+
+/// The change of a user or group that a stream record's old and new image
+/// show, `None` for any other item. `committed_at` is the record's
+/// creation time (the same on every delivery).
+pub fn change_of(
+    old: Option<&Item>,
+    new: Option<&Item>,
+    committed_at: time::OffsetDateTime,
+) -> Result<Option<Change>, StoreError> {
+    let Some((tenant, kind)) = new.or(old).and_then(resource_of) else {
+        return Ok(None);
+    };
+    Ok(Some(Change {
+        tenant,
+        old: old.map(|i| image(i, kind)).transpose()?,
+        new: new.map(|i| image(i, kind)).transpose()?,
+        actor: new.map(decode_writer).unwrap_or_default(),
+        committed_at,
+    }))
 }

@@ -23,12 +23,18 @@ impl DynamoStore {
         let now = crate::scim::resource::now();
         for chunk in members.chunks(MEMBERS_PER_TRANSACTION) {
             let mut tx = Transaction::new(&self.table);
+            let step = if add {
+                codec::step_value(chunk, &[])
+            } else {
+                codec::step_value(&[], chunk)
+            };
             tx.touch(
                 Role::Group,
                 tenant,
                 ResourceKind::Group,
                 group_id,
                 GroupListChange::None,
+                Some(step),
                 &now,
             )?;
             for m in chunk {
@@ -40,7 +46,7 @@ impl DynamoStore {
                     GroupListChange::Remove(group_id)
                 };
                 let role = Role::MemberGroups(m.id.clone());
-                tx.touch(role, tenant, m.kind, &m.id, change, &now)?;
+                tx.touch(role, tenant, m.kind, &m.id, change, None, &now)?;
             }
             self.commit(&tx).await?;
         }
@@ -100,6 +106,7 @@ impl DynamoStore {
                     ResourceKind::Group,
                     group,
                     GroupListChange::None,
+                    None,
                     &now,
                 )?;
             }
@@ -121,7 +128,7 @@ impl DynamoStore {
             for m in &members {
                 tx.delete_edge(tenant, &record.id, &m.id)?;
                 let change = GroupListChange::Remove(&record.id);
-                tx.touch(Role::Linked, tenant, m.kind, &m.id, change, &now)?;
+                tx.touch(Role::Linked, tenant, m.kind, &m.id, change, None, &now)?;
             }
             self.commit(&tx).await?;
         }

@@ -14,6 +14,8 @@ mod store;
 pub mod table;
 mod transaction;
 
+pub use codec::change_of;
+
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 

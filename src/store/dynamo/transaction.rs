@@ -4,7 +4,8 @@
 
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    ConditionCheck, Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+    AttributeValue, ConditionCheck, Delete, Put, ReturnValuesOnConditionCheckFailure,
+    TransactWriteItem, Update,
 };
 
 use super::codec::{
@@ -13,6 +14,7 @@ use super::codec::{
 use super::keys::{self, GSI1_PK, GSI1_SK};
 use super::{DynamoStore, build_err, unavailable};
 use crate::scim::schema::ResourceKind;
+use crate::store::change::current_actor;
 use crate::store::{ManagerLink, Member, Record, StoreError, UniqueKey};
 use crate::tenant::TenantId;
 
@@ -356,7 +358,11 @@ impl<'t> Transaction<'t> {
     }
 
     /// A new version and modification time for a resource that exists, and
-    /// the change of its group list that a membership step makes.
+    /// the change of its group list that a membership step makes. The item
+    /// records the writer and `step` (the members a step adds to or removes
+    /// from this group), or drops an earlier step, so its stream image
+    /// tells exactly what this write did.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn touch(
         &mut self,
         role: Role,
@@ -364,12 +370,17 @@ impl<'t> Transaction<'t> {
         kind: ResourceKind,
         id: &str,
         groups: GroupListChange<'_>,
+        step: Option<AttributeValue>,
         now: &str,
     ) -> Result<(), StoreError> {
-        let (expression, group) = match groups {
-            GroupListChange::None => ("ADD #v :one SET #m = :now", None),
-            GroupListChange::Add(g) => ("ADD #g :g, #v :one SET #m = :now", Some(g)),
-            GroupListChange::Remove(g) => ("DELETE #g :g ADD #v :one SET #m = :now", Some(g)),
+        let (list, group) = match groups {
+            GroupListChange::None => ("ADD #v :one", None),
+            GroupListChange::Add(g) => ("ADD #g :g, #v :one", Some(g)),
+            GroupListChange::Remove(g) => ("DELETE #g :g ADD #v :one", Some(g)),
+        };
+        let expression = match &step {
+            Some(_) => format!("{list} SET #m = :now, #by = :by, #st = :st"),
+            None => format!("{list} SET #m = :now, #by = :by REMOVE #st"),
         };
         let mut update = Update::builder()
             .table_name(self.table)
@@ -378,15 +389,18 @@ impl<'t> Transaction<'t> {
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_names("#v", ATTR_VERSION)
             .expression_attribute_names("#m", ATTR_MODIFIED)
+            .expression_attribute_names("#by", codec::ATTR_WRITER)
+            .expression_attribute_names("#st", codec::ATTR_STEP)
             .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":now", s(now));
+            .expression_attribute_values(":now", s(now))
+            .expression_attribute_values(":by", codec::writer_value(&current_actor()));
+        if let Some(step) = step {
+            update = update.expression_attribute_values(":st", step);
+        }
         if let Some(g) = group {
             update = update
                 .expression_attribute_names("#g", ATTR_GROUPS)
-                .expression_attribute_values(
-                    ":g",
-                    aws_sdk_dynamodb::types::AttributeValue::Ss(vec![g.to_owned()]),
-                );
+                .expression_attribute_values(":g", AttributeValue::Ss(vec![g.to_owned()]));
         }
         self.items.push((
             role,
