@@ -29,12 +29,11 @@ pub fn derive(change: &Change) -> Vec<Event> {
 fn deleted(change: &Change, old: &ResourceImage) -> Event {
     match old.record.kind {
         ResourceKind::User => {
-            let mut groups: Vec<String> = old.record.groups.clone();
-            groups.extend(old.left_groups.iter().cloned());
-            groups.sort();
-            groups.dedup();
+            // Deletion ends the memberships but keeps the user's group
+            // list until the user itself goes, in both stores.
+            let groups = Some(old.record.groups.clone());
             let t = EventType::UserDeleted;
-            event(change, &old.record, t, Vec::new(), None, Some(groups))
+            event(change, &old.record, t, Vec::new(), None, groups)
         }
         ResourceKind::Group => event(
             change,
@@ -220,8 +219,7 @@ mod tests {
         assert_eq!(updated[0].detail.changed, ["title"]);
 
         let mut old = user(3, ada(true, "a"));
-        old.record.groups = vec!["g2".into()];
-        old.left_groups = vec!["g1".into()];
+        old.record.groups = vec!["g1".into(), "g2".into()];
         let deleted = derive(&change(Some(old), None));
         assert_eq!(types(&deleted), ["user.deleted"]);
         let d = &deleted[0].detail;

@@ -50,20 +50,12 @@ pub struct ResourceImage {
     pub record: Record,
     /// Set on a group by the membership write that produced this image.
     pub step: Option<MembershipStep>,
-    /// Groups the resource left in the course of its own deletion (the
-    /// memberships end before the resource goes), so its deletion still
-    /// lists them.
-    pub left_groups: Vec<String>,
 }
 
 impl ResourceImage {
     /// An image of a record without membership bookkeeping.
     pub fn of(record: Record) -> Self {
-        ResourceImage {
-            record,
-            step: None,
-            left_groups: Vec::new(),
-        }
+        ResourceImage { record, step: None }
     }
 }
 

@@ -261,10 +261,16 @@ fn decode_writer(item: &Item) -> Actor {
     }
 }
 
+/// Most bytes of member display names one step map holds: a group item
+/// with the largest document must still fit DynamoDB's 400 KB item limit
+/// (past it, later members' events carry no `display`).
+const STEP_DISPLAY_BYTES: usize = 16_000;
+
 /// The step map of a group item: the members one membership step added
 /// and removed.
 pub(super) fn step_value(added: &[Member], removed: &[Member]) -> AttributeValue {
-    let list = |members: &[Member]| {
+    let mut budget = STEP_DISPLAY_BYTES;
+    let mut list = |members: &[Member]| {
         AttributeValue::L(
             members
                 .iter()
@@ -273,7 +279,8 @@ pub(super) fn step_value(added: &[Member], removed: &[Member]) -> AttributeValue
                         ("id".to_owned(), s(&m.id)),
                         ("k".to_owned(), s(m.kind.name())),
                     ]);
-                    if let Some(d) = &m.display {
+                    if let Some(d) = m.display.as_ref().filter(|d| d.len() <= budget) {
+                        budget -= d.len();
                         e.insert("d".to_owned(), s(d));
                     }
                     AttributeValue::M(e)
@@ -338,7 +345,6 @@ fn image(item: &Item, kind: ResourceKind) -> Result<ResourceImage, StoreError> {
     Ok(ResourceImage {
         record: decode(item, kind)?,
         step: decode_step(item)?,
-        left_groups: Vec::new(),
     })
 }
 
@@ -360,4 +366,81 @@ pub fn change_of(
         actor: new.map(decode_writer).unwrap_or_default(),
         committed_at,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+    use time::OffsetDateTime;
+
+    use super::*;
+
+    fn at() -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap()
+    }
+
+    #[test]
+    fn a_resource_item_decodes_to_its_change_and_other_items_to_none() {
+        let tenant = TenantId::parse("acme").unwrap();
+        let record = Record::new(ResourceKind::User, "u1", 3, json!({"userName": "ada"}));
+        let item = resource_item(&tenant, &record).unwrap();
+        let change = change_of(None, Some(&item), at()).unwrap().unwrap();
+        assert_eq!(change.tenant, tenant);
+        assert_eq!(change.new.unwrap().record, record);
+        assert!(change.old.is_none());
+        let gone = change_of(Some(&item), None, at()).unwrap().unwrap();
+        assert_eq!(gone.old.unwrap().record.id, "u1");
+
+        let marker = marker_item(&tenant, &UniqueKey::UserName("ada".into()), "u1");
+        assert_eq!(change_of(None, Some(&marker), at()).unwrap(), None);
+        let member = Member {
+            id: "u1".into(),
+            kind: ResourceKind::User,
+            display: None,
+        };
+        let edge = edge_item(&tenant, "g1", &member);
+        assert_eq!(change_of(Some(&edge), None, at()).unwrap(), None);
+        let email = email_item(&tenant, &record, "ada@x");
+        assert_eq!(change_of(None, Some(&email), at()).unwrap(), None);
+    }
+
+    #[test]
+    fn writer_and_step_round_trip() {
+        let actor = Actor {
+            request_id: Some("r".into()),
+            token_id: Some("tok_1".into()),
+            user_agent: None,
+        };
+        let mut item = Item::new();
+        item.insert(ATTR_WRITER.into(), writer_value(&actor));
+        assert_eq!(decode_writer(&item), actor);
+        let m = |id: &str, kind| Member {
+            id: id.into(),
+            kind,
+            display: Some(format!("{id}!")),
+        };
+        let added = vec![m("u1", ResourceKind::User), m("g2", ResourceKind::Group)];
+        let removed = vec![m("u3", ResourceKind::User)];
+        item.insert(ATTR_STEP.into(), step_value(&added, &removed));
+        let step = decode_step(&item).unwrap().unwrap();
+        assert_eq!((step.added, step.removed), (added, removed));
+    }
+
+    #[test]
+    fn step_display_names_stay_within_their_budget() {
+        let long = "x".repeat(1024);
+        let members: Vec<Member> = (0..49)
+            .map(|i| Member {
+                id: format!("u{i}"),
+                kind: ResourceKind::User,
+                display: Some(long.clone()),
+            })
+            .collect();
+        let mut item = Item::new();
+        item.insert(ATTR_STEP.into(), step_value(&members, &[]));
+        let step = decode_step(&item).unwrap().unwrap();
+        assert_eq!(step.added.len(), 49);
+        let shown = step.added.iter().filter(|m| m.display.is_some()).count();
+        assert_eq!(shown, STEP_DISPLAY_BYTES / 1024);
+    }
 }
