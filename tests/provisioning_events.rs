@@ -380,3 +380,73 @@ async fn okta_sequence_emits_exactly_its_events_dynamo() {
         okta_sequence(h).await;
     }
 }
+
+/// `scim-local --events FILE`: the binary appends one JSON line per event
+/// with `detail-type`, `detail`, `source` and `time`.
+#[test]
+fn the_binary_appends_event_lines() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::process::{Command, Stdio};
+
+    let file = std::env::temp_dir().join(format!("scim-events-{}.jsonl", uuid::Uuid::new_v4()));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_scim-local"))
+        .args([
+            "--addr",
+            "127.0.0.1:0",
+            "--token",
+            "events-token",
+            "--events",
+        ])
+        .arg(&file)
+        .env_remove("SCIM_LOCAL_STORE")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    let addr = loop {
+        line.clear();
+        assert!(
+            stdout.read_line(&mut line).unwrap() > 0,
+            "server exited early"
+        );
+        if let Some(url) = line.strip_prefix("SCIM service listening on http://") {
+            break url.trim().to_owned();
+        }
+    };
+    let body = r#"{"userName":"ada@example.com"}"#;
+    let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+    write!(
+        stream,
+        "POST /scim/v2/default/Users HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer events-token\r\nUser-Agent: Okta SCIM\r\nContent-Type: application/scim+json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 201"), "{response}");
+    let mut lines = Vec::new();
+    for _ in 0..100 {
+        lines = std::fs::read_to_string(&file)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        if !lines.is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    std::fs::remove_file(&file).unwrap();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    let event: Value = serde_json::from_str(&lines[0]).unwrap();
+    assert_eq!(event["detail-type"], "user.created");
+    assert_eq!(event["source"], "scim-serverless");
+    assert_eq!(event["time"], event["detail"]["occurredAt"]);
+    assert_eq!(event["detail"]["userName"], "ada@example.com");
+    assert_eq!(event["detail"]["tokenId"], "tok_local");
+    assert_eq!(event["detail"]["userAgent"], "Okta SCIM");
+}
