@@ -6,6 +6,7 @@ pub mod admin;
 pub mod api;
 pub mod auth;
 pub mod config;
+pub mod events;
 pub mod logging;
 pub mod runtime;
 pub mod scim;

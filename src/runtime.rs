@@ -1,6 +1,8 @@
 //! What each Lambda binary runs: configuration, clients and routes built
 //! once per container, then requests handed to the library.
 
+use crate::events::{self, publish::Publisher};
+use aws_lambda_events::event::dynamodb::Event as StreamEvent;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -186,6 +188,25 @@ pub async fn authorizer_function() -> Result<(), lambda_runtime::Error> {
             warm_up.finished().await;
             Ok::<SimpleResponse, std::convert::Infallible>(
                 authorize(verifier, &event.payload).await,
+            )
+        },
+    ))
+    .await
+}
+
+/// The `events` function: the table's stream to the EventBridge bus named
+/// by `SCIM_EVENT_BUS_NAME`.
+pub async fn events_function() -> Result<(), lambda_runtime::Error> {
+    crate::logging::init(true);
+    let config = Config::from_env()?;
+    let bus = std::env::var("SCIM_EVENT_BUS_NAME")
+        .map_err(|_| "SCIM_EVENT_BUS_NAME must name the event bus")?;
+    let aws = aws_config(&config).await;
+    let publisher = &Publisher::new(aws_sdk_eventbridge::Client::new(&aws), bus);
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<StreamEvent>| async move {
+            Ok::<_, std::convert::Infallible>(
+                events::publish::handle(publisher, event.payload).await,
             )
         },
     ))

@@ -154,6 +154,20 @@ const HANDLER_EVENTS: &[&str] = &[
     "groups-delete.json",
 ];
 const AUTHORIZER_EVENTS: &[&str] = &["authorizer-request.json", "authorizer-missing-token.json"];
+/// DynamoDB Streams events of the `events` function, run by
+/// `tests/events_lambda.rs`.
+const STREAM_EVENTS: &[&str] = &[
+    "dynamodb-user-created.json",
+    "dynamodb-user-updated.json",
+    "dynamodb-user-deactivated.json",
+    "dynamodb-user-reactivated.json",
+    "dynamodb-user-deleted.json",
+    "dynamodb-group-created.json",
+    "dynamodb-group-updated.json",
+    "dynamodb-group-deleted.json",
+    "dynamodb-group-member-added.json",
+    "dynamodb-group-member-removed.json",
+];
 
 #[test]
 fn every_event_file_is_exercised_here() {
@@ -166,6 +180,7 @@ fn every_event_file_is_exercised_here() {
     let tested: BTreeSet<String> = HANDLER_EVENTS
         .iter()
         .chain(AUTHORIZER_EVENTS)
+        .chain(STREAM_EVENTS)
         .map(|s| (*s).to_owned())
         .collect();
     assert_eq!(on_disk, tested);
@@ -531,7 +546,12 @@ async fn add_users(store: &MemoryStore, group_id: &str, ids: &[&str]) {
     }
     if !members.is_empty() {
         store
-            .add_members(&acme(), group_id, GroupCondition::Exists, &members)
+            .add_members(
+                &acme(),
+                group_id,
+                GroupCondition::Exists { seen: 1 },
+                &members,
+            )
             .await
             .unwrap();
     }

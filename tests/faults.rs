@@ -292,6 +292,10 @@ async fn check_invariants(client: &aws_sdk_dynamodb::Client, tenant: &TenantId, 
         } else if let Some(email) = sk.strip_prefix("E#") {
             emails.insert((id.unwrap(), email.to_owned()));
         } else if let Some(member) = sk.strip_prefix("M#") {
+            // A tombstone records an ended membership for the stream.
+            if item.get("gone").is_some_and(|g| g.as_bool() == Ok(&true)) {
+                continue;
+            }
             let group = pk.strip_prefix("G#").unwrap().to_owned();
             let kind = text(item, "mk").unwrap().to_owned();
             edges.insert((group, member.to_owned(), kind));

@@ -721,7 +721,7 @@ async fn a_group_too_big_for_one_response_is_a_scim_error() {
         .add_members(
             &api.tenant,
             &g,
-            scim_serverless::store::GroupCondition::Exists,
+            scim_serverless::store::GroupCondition::Exists { seen: 1 },
             &members,
         )
         .await

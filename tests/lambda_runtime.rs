@@ -2,7 +2,8 @@
 //! each binary is started as Lambda starts `bootstrap` (with
 //! `AWS_LAMBDA_RUNTIME_API`), fed every file of `events/` meant for it, and
 //! its answers checked. `users` and `groups` run against DynamoDB Local,
-//! `authorizer` against moto (both started by `tests/run.sh`).
+//! `authorizer` against moto, `events` publishes to an EventBridge bus on
+//! moto (both started by `tests/run.sh`).
 
 mod common;
 
@@ -79,6 +80,21 @@ const EVENTS: &[(&str, &[&str])] = &[
         "authorizer",
         &["authorizer-request.json", "authorizer-missing-token.json"],
     ),
+    (
+        "events",
+        &[
+            "dynamodb-user-created.json",
+            "dynamodb-user-updated.json",
+            "dynamodb-user-deactivated.json",
+            "dynamodb-user-reactivated.json",
+            "dynamodb-user-deleted.json",
+            "dynamodb-group-created.json",
+            "dynamodb-group-updated.json",
+            "dynamodb-group-deleted.json",
+            "dynamodb-group-member-added.json",
+            "dynamodb-group-member-removed.json",
+        ],
+    ),
 ];
 
 /// The binary of `function`: the cargo-built one, or with
@@ -98,6 +114,7 @@ fn binary(function: &str) -> String {
         "users" => (env!("CARGO_BIN_EXE_users"), "UsersFunction"),
         "groups" => (env!("CARGO_BIN_EXE_groups"), "GroupsFunction"),
         "authorizer" => (env!("CARGO_BIN_EXE_authorizer"), "AuthorizerFunction"),
+        "events" => (env!("CARGO_BIN_EXE_events"), "EventsFunction"),
         other => panic!("no function {other}"),
     };
     match std::env::var("SCIM_LAMBDA_ARTIFACTS") {
@@ -362,7 +379,12 @@ async fn groups_function_on_dynamodb_local() {
         display: Some("Barbara Jensen".into()),
     };
     store
-        .add_members(&tenant, GROUP_ID, GroupCondition::Exists, &[bjensen])
+        .add_members(
+            &tenant,
+            GROUP_ID,
+            GroupCondition::Exists { seen: 1 },
+            &[bjensen],
+        )
         .await
         .unwrap();
     let (api, _process) = launch("groups", &table_env()).await;
@@ -434,6 +456,32 @@ async fn authorizer_function_on_moto() {
         panic!("authorizer error: {missing:?}");
     };
     assert_eq!(missing["isAuthorized"], false, "{missing}");
+}
+
+/// The stream events of `events/dynamodb-*.json` through the `events`
+/// binary: each batch is published whole (no failed record reported).
+#[tokio::test]
+async fn events_function_on_moto() {
+    let Some(aws) = common::aws_config("AWS_ENDPOINT_URL_EVENTBRIDGE").await else {
+        return;
+    };
+    let bus = format!("scim-harness-{}", uuid::Uuid::new_v4().simple());
+    aws_sdk_eventbridge::Client::new(&aws)
+        .create_event_bus()
+        .name(&bus)
+        .send()
+        .await
+        .unwrap();
+    let (api, _process) = launch("events", &[("SCIM_EVENT_BUS_NAME", bus.as_str())]).await;
+    let files = EVENTS.iter().find(|(f, _)| *f == "events").unwrap().1;
+    for file in files {
+        let text = std::fs::read_to_string(format!("{}/events/{file}", env!("CARGO_MANIFEST_DIR")))
+            .unwrap();
+        let Outcome::Response(answer) = api.invoke(&text).await else {
+            panic!("{file}: the events function failed");
+        };
+        assert_eq!(answer, json!({"batchItemFailures": []}), "{file}");
+    }
 }
 
 /// A DynamoDB endpoint that accepts connections and never answers: the

@@ -1204,7 +1204,7 @@ async fn add_members(
     members: &[Member],
 ) -> Result<GroupCondition, StoreError> {
     store
-        .add_members(t, group, GroupCondition::Exists, members)
+        .add_members(t, group, GroupCondition::Exists { seen: 1 }, members)
         .await
 }
 
@@ -1216,7 +1216,7 @@ async fn remove_members(
     ids: &[String],
 ) -> Result<GroupCondition, StoreError> {
     store
-        .remove_members(t, group, GroupCondition::Exists, ids)
+        .remove_members(t, group, GroupCondition::Exists { seen: 1 }, ids)
         .await
 }
 
@@ -2165,7 +2165,12 @@ async fn membership_steps_require_the_version_they_expect(store: &impl Store) {
         .await;
     assert_eq!(missing, Err(StoreError::NotFound));
     let missing = store
-        .add_members(&t, "g9", GroupCondition::Exists, &members(&users[..1]))
+        .add_members(
+            &t,
+            "g9",
+            GroupCondition::Exists { seen: 1 },
+            &members(&users[..1]),
+        )
         .await;
     assert_eq!(missing, Err(StoreError::NotFound));
 }

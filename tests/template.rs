@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use scim_serverless::store::dynamo::table::{INDEXES, TABLE_KEY};
+use scim_serverless::store::dynamo::table::{INDEXES, STREAM_VIEW, TABLE_KEY, TTL_ATTRIBUTE};
 use serde_yaml_ng::Value;
 
 fn template() -> Value {
@@ -81,6 +81,7 @@ fn every_function_builds_an_existing_binary() {
         binaries,
         [
             "authorizer",
+            "events",
             "groups",
             "resource_types",
             "schemas",
@@ -142,7 +143,7 @@ fn every_function_logs_to_its_own_group_with_the_retention_parameter() {
     }
     groups.sort();
     groups.dedup();
-    assert_eq!(groups.len(), 6, "one log group per function");
+    assert_eq!(groups.len(), 7, "one log group per function");
     assert_eq!(t["Parameters"]["LogRetentionDays"]["Default"], 30);
     assert!(
         text(&t["Globals"]["Function"]["Environment"]["Variables"]["SCIM_METRICS_NAMESPACE"])
@@ -206,4 +207,91 @@ fn logs_insights_queries_are_saved() {
             "{wanted} in {names:?}"
         );
     }
+}
+
+#[test]
+fn the_table_streams_to_the_events_function_which_publishes_to_its_bus_only() {
+    let t = template();
+    let r = &t["Resources"];
+    let table = &r["ScimTable"]["Properties"];
+    assert_eq!(table["StreamSpecification"]["StreamViewType"], STREAM_VIEW);
+    assert_eq!(
+        table["TimeToLiveSpecification"]["AttributeName"],
+        TTL_ATTRIBUTE
+    );
+    assert_eq!(table["TimeToLiveSpecification"]["Enabled"], true);
+
+    let function = &r["EventsFunction"]["Properties"];
+    assert_eq!(
+        text(&function["Environment"]["Variables"]["SCIM_EVENT_BUS_NAME"]),
+        "!Ref ProvisioningEventBus"
+    );
+    assert_eq!(text(&function["Role"]), "!GetAtt EventsFunctionRole.Arn");
+    assert!(function.get("Policies").is_none());
+    let source = &function["Events"]["TableStream"];
+    assert_eq!(source["Type"], "DynamoDB");
+    let mapping = &source["Properties"];
+    assert_eq!(text(&mapping["Stream"]), "!GetAtt ScimTable.StreamArn");
+    assert_eq!(
+        text(&mapping["FunctionResponseTypes"]),
+        "- ReportBatchItemFailures"
+    );
+    assert_eq!(mapping["BisectBatchOnFunctionError"], true);
+    assert!(
+        mapping["MaximumRetryAttempts"]
+            .as_u64()
+            .is_some_and(|n| n > 0)
+    );
+    assert_eq!(
+        text(&mapping["DestinationConfig"]["OnFailure"]["Destination"]),
+        "!GetAtt EventsDeadLetterQueue.Arn"
+    );
+
+    assert_eq!(r["ProvisioningEventBus"]["Type"], "AWS::Events::EventBus");
+    assert_eq!(r["EventsDeadLetterQueue"]["Type"], "AWS::SQS::Queue");
+    assert_eq!(
+        text(&t["Outputs"]["EventBusName"]["Value"]),
+        "!Ref ProvisioningEventBus"
+    );
+
+    // Least privilege: each action on its one resource.
+    let statements =
+        r["EventsFunctionRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+            .as_sequence()
+            .unwrap();
+    let mut grants: Vec<(String, String)> = Vec::new();
+    for s in statements {
+        assert_eq!(s["Effect"], "Allow");
+        let actions: Vec<String> = match &s["Action"] {
+            Value::Sequence(a) => a.iter().map(|a| a.as_str().unwrap().to_owned()).collect(),
+            a => vec![a.as_str().unwrap().to_owned()],
+        };
+        for a in actions {
+            grants.push((a, text(&s["Resource"])));
+        }
+    }
+    grants.sort();
+    let want = [
+        ("dynamodb:DescribeStream", "!GetAtt ScimTable.StreamArn"),
+        ("dynamodb:GetRecords", "!GetAtt ScimTable.StreamArn"),
+        ("dynamodb:GetShardIterator", "!GetAtt ScimTable.StreamArn"),
+        ("dynamodb:ListStreams", "'*'"),
+        ("events:PutEvents", "!GetAtt ProvisioningEventBus.Arn"),
+        ("logs:CreateLogStream", "!GetAtt EventsLogs.Arn"),
+        ("logs:PutLogEvents", "!GetAtt EventsLogs.Arn"),
+        ("sqs:SendMessage", "!GetAtt EventsDeadLetterQueue.Arn"),
+    ];
+    let want: Vec<(String, String)> = want
+        .iter()
+        .map(|(a, r)| ((*a).to_owned(), (*r).to_owned()))
+        .collect();
+    assert_eq!(grants, want);
+
+    let alarm = &r["EventsDeadLetterAlarm"]["Properties"];
+    assert_eq!(alarm["MetricName"], "ApproximateNumberOfMessagesVisible");
+    assert_eq!(
+        text(&alarm["Dimensions"][0]["Value"]),
+        "!GetAtt EventsDeadLetterQueue.QueueName"
+    );
+    assert!(text(&alarm["AlarmActions"]).contains("HasAlarmTopic"));
 }

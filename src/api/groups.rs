@@ -355,7 +355,9 @@ impl<S: Store> Groups<S> {
             let condition = if pinned || derived || next.is_some() {
                 GroupCondition::At(current.version)
             } else {
-                GroupCondition::Exists
+                GroupCondition::Exists {
+                    seen: current.version,
+                }
             };
             let condition = self.apply(tenant, id, condition, changes).await?;
             if let (Some(mut next), GroupCondition::At(version)) = (next, condition) {

@@ -7,7 +7,8 @@ use lambda_http::{Body, RequestExt};
 
 use super::request::RequestId;
 use super::{Caller, HttpConfig, Routes, serve};
-use crate::auth::authorizer::{CONTEXT_TENANT, CONTEXT_UNAVAILABLE};
+use crate::auth::authorizer::{CONTEXT_TENANT, CONTEXT_TOKEN_ID, CONTEXT_UNAVAILABLE};
+use crate::store::change::TokenId;
 use crate::tenant::TenantId;
 
 /// The caller named by the authorizer's context (`requestContext.
@@ -43,6 +44,18 @@ pub fn request_id(req: &lambda_http::Request) -> Option<RequestId> {
     ctx.request_id.clone().map(RequestId::new)
 }
 
+/// The id of the token the authorizer vouched for (never the token).
+pub fn token_id(req: &lambda_http::Request) -> Option<TokenId> {
+    let Some(RequestContext::ApiGatewayV2(ctx)) = req.request_context_ref() else {
+        return None;
+    };
+    ctx.authorizer
+        .as_ref()
+        .and_then(|a| a.fields.get(CONTEXT_TOKEN_ID))
+        .and_then(|v| v.as_str())
+        .map(|id| TokenId(id.to_owned()))
+}
+
 /// Handles one Lambda event through the front door.
 pub async fn handle<R: Routes>(
     routes: &R,
@@ -51,8 +64,12 @@ pub async fn handle<R: Routes>(
 ) -> lambda_http::Response<Body> {
     let caller = caller(&req);
     let request_id = request_id(&req);
+    let token_id = token_id(&req);
     let (mut parts, body) = req.into_parts();
     if let Some(id) = request_id {
+        parts.extensions.insert(id);
+    }
+    if let Some(id) = token_id {
         parts.extensions.insert(id);
     }
     let body = match body {
@@ -61,13 +78,8 @@ pub async fn handle<R: Routes>(
         Body::Binary(b) => Bytes::from(b),
         _ => Bytes::new(),
     };
-    let response = serve(
-        routes,
-        config,
-        http::Request::from_parts(parts, body),
-        caller,
-    )
-    .await;
+    let request = http::Request::from_parts(parts, body);
+    let response = serve(routes, config, request, caller).await;
     response.map(|b| Body::Text(String::from_utf8_lossy(&b).into_owned()))
 }
 

@@ -19,6 +19,7 @@ use super::{Caller, HttpConfig, Routes, serve};
 use crate::auth::{TokenSource, Verdict, Verifier};
 use crate::scim::limits::{LimitError, MAX_BODY_BYTES};
 use crate::scim::{ScimError, ScimType};
+use crate::store::change::TokenId;
 use crate::tenant::{TenantId, split_scim_path};
 
 /// Everything one local server needs.
@@ -29,28 +30,34 @@ pub struct LocalApp<R, S> {
 }
 
 impl<R: Routes, S: TokenSource> LocalApp<R, S> {
-    /// The caller of a request, decided as the authorizer would.
-    pub async fn caller(&self, req: &http::Request<Bytes>) -> Caller {
+    /// The caller of a request, decided as the authorizer would, and the id
+    /// of the token that authenticated it.
+    pub async fn caller(&self, req: &http::Request<Bytes>) -> (Caller, Option<TokenId>) {
         let Some(tenant) =
             split_scim_path(req.uri().path()).and_then(|(t, _)| TenantId::parse(t).ok())
         else {
-            return Caller::Anonymous;
+            return (Caller::Anonymous, None);
         };
         let header = req
             .headers()
             .get(http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
         match self.verifier.verify(&tenant, header).await {
-            Ok(Verdict::Allowed { tenant, .. }) => Caller::Tenant(tenant),
-            Ok(Verdict::Denied) => Caller::Anonymous,
+            Ok(Verdict::Allowed { tenant, token_id }) => {
+                (Caller::Tenant(tenant), Some(TokenId(token_id)))
+            }
+            Ok(Verdict::Denied) => (Caller::Anonymous, None),
             // The token store failed: never an allow, never a 401 either.
-            Err(err) => Caller::Unavailable(err.to_string()),
+            Err(err) => (Caller::Unavailable(err.to_string()), None),
         }
     }
 
-    /// Answers one request.
-    pub async fn handle(&self, req: http::Request<Bytes>) -> http::Response<Bytes> {
-        let caller = self.caller(&req).await;
+    /// Answers one request; what it writes is attributed to its token.
+    pub async fn handle(&self, mut req: http::Request<Bytes>) -> http::Response<Bytes> {
+        let (caller, token_id) = self.caller(&req).await;
+        if let Some(token_id) = token_id {
+            req.extensions_mut().insert(token_id);
+        }
         serve(&self.routes, &self.config, req, caller).await
     }
 }

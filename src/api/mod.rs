@@ -22,6 +22,7 @@ use bytes::Bytes;
 use tracing::Instrument;
 
 use crate::scim::ScimError;
+use crate::store::change::{Actor, TokenId, with_actor};
 use crate::tenant::TenantId;
 use request::{NotScim, RequestId, ScimRequest};
 use response::ScimResponse;
@@ -82,6 +83,11 @@ pub async fn serve<R: Routes>(
     let started = Instant::now();
     let request_id = RequestId::of(&req);
     req.extensions_mut().insert(request_id.clone());
+    let actor = Actor {
+        request_id: Some(request_id.as_str().to_owned()),
+        token_id: req.extensions().get::<TokenId>().map(|t| t.0.clone()),
+        user_agent: request::user_agent(req.headers()),
+    };
     let span = tracing::info_span!(
         "request",
         request_id = %request_id,
@@ -102,7 +108,7 @@ pub async fn serve<R: Routes>(
                     Err(err) => Err(err),
                     // On the heap: route futures are large, and debug builds
                     // copy them across the stack frames of this one.
-                    Ok(()) => match Box::pin(routes.route(&req)).await {
+                    Ok(()) => match with_actor(actor, Box::pin(routes.route(&req))).await {
                         Some(answer) => answer,
                         None => Err(ScimError::not_found("no such endpoint")),
                     },

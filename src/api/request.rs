@@ -185,9 +185,33 @@ impl ScimRequest {
     }
 }
 
+/// Longest `User-Agent` kept with a write (it is stored with the item).
+const MAX_USER_AGENT_BYTES: usize = 256;
+
+/// The caller's `User-Agent` (visible ASCII only, as `to_str` accepts),
+/// cut to [`MAX_USER_AGENT_BYTES`].
+pub fn user_agent(headers: &http::HeaderMap) -> Option<String> {
+    let text = headers.get(http::header::USER_AGENT)?.to_str().ok()?;
+    Some(text[..text.len().min(MAX_USER_AGENT_BYTES)].to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn user_agent_is_kept_up_to_its_limit() {
+        let mut headers = http::HeaderMap::new();
+        assert_eq!(user_agent(&headers), None);
+        headers.insert(http::header::USER_AGENT, "Okta SCIM".parse().unwrap());
+        assert_eq!(user_agent(&headers).as_deref(), Some("Okta SCIM"));
+        let long = "a".repeat(1000);
+        headers.insert(http::header::USER_AGENT, long.parse().unwrap());
+        assert_eq!(user_agent(&headers).unwrap().len(), MAX_USER_AGENT_BYTES);
+        let opaque = http::HeaderValue::from_bytes("é".as_bytes()).unwrap();
+        headers.insert(http::header::USER_AGENT, opaque);
+        assert_eq!(user_agent(&headers), None);
+    }
 
     #[test]
     fn endpoint_table() {

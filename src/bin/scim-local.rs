@@ -1,8 +1,10 @@
 //! `scim-local`: every SCIM route in one process on 127.0.0.1, with the
 //! embedded store and a printed token — the first command a new user runs.
 
+use std::fs::OpenOptions;
 use std::io::IsTerminal;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::{Parser, ValueEnum};
@@ -13,10 +15,14 @@ use scim_serverless::auth::{
     MemoryTokenSource, SecretsManagerSource, TokenSet, TokenSource, TokenStore, Verifier,
 };
 use scim_serverless::config::Config;
+use scim_serverless::events::Change;
+use scim_serverless::events::sink::write_lines;
 use scim_serverless::runtime::all_routes;
+use scim_serverless::store::dynamo::stream::StreamReader;
 use scim_serverless::store::dynamo::table::create_table;
 use scim_serverless::store::{DynamoStore, MemoryStore};
 use scim_serverless::tenant::TenantId;
+use tokio::sync::mpsc::UnboundedSender;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum StoreKind {
@@ -67,6 +73,10 @@ struct Args {
     /// With --store dynamodb: create the table if it does not exist.
     #[arg(long, env = "SCIM_LOCAL_CREATE_TABLE")]
     create_table: bool,
+    /// Append every provisioning event as one JSON line to this file
+    /// (`/dev/stdout` to watch them).
+    #[arg(long, env = "SCIM_LOCAL_EVENTS")]
+    events: Option<PathBuf>,
     /// Where tokens are checked.
     #[arg(long, env = "SCIM_LOCAL_TOKENS", value_enum, default_value = "memory")]
     tokens: TokenKind,
@@ -111,6 +121,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     .await
                     .map_err(|e| format!("table {} is not reachable: {e}", config.table_name))?;
             }
+            if let Some(path) = &args.events {
+                let streams = aws_sdk_dynamodbstreams::Client::new(aws);
+                let reader = StreamReader::open(streams, &config.table_name).await?;
+                follow_stream(reader, event_sink(path)?);
+            }
             let store = DynamoStore::new(client, config.table_name.clone());
             launch(
                 args,
@@ -122,16 +137,44 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .await
         }
         _ => {
-            launch(
-                args,
-                tenant,
-                aws,
-                all_routes(MemoryStore::new(), &config),
-                &config,
-            )
-            .await
+            let store = match &args.events {
+                Some(path) => MemoryStore::with_feed(event_sink(path)?),
+                None => MemoryStore::new(),
+            };
+            launch(args, tenant, aws, all_routes(store, &config), &config).await
         }
     }
+}
+
+/// Opens `path` for appending and writes the events of the changes sent to
+/// the returned feed there, in the background.
+fn event_sink(path: &PathBuf) -> std::io::Result<UnboundedSender<Change>> {
+    let file = OpenOptions::new().create(true).append(true).open(path)?;
+    let (feed, changes) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        if let Err(e) = write_lines(changes, file).await {
+            tracing::error!(error = %e, "the event file can no longer be written");
+        }
+    });
+    Ok(feed)
+}
+
+/// Sends the changes the table's stream shows to `feed`, in the
+/// background; a record that does not decode is logged and skipped.
+fn follow_stream(mut reader: StreamReader, feed: UnboundedSender<Change>) {
+    tokio::spawn(async move {
+        let followed = reader
+            .follow(|change| match change {
+                Ok(change) => {
+                    let _ = feed.send(change);
+                }
+                Err(e) => tracing::error!(cause = %e, "a stream record could not be decoded"),
+            })
+            .await;
+        if let Err(e) = followed {
+            tracing::error!(cause = %e, "the table's stream can no longer be read");
+        }
+    });
 }
 
 /// Binds, prints the Tenant URL and token, and serves `routes` until Ctrl-C.

@@ -4,6 +4,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::change::{Change, Changed, current_actor};
 use super::{
     Census, Created, GroupCondition, Lookup, MEMBERS_PER_TRANSACTION, ManagerLink, Member, Page,
     Record, Store, StoreError, UniqueKey,
@@ -97,8 +100,8 @@ impl Tables {
         let k = key(tenant, ResourceKind::Group, group_id);
         match condition {
             GroupCondition::At(version) => check_version(self, &k, version),
-            GroupCondition::Exists if self.resources.contains_key(&k) => Ok(()),
-            GroupCondition::Exists => Err(StoreError::NotFound),
+            GroupCondition::Exists { .. } if self.resources.contains_key(&k) => Ok(()),
+            GroupCondition::Exists { .. } => Err(StoreError::NotFound),
         }
     }
 
@@ -118,7 +121,7 @@ impl Tables {
         }
         match condition {
             GroupCondition::At(version) => GroupCondition::At(version + 1),
-            GroupCondition::Exists => GroupCondition::Exists,
+            GroupCondition::Exists { seen } => GroupCondition::Exists { seen: seen + 1 },
         }
     }
 
@@ -136,11 +139,58 @@ impl Tables {
 #[derive(Debug, Clone, Default)]
 pub struct MemoryStore {
     tables: Arc<Mutex<Tables>>,
+    /// Where committed changes of users and groups go, in commit order.
+    feed: Option<UnboundedSender<Change>>,
 }
 
 impl MemoryStore {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A store that reports every committed change of a user or group to
+    /// `feed` (sent under the store's lock, so in commit order).
+    pub fn with_feed(feed: UnboundedSender<Change>) -> Self {
+        MemoryStore {
+            tables: Arc::default(),
+            feed: Some(feed),
+        }
+    }
+
+    fn report(&self, tenant: &TenantId, what: Changed) {
+        if let Some(feed) = &self.feed {
+            // A closed feed means nobody listens any more: nothing to do.
+            let _ = feed.send(Change {
+                tenant: tenant.clone(),
+                what,
+                actor: current_actor(),
+                committed_at: time::OffsetDateTime::now_utc(),
+            });
+        }
+    }
+
+    /// Reports the memberships one step began (`added`) or ended, at the
+    /// group's version after the step.
+    fn report_step(
+        &self,
+        t: &Tables,
+        tenant: &TenantId,
+        group_id: &str,
+        members: Vec<Member>,
+        added: bool,
+    ) {
+        let Some(group) = t.resources.get(&key(tenant, ResourceKind::Group, group_id)) else {
+            return;
+        };
+        for member in members {
+            let what = Changed::Membership {
+                group_id: group_id.to_owned(),
+                group_version: group.version,
+                member,
+                added,
+            };
+            self.report(tenant, what);
+        }
     }
 
     /// One lock for all data: every operation is a transaction.
@@ -244,6 +294,13 @@ impl Store for MemoryStore {
         t.count_pending(tenant, None, record.manager.as_ref());
         t.resources.insert(k, record.clone());
         t.count(tenant, record.kind, 1);
+        self.report(
+            tenant,
+            Changed::Resource {
+                old: None,
+                new: Some(Box::new(record.clone())),
+            },
+        );
         Ok(Created { reports_waiting })
     }
 
@@ -276,7 +333,14 @@ impl Store for MemoryStore {
         let mut next = next.clone();
         next.groups = previous.groups.clone();
         t.count_pending(tenant, previous.manager.as_ref(), next.manager.as_ref());
-        t.resources.insert(k, next);
+        let old = t.resources.insert(k, next.clone());
+        self.report(
+            tenant,
+            Changed::Resource {
+                old: old.map(Box::new),
+                new: Some(Box::new(next)),
+            },
+        );
         Ok(())
     }
 
@@ -284,6 +348,7 @@ impl Store for MemoryStore {
         let mut t = self.lock()?;
         let k = key(tenant, record.kind, &record.id);
         check_version(&t, &k, record.version)?;
+        let old = t.resources.get(&k).cloned();
         let this = Member::of(record);
         for group in &record.groups {
             t.link(tenant, group, &this, false);
@@ -305,6 +370,13 @@ impl Store for MemoryStore {
         t.count_pending(tenant, record.manager.as_ref(), None);
         t.resources.remove(&k);
         t.count(tenant, record.kind, -1);
+        self.report(
+            tenant,
+            Changed::Resource {
+                old: old.map(Box::new),
+                new: None,
+            },
+        );
         Ok(())
     }
 
@@ -452,10 +524,19 @@ impl Store for MemoryStore {
             {
                 return Err(StoreError::UnknownMember(missing.id.clone()));
             }
+            let added: Vec<Member> = chunk
+                .iter()
+                .filter(|m| {
+                    let edge = (tenant.clone(), group_id.to_owned(), m.id.clone());
+                    !t.edges.contains_key(&edge)
+                })
+                .cloned()
+                .collect();
             condition = t.step(tenant, group_id, condition);
             for member in chunk {
                 t.link(tenant, group_id, member, true);
             }
+            self.report_step(&t, tenant, group_id, added, true);
         }
         Ok(condition)
     }
@@ -484,6 +565,7 @@ impl Store for MemoryStore {
             for member in chunk {
                 t.link(tenant, group_id, member, false);
             }
+            self.report_step(&t, tenant, group_id, chunk.to_vec(), false);
         }
         Ok(condition)
     }

@@ -1,6 +1,7 @@
 //! Storage: the [`Store`] port and its adapters, `memory` (embedded) and
 //! `dynamo` (production). Both pass the contract suite in `tests/`.
 
+pub mod change;
 pub mod dynamo;
 pub mod memory;
 
@@ -306,9 +307,11 @@ pub enum GroupCondition {
     /// steps or derives them from the members it read.
     At(u64),
     /// Only that it exists: adding and removing given members commutes
-    /// with other writers, so concurrent requests of this kind never
-    /// conflict.
-    Exists,
+    /// with other writers, so such a step is retried on the group's
+    /// current version instead of failing. `seen` is the version the
+    /// request read, the first guess (each step records the group's exact
+    /// version after it on its membership edges).
+    Exists { seen: u64 },
 }
 
 /// The size of a tenant's list of one kind and which contents it has.

@@ -10,6 +10,7 @@ use super::keys::{
     self, GSI1_PK, GSI1_SK, GSI2_PK, GSI2_SK, GSI3_PK, GSI3_SK, PK, RESOURCE_SK, SK,
 };
 use crate::scim::schema::ResourceKind;
+use crate::store::change::{Actor, current_actor};
 use crate::store::{ManagerLink, Member, Record, StoreError, UniqueKey};
 use crate::tenant::TenantId;
 
@@ -29,6 +30,24 @@ pub(super) const ATTR_MODIFIED: &str = "mod";
 /// A membership edge's member kind and display name.
 const ATTR_MEMBER_KIND: &str = "mk";
 pub(super) const ATTR_DISPLAY: &str = "disp";
+/// Who made the last write of a user, group or edge item (map: `rid`
+/// request id, `tid` token id, `ua` User-Agent), for its change event.
+pub(super) const ATTR_WRITER: &str = "by";
+/// On a resource being deleted: the groups whose memberships its deletion
+/// already ended (string set), so the deletion's old image still names
+/// every group it was in while `grp` stays true to its edges.
+pub(super) const ATTR_LEFT: &str = "left";
+/// On an edge: the group's version after the membership step that wrote it.
+pub(super) const ATTR_GROUP_VERSION: &str = "gv";
+/// On an edge: `true` once the membership ended (a tombstone, so the
+/// stream shows the removal as a change of the edge).
+pub(super) const ATTR_GONE: &str = "gone";
+/// On a tombstone: when DynamoDB may delete it (epoch seconds, the
+/// table's TTL attribute).
+pub(super) const ATTR_TTL: &str = super::table::TTL_ATTRIBUTE;
+/// How long a tombstone stays: longer than any stream consumer lags
+/// (records live 24 hours).
+const TOMBSTONE_SECONDS: i64 = 2 * 24 * 3600;
 
 pub(super) type Item = HashMap<String, AttributeValue>;
 
@@ -79,6 +98,7 @@ pub(super) fn resource_item(tenant: &TenantId, record: &Record) -> Result<Item, 
     item.insert(ATTR_KIND.into(), s(record.kind.name()));
     item.insert(ATTR_VERSION.into(), n(record.version));
     item.insert(ATTR_DOC.into(), s(doc));
+    item.insert(ATTR_WRITER.into(), writer_value(&current_actor()));
     if !record.groups.is_empty() {
         item.insert(
             ATTR_GROUPS.into(),
@@ -152,15 +172,85 @@ pub(super) fn edge_key(tenant: &TenantId, group_id: &str, member_id: &str) -> It
 }
 
 /// The membership edge of `member` in group `group_id`, with its copies of
-/// the member's kind and display name.
-pub(super) fn edge_item(tenant: &TenantId, group_id: &str, member: &Member) -> Item {
+/// the member's kind and display name, the group's version after the step
+/// (`group_version`) and its writer.
+pub(super) fn edge_item(
+    tenant: &TenantId,
+    group_id: &str,
+    member: &Member,
+    group_version: u64,
+) -> Item {
     let mut item = edge_key(tenant, group_id, &member.id);
     item.insert(ATTR_ID.into(), s(&member.id));
     item.insert(ATTR_MEMBER_KIND.into(), s(member.kind.name()));
     if let Some(display) = &member.display {
         item.insert(ATTR_DISPLAY.into(), s(display));
     }
+    item.insert(ATTR_GROUP_VERSION.into(), n(group_version));
+    item.insert(ATTR_WRITER.into(), writer_value(&current_actor()));
     item
+}
+
+/// The tombstone of an ended membership: the edge marked `gone`, expiring
+/// after [`TOMBSTONE_SECONDS`].
+pub(super) fn tombstone_item(
+    tenant: &TenantId,
+    group_id: &str,
+    member: &Member,
+    group_version: u64,
+) -> Item {
+    let mut item = edge_item(tenant, group_id, member, group_version);
+    item.insert(ATTR_GONE.into(), AttributeValue::Bool(true));
+    let expires = time::OffsetDateTime::now_utc().unix_timestamp() + TOMBSTONE_SECONDS;
+    item.insert(ATTR_TTL.into(), n(expires));
+    item
+}
+
+/// Whether an edge item is a tombstone.
+pub(super) fn is_gone(item: &Item) -> bool {
+    matches!(item.get(ATTR_GONE), Some(AttributeValue::Bool(true)))
+}
+
+/// The groups a deleted resource was in: its `grp` and the groups its
+/// deletion had already taken out of it (`left`).
+pub(super) fn groups_at_deletion(item: &Item) -> Vec<String> {
+    let mut groups: Vec<String> = [ATTR_GROUPS, ATTR_LEFT]
+        .iter()
+        .filter_map(|name| item.get(*name).and_then(|v| v.as_ss().ok()))
+        .flatten()
+        .cloned()
+        .collect();
+    groups.sort();
+    groups.dedup();
+    groups
+}
+
+/// The writer map of an item.
+pub(super) fn writer_value(actor: &Actor) -> AttributeValue {
+    let fields = [
+        ("rid", &actor.request_id),
+        ("tid", &actor.token_id),
+        ("ua", &actor.user_agent),
+    ];
+    AttributeValue::M(
+        fields
+            .into_iter()
+            .filter_map(|(k, v)| v.as_ref().map(|v| (k.to_owned(), s(v))))
+            .collect(),
+    )
+}
+
+/// The writer an item records; empty when it records none.
+pub(super) fn decode_writer(item: &Item) -> Actor {
+    let Some(AttributeValue::M(m)) = item.get(ATTR_WRITER) else {
+        return Actor::default();
+    };
+    let field = |k: &str| m.get(k).and_then(|v| v.as_s().ok()).cloned();
+    Actor {
+        request_id: field("rid"),
+        token_id: field("tid"),
+        user_agent: field("ua"),
+    }
 }
 
 pub(super) fn decode(item: &Item, kind: ResourceKind) -> Result<Record, StoreError> {

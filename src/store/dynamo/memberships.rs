@@ -1,19 +1,35 @@
 //! Memberships: edges in the group's partition and the members' group
 //! lists, changed together in steps of [`MEMBERS_PER_TRANSACTION`].
 
-use super::codec::{self, ATTR_DISPLAY, Item, decode_member, s};
+use super::codec::{self, ATTR_DISPLAY, ATTR_WRITER, Item, decode_member, s};
 use super::keys::{self, PK, SK};
 use super::transaction::{GroupListChange, Role, Transaction};
 use super::{DynamoStore, sdk_failure};
 use crate::scim::schema::ResourceKind;
+use crate::store::Store;
+use crate::store::change::current_actor;
 use crate::store::{GroupCondition, MEMBERS_PER_TRANSACTION, Member, Record, StoreError};
 use crate::tenant::TenantId;
 
+/// Attempts of a commuting membership step whose group another writer
+/// moved to a new version in between.
+const STEP_ATTEMPTS: u32 = 10;
+
+/// One page of a group's edges.
+pub(super) struct EdgePage {
+    /// Live memberships.
+    pub(super) live: Vec<Member>,
+    /// Ids of members whose edges are tombstones.
+    pub(super) gone: Vec<String>,
+    pub(super) next: Option<Item>,
+}
+
 impl DynamoStore {
     /// Adds (`add`) or ends the memberships of `members` in a group, in
-    /// steps of [`MEMBERS_PER_TRANSACTION`]: each step writes the edges,
-    /// the members' group lists and a new group version atomically,
-    /// conditional on `condition` as the step before left it.
+    /// steps of [`MEMBERS_PER_TRANSACTION`]: each step writes the edges
+    /// (an ended one as a tombstone), the members' group lists and the
+    /// group's next version atomically, conditional on `condition` as the
+    /// step before left it.
     pub(super) async fn write_memberships(
         &self,
         tenant: &TenantId,
@@ -24,45 +40,72 @@ impl DynamoStore {
     ) -> Result<GroupCondition, StoreError> {
         let now = crate::scim::resource::now();
         for chunk in members.chunks(MEMBERS_PER_TRANSACTION) {
-            let mut tx = Transaction::new(&self.table);
-            match condition {
-                GroupCondition::At(version) => {
-                    tx.next_group_version(tenant, group_id, version, &now)?;
-                    condition = GroupCondition::At(version + 1);
-                }
-                GroupCondition::Exists => tx.touch(
-                    Role::Group,
-                    tenant,
-                    ResourceKind::Group,
-                    group_id,
-                    GroupListChange::None,
-                    &now,
-                )?,
-            }
-            for m in chunk {
-                let change = if add {
-                    tx.put_edge(tenant, group_id, m)?;
-                    GroupListChange::Add(group_id)
-                } else {
-                    tx.delete_edge(tenant, group_id, &m.id)?;
-                    GroupListChange::Remove(group_id)
-                };
-                let role = Role::MemberGroups(m.id.clone());
-                tx.touch(role, tenant, m.kind, &m.id, change, &now)?;
-            }
-            self.commit(&tx).await?;
+            condition = self
+                .write_step(tenant, group_id, condition, chunk, add, &now)
+                .await?;
         }
         Ok(condition)
     }
 
-    /// One page of a group's edges (at most `limit`), after `start`.
+    /// One step. Every edge it writes records the group's version after
+    /// it; a commuting step ([`GroupCondition::Exists`]) that finds the
+    /// group at another version re-reads it and tries again.
+    async fn write_step(
+        &self,
+        tenant: &TenantId,
+        group_id: &str,
+        condition: GroupCondition,
+        chunk: &[Member],
+        add: bool,
+        now: &str,
+    ) -> Result<GroupCondition, StoreError> {
+        let mut version = match condition {
+            GroupCondition::At(v) | GroupCondition::Exists { seen: v } => v,
+        };
+        for attempt in 0..STEP_ATTEMPTS {
+            let mut tx = Transaction::new(&self.table);
+            tx.next_group_version(tenant, group_id, version, now)?;
+            for m in chunk {
+                let change = if add {
+                    tx.put_edge(tenant, group_id, m, version + 1)?;
+                    GroupListChange::Add(group_id)
+                } else {
+                    tx.tombstone_edge(tenant, group_id, m, version + 1)?;
+                    GroupListChange::Remove(group_id)
+                };
+                let role = Role::MemberGroups(m.id.clone());
+                tx.touch(role, tenant, m.kind, &m.id, change, now)?;
+            }
+            match (self.commit(&tx).await, condition) {
+                (Ok(()), GroupCondition::At(_)) => return Ok(GroupCondition::At(version + 1)),
+                (Ok(()), GroupCondition::Exists { .. }) => {
+                    return Ok(GroupCondition::Exists { seen: version + 1 });
+                }
+                (Err(StoreError::VersionMismatch), GroupCondition::Exists { .. }) => {
+                    let jitter = u64::from(uuid::Uuid::new_v4().as_bytes()[0]) % 10;
+                    let pause = (5u64 << attempt.min(5)) + jitter;
+                    tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+                    version = self
+                        .get(tenant, ResourceKind::Group, group_id)
+                        .await?
+                        .ok_or(StoreError::NotFound)?
+                        .version;
+                }
+                (Err(e), _) => return Err(e),
+            }
+        }
+        Err(StoreError::VersionMismatch)
+    }
+
+    /// One page of a group's edges (at most `limit` items, live or not),
+    /// after `start`.
     pub(super) async fn edge_page(
         &self,
         tenant: &TenantId,
         group_id: &str,
         start: Option<Item>,
         limit: Option<i32>,
-    ) -> Result<(Vec<Member>, Option<Item>), StoreError> {
+    ) -> Result<EdgePage, StoreError> {
         let page = self
             .client
             .query()
@@ -81,18 +124,28 @@ impl DynamoStore {
             .send()
             .await
             .map_err(|e| sdk_failure("Query", &e))?;
-        let members = page
-            .items()
-            .iter()
-            .map(decode_member)
-            .collect::<Result<_, _>>()?;
-        Ok((members, page.last_evaluated_key().cloned()))
+        let mut edges = EdgePage {
+            live: Vec::new(),
+            gone: Vec::new(),
+            next: page.last_evaluated_key().cloned(),
+        };
+        for item in page.items() {
+            let member = decode_member(item)?;
+            if codec::is_gone(item) {
+                edges.gone.push(member.id);
+            } else {
+                edges.live.push(member);
+            }
+        }
+        Ok(edges)
     }
 
     /// Ends every membership `record` takes part in, in steps conditional on
-    /// its version: as a member of its groups (each step also takes the
-    /// groups out of its own list and moves its version on), and (a group)
-    /// its members'. Returns the version the resource has after the steps.
+    /// its version: as a member of its groups (each step also moves them
+    /// from its own list to its `left` list and moves its version on), and
+    /// (a group) its members'. The edges are deleted, not left as tombstones: the
+    /// deletion is the one event. Returns the version the resource has
+    /// after the steps.
     pub(super) async fn unlink_all(
         &self,
         tenant: &TenantId,
@@ -120,22 +173,33 @@ impl DynamoStore {
         if record.kind != ResourceKind::Group {
             return Ok(version);
         }
+        // Pages of edges, live ones and tombstones alike (a tombstone names
+        // a former member: it goes with its group). A membership added
+        // meanwhile moves the group's version on and fails the next step.
+        let limit = i32::try_from(MEMBERS_PER_TRANSACTION).unwrap_or(1);
+        let mut start = None;
         loop {
-            let limit = i32::try_from(MEMBERS_PER_TRANSACTION).unwrap_or(1);
-            let (members, _) = self
-                .edge_page(tenant, &record.id, None, Some(limit))
+            let edges = self
+                .edge_page(tenant, &record.id, start, Some(limit))
                 .await?;
-            if members.is_empty() {
+            if edges.live.is_empty() && edges.gone.is_empty() {
                 return Ok(version);
             }
             let mut tx = Transaction::new(&self.table);
             tx.at_version(tenant, record, version)?;
-            for m in &members {
+            for id in &edges.gone {
+                tx.delete_edge(tenant, &record.id, id)?;
+            }
+            for m in &edges.live {
                 tx.delete_edge(tenant, &record.id, &m.id)?;
                 let change = GroupListChange::Remove(&record.id);
                 tx.touch(Role::Linked, tenant, m.kind, &m.id, change, &now)?;
             }
             self.commit(&tx).await?;
+            if edges.next.is_none() {
+                return Ok(version);
+            }
+            start = edges.next;
         }
     }
 
@@ -150,7 +214,11 @@ impl DynamoStore {
         let mut bytes = 0usize;
         let mut start = None;
         loop {
-            let (members, next) = self.edge_page(tenant, group_id, start, None).await?;
+            let EdgePage {
+                live: members,
+                next,
+                ..
+            } = self.edge_page(tenant, group_id, start, None).await?;
             bytes += members
                 .iter()
                 .map(crate::store::memory::member_bytes)
@@ -188,6 +256,7 @@ impl DynamoStore {
             .get_items(keys)
             .await?
             .iter()
+            .filter(|item| !codec::is_gone(item))
             .map(decode_member)
             .collect::<Result<_, _>>()?;
         current.sort_by(|a, b| a.id.cmp(&b.id));
@@ -211,13 +280,14 @@ impl DynamoStore {
                 .condition_expression("attribute_exists(pk)");
             let update = match &member.display {
                 Some(d) => update
-                    .update_expression("SET #d = :d")
-                    .expression_attribute_names("#d", ATTR_DISPLAY)
+                    .update_expression("SET #d = :d, #by = :by")
                     .expression_attribute_values(":d", s(d)),
-                None => update
-                    .update_expression("REMOVE #d")
-                    .expression_attribute_names("#d", ATTR_DISPLAY),
+                None => update.update_expression("SET #by = :by REMOVE #d"),
             };
+            let update = update
+                .expression_attribute_names("#d", ATTR_DISPLAY)
+                .expression_attribute_names("#by", ATTR_WRITER)
+                .expression_attribute_values(":by", codec::writer_value(&current_actor()));
             match update.send().await {
                 Ok(_) => {}
                 Err(e)

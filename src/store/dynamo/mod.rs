@@ -3,7 +3,8 @@
 //!
 //! `codec` lays records out as items, `transaction` builds transactions
 //! whose items carry their role, `memberships` and `purge` hold those
-//! operations, `store` implements the [`Store`](super::Store) port.
+//! operations, `store` implements the [`Store`](super::Store) port;
+//! `stream` decodes the table's stream records into committed changes.
 
 mod codec;
 pub mod keys;
@@ -11,6 +12,7 @@ mod memberships;
 mod purge;
 mod reads;
 mod store;
+pub mod stream;
 pub mod table;
 mod transaction;
 

@@ -6,7 +6,8 @@ use std::time::Duration;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, TableStatus,
+    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType, TableStatus,
+    TimeToLiveSpecification,
 };
 
 use crate::store::StoreError;
@@ -27,6 +28,14 @@ pub const INDEXES: [(&str, KeyPair); 3] = [
     ("gsi3", ("gsi3pk", "gsi3sk")),
 ];
 
+/// The attribute DynamoDB's TTL reads (epoch seconds): membership
+/// tombstones expire by it.
+pub const TTL_ATTRIBUTE: &str = "ttl";
+
+/// The table's stream: old and new images, what the `events` function
+/// derives events from.
+pub const STREAM_VIEW: &str = "NEW_AND_OLD_IMAGES";
+
 fn key_schema((hash, range): KeyPair) -> Result<Vec<KeySchemaElement>, StoreError> {
     let element = |name: &str, ty| {
         KeySchemaElement::builder()
@@ -41,8 +50,9 @@ fn key_schema((hash, range): KeyPair) -> Result<Vec<KeySchemaElement>, StoreErro
     ])
 }
 
-/// Creates the table (on-demand, with its indexes) and waits until it is
-/// active. An existing table is left as it is.
+/// Creates the table (on-demand, with its indexes, its stream and TTL on
+/// [`TTL_ATTRIBUTE`]) and waits until it is active. An existing table is
+/// left as it is.
 pub async fn create_table(client: &Client, name: &str) -> Result<(), StoreError> {
     let mut attributes = vec![TABLE_KEY.0, TABLE_KEY.1];
     for (_, (h, r)) in INDEXES {
@@ -52,7 +62,14 @@ pub async fn create_table(client: &Client, name: &str) -> Result<(), StoreError>
         .create_table()
         .table_name(name)
         .billing_mode(BillingMode::PayPerRequest)
-        .set_key_schema(Some(key_schema(TABLE_KEY)?));
+        .set_key_schema(Some(key_schema(TABLE_KEY)?))
+        .stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::from(STREAM_VIEW))
+                .build()
+                .map_err(|e| StoreError::Unavailable(e.to_string()))?,
+        );
     for a in attributes {
         request = request.attribute_definitions(
             AttributeDefinition::builder()
@@ -81,9 +98,30 @@ pub async fn create_table(client: &Client, name: &str) -> Result<(), StoreError>
         Err(err)
             if err
                 .as_service_error()
-                .is_some_and(|e| e.is_resource_in_use_exception()) => {}
+                .is_some_and(|e| e.is_resource_in_use_exception()) =>
+        {
+            return wait_active(client, name).await;
+        }
         Err(err) => return Err(super::sdk_failure("CreateTable", &err)),
     }
+    wait_active(client, name).await?;
+    client
+        .update_time_to_live()
+        .table_name(name)
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder()
+                .enabled(true)
+                .attribute_name(TTL_ATTRIBUTE)
+                .build()
+                .map_err(|e| StoreError::Unavailable(e.to_string()))?,
+        )
+        .send()
+        .await
+        .map_err(|e| super::sdk_failure("UpdateTimeToLive", &e))?;
+    Ok(())
+}
+
+async fn wait_active(client: &Client, name: &str) -> Result<(), StoreError> {
     for _ in 0..120 {
         let described = client
             .describe_table()

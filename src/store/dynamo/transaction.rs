@@ -4,16 +4,18 @@
 
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    ConditionCheck, Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+    AttributeValue, ConditionCheck, Delete, Put, ReturnValuesOnConditionCheckFailure,
+    TransactWriteItem, Update,
 };
 
 use super::codec::{
-    self, ATTR_COUNT, ATTR_GENERATION, ATTR_GROUPS, ATTR_ID, ATTR_MODIFIED, ATTR_VERSION, Item, n,
-    s,
+    self, ATTR_COUNT, ATTR_GENERATION, ATTR_GROUPS, ATTR_ID, ATTR_LEFT, ATTR_MODIFIED,
+    ATTR_VERSION, ATTR_WRITER, Item, n, s,
 };
 use super::keys::{self, GSI1_PK, GSI1_SK, PENDING_SK};
 use super::{DynamoStore, build_err, sdk_failure};
 use crate::scim::schema::ResourceKind;
+use crate::store::change::current_actor;
 use crate::store::{ManagerLink, Member, Record, StoreError, UniqueKey};
 use crate::tenant::TenantId;
 
@@ -41,8 +43,6 @@ pub(super) enum Role {
     NoneWaiting,
     /// A membership edge (unconditional).
     Edge,
-    /// The group of a membership step: it must exist.
-    Group,
     /// A member's group list and version in a membership step: the member
     /// must exist.
     MemberGroups(String),
@@ -71,7 +71,7 @@ impl Role {
         Failure::Store(match self {
             Role::NewResource => StoreError::Conflict(None),
             Role::Resource if existed => StoreError::VersionMismatch,
-            Role::Resource | Role::Group => StoreError::NotFound,
+            Role::Resource => StoreError::NotFound,
             Role::NewMarker(k) => StoreError::Conflict(Some(k.clone())),
             Role::OldMarker | Role::Linked => StoreError::VersionMismatch,
             Role::MemberGroups(id) => StoreError::UnknownMember(id.clone()),
@@ -202,10 +202,12 @@ impl<'t> Transaction<'t> {
         Ok(())
     }
 
-    /// Takes `groups` out of the group list of `record`, at `version`, and
-    /// gives it the next version: the member's side of ending those
-    /// memberships, so a delete cut short leaves no group listed without
-    /// its edge (and a stale replace cannot write the old list back).
+    /// Takes `groups` out of the group list of `record`, at `version`, into
+    /// its `left` list, and gives it the next version: the member's side of
+    /// ending those memberships before its deletion. `grp` stays true to
+    /// the edges (a delete cut short leaves no group listed without its
+    /// edge; a stale replace cannot write the old list back), and the
+    /// deletion's stream image still names every group (`user.deleted`).
     pub(super) fn leave_groups(
         &mut self,
         tenant: &TenantId,
@@ -217,15 +219,15 @@ impl<'t> Transaction<'t> {
         let update = Update::builder()
             .table_name(self.table)
             .set_key(Some(codec::resource_key(tenant, record.kind, &record.id)))
-            .update_expression("DELETE #g :g ADD #v :one SET #m = :now")
+            .update_expression("DELETE #g :g ADD #l :g, #v :one SET #m = :now, #by = :by")
             .condition_expression("#v = :v")
             .expression_attribute_names("#g", ATTR_GROUPS)
+            .expression_attribute_names("#l", ATTR_LEFT)
             .expression_attribute_names("#v", ATTR_VERSION)
             .expression_attribute_names("#m", ATTR_MODIFIED)
-            .expression_attribute_values(
-                ":g",
-                aws_sdk_dynamodb::types::AttributeValue::Ss(groups.to_vec()),
-            )
+            .expression_attribute_names("#by", ATTR_WRITER)
+            .expression_attribute_values(":g", AttributeValue::Ss(groups.to_vec()))
+            .expression_attribute_values(":by", codec::writer_value(&current_actor()))
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":v", n(version))
             .expression_attribute_values(":now", s(now))
@@ -420,9 +422,11 @@ impl<'t> Transaction<'t> {
         now: &str,
     ) -> Result<(), StoreError> {
         let (expression, group) = match groups {
-            GroupListChange::None => ("ADD #v :one SET #m = :now", None),
-            GroupListChange::Add(g) => ("ADD #g :g, #v :one SET #m = :now", Some(g)),
-            GroupListChange::Remove(g) => ("DELETE #g :g ADD #v :one SET #m = :now", Some(g)),
+            GroupListChange::None => ("ADD #v :one SET #m = :now, #by = :by", None),
+            GroupListChange::Add(g) => ("ADD #g :g, #v :one SET #m = :now, #by = :by", Some(g)),
+            GroupListChange::Remove(g) => {
+                ("DELETE #g :g ADD #v :one SET #m = :now, #by = :by", Some(g))
+            }
         };
         let mut update = Update::builder()
             .table_name(self.table)
@@ -431,15 +435,14 @@ impl<'t> Transaction<'t> {
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_names("#v", ATTR_VERSION)
             .expression_attribute_names("#m", ATTR_MODIFIED)
+            .expression_attribute_names("#by", ATTR_WRITER)
             .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":now", s(now));
+            .expression_attribute_values(":now", s(now))
+            .expression_attribute_values(":by", codec::writer_value(&current_actor()));
         if let Some(g) = group {
             update = update
                 .expression_attribute_names("#g", ATTR_GROUPS)
-                .expression_attribute_values(
-                    ":g",
-                    aws_sdk_dynamodb::types::AttributeValue::Ss(vec![g.to_owned()]),
-                );
+                .expression_attribute_values(":g", AttributeValue::Ss(vec![g.to_owned()]));
         }
         self.items.push((
             role,
@@ -466,10 +469,12 @@ impl<'t> Transaction<'t> {
                 ResourceKind::Group,
                 group_id,
             )))
-            .update_expression("SET #v = :next, #m = :now")
+            .update_expression("SET #v = :next, #m = :now, #by = :by")
             .condition_expression("#v = :v")
             .expression_attribute_names("#v", ATTR_VERSION)
             .expression_attribute_names("#m", ATTR_MODIFIED)
+            .expression_attribute_names("#by", ATTR_WRITER)
+            .expression_attribute_values(":by", codec::writer_value(&current_actor()))
             .expression_attribute_values(":v", n(version))
             .expression_attribute_values(":next", n(version + 1))
             .expression_attribute_values(":now", s(now))
@@ -483,14 +488,31 @@ impl<'t> Transaction<'t> {
         Ok(())
     }
 
+    /// A live membership edge, written by the step that leaves the group
+    /// at `group_version`.
     pub(super) fn put_edge(
         &mut self,
         tenant: &TenantId,
         group_id: &str,
         member: &Member,
+        group_version: u64,
     ) -> Result<(), StoreError> {
-        let put = Put::builder().set_item(Some(codec::edge_item(tenant, group_id, member)));
-        self.push_put(Role::Edge, put)
+        let item = codec::edge_item(tenant, group_id, member, group_version);
+        self.push_put(Role::Edge, Put::builder().set_item(Some(item)))
+    }
+
+    /// Ends a membership by a membership write: the edge becomes a
+    /// tombstone (its stream record is the removal's event; a delete is
+    /// left to cascades, which emit none).
+    pub(super) fn tombstone_edge(
+        &mut self,
+        tenant: &TenantId,
+        group_id: &str,
+        member: &Member,
+        group_version: u64,
+    ) -> Result<(), StoreError> {
+        let item = codec::tombstone_item(tenant, group_id, member, group_version);
+        self.push_put(Role::Edge, Put::builder().set_item(Some(item)))
     }
 
     pub(super) fn delete_edge(

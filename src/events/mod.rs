@@ -1,0 +1,21 @@
+//! Provisioning events: what a committed change of a stored item means to
+//! the vendor's application (`user.deactivated`, `group.member_added`, ...).
+//!
+//! The core is pure: a store adapter decodes a committed change (the memory
+//! store's, or a stream record of the table) into a [`Change`]; [`derive`]
+//! turns it into an [`Event`]; `batch` lays events out as EventBridge
+//! entries. `publish` is the AWS side (the `events` function's handler),
+//! `sink` the local one (`scim-local --events`). Both use the same code up
+//! to the entry, so both publish the same events.
+
+pub mod batch;
+mod derive;
+mod detail;
+mod paths;
+pub mod publish;
+pub mod sink;
+
+pub use derive::derive;
+pub use detail::{Detail, Event, EventType, MemberRef, SOURCE};
+
+pub use crate::store::change::{Actor, Change, Changed};
