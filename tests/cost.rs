@@ -12,7 +12,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use common::cost::{
-    Cost, CostMeter, READ_UNIT, WRITE_UNIT, item_size, metered_dynamo_store, number_size, units,
+    Cost, CostMeter, Index, Layout, READ_UNIT, WRITE_UNIT, item_size, metered_dynamo_store,
+    number_size, units,
 };
 use common::http_api::{Api, api};
 use scim_serverless::api::Routes;
@@ -205,6 +206,66 @@ fn the_meter_sizes_items_by_the_documented_rules() {
         1.0,
         "a read that finds nothing costs the minimum"
     );
+}
+
+#[test]
+fn the_meter_prices_index_entries_by_key_and_projection() {
+    let layout = Layout {
+        table: "t".into(),
+        key: ["pk".into(), "sk".into()],
+        indexes: vec![
+            Index {
+                name: "all".into(),
+                keys: ["a".into(), "b".into()],
+                projected: None,
+            },
+            Index {
+                name: "keys".into(),
+                keys: ["c".into(), "d".into()],
+                projected: Some(Default::default()),
+            },
+        ],
+    };
+    let item = |pairs: &[(&str, String)]| -> HashMap<String, AttributeValue> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), AttributeValue::S(v.clone())))
+            .collect()
+    };
+    let big = "x".repeat(1500);
+    let keyed = |a: &str, doc: &str| {
+        item(&[
+            ("pk", "p".into()),
+            ("sk", "s".into()),
+            ("a", a.into()),
+            ("b", "1".into()),
+            ("c", "k".into()),
+            ("d", "1".into()),
+            ("doc", doc.into()),
+        ])
+    };
+    // A new item: one entry in each index; the ALL copy is 2 KB.
+    assert_eq!(
+        layout.index_writes(None, Some(&keyed("a", &big))),
+        2.0 + 1.0
+    );
+    // A changed document: only the ALL index projects it.
+    let changed = format!("{big}!");
+    assert_eq!(
+        layout.index_writes(Some(&keyed("a", &big)), Some(&keyed("a", &changed))),
+        2.0
+    );
+    // Nothing changed: no index write.
+    let same = keyed("a", &big);
+    assert_eq!(layout.index_writes(Some(&same), Some(&same)), 0.0);
+    // A moved index key: delete and put.
+    assert_eq!(
+        layout.index_writes(Some(&keyed("a", "")), Some(&keyed("z", ""))),
+        2.0
+    );
+    // An item without an index's keys is not in it.
+    let plain = item(&[("pk", "p".into()), ("sk", "s".into()), ("doc", big)]);
+    assert_eq!(layout.index_writes(None, Some(&plain)), 0.0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -100,18 +100,18 @@ impl Cost {
 
 /// A global secondary index as the meter prices it.
 #[derive(Debug, Clone)]
-struct Index {
-    name: String,
-    keys: [String; 2],
+pub struct Index {
+    pub name: String,
+    pub keys: [String; 2],
     /// `None`: every attribute; otherwise the projected non-key attributes.
-    projected: Option<BTreeSet<String>>,
+    pub projected: Option<BTreeSet<String>>,
 }
 
 #[derive(Debug)]
-struct Layout {
-    table: String,
-    key: [String; 2],
-    indexes: Vec<Index>,
+pub struct Layout {
+    pub table: String,
+    pub key: [String; 2],
+    pub indexes: Vec<Index>,
 }
 
 /// The meter: install it on a client with [`metered_dynamo_store`], read
@@ -239,7 +239,7 @@ impl Layout {
     }
 
     /// Index write units of one item going from `old` to `new`.
-    fn index_writes(&self, old: Option<&Item>, new: Option<&Item>) -> f64 {
+    pub fn index_writes(&self, old: Option<&Item>, new: Option<&Item>) -> f64 {
         let mut total = 0.0;
         for index in &self.indexes {
             let before = old.and_then(|i| self.entry(index, i));
