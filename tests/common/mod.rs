@@ -41,6 +41,7 @@ pub async fn dynamo_store() -> Option<DynamoStore> {
     Some(DynamoStore::new(client, TEST_TABLE))
 }
 
+pub mod cost;
 pub mod http_api;
 pub mod runtime_api;
 
