@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use runtime_api::{Function, Outcome, RuntimeApi};
 
 const TABLE: &str = "scim-cold-start";
+const BUS: &str = "scim-cold-start";
 
 /// Variables a function needs beyond the Lambda ones.
 type Env = &'static [(&'static str, &'static str)];
@@ -54,6 +55,12 @@ const FUNCTIONS: &[(&str, &str, &str, Env)] = &[
         "AuthorizerFunction",
         "authorizer-request.json",
         &[("SCIM_SECRET_NAME_PATTERN", "scim-cold-start/{tenant}")],
+    ),
+    (
+        "events",
+        "EventsFunction",
+        "dynamodb-user-deactivated.json",
+        &[("SCIM_EVENT_BUS_NAME", BUS)],
     ),
 ];
 
@@ -97,6 +104,12 @@ async fn main() {
     scim_serverless::store::dynamo::table::create_table(&client, TABLE)
         .await
         .expect("DynamoDB Local (run through benches/cold_start.sh)");
+    aws_sdk_eventbridge::Client::new(&aws)
+        .create_event_bus()
+        .name(BUS)
+        .send()
+        .await
+        .expect("EventBridge on moto (run through benches/cold_start.sh)");
 
     println!(
         "| function | binary | init (median of {rounds}) | first invocation | warm invocation (median of {WARM_INVOCATIONS}) |"
