@@ -7,9 +7,9 @@
 #
 #   bash tests/sam-build.sh
 #
-# A release build with fat LTO of seven binaries: reported at about 12 minutes on
-# an idle 2-core machine from a cold cargo cache (30 measured with other builds
-# sharing the cores); not part of tests/run.sh for that reason, CI runs it after it
+# A release build with fat LTO of seven binaries: 460 s on an idle 2-core machine
+# from a cold release cache (30 minutes measured with other builds sharing the
+# cores); not part of tests/run.sh for that reason, CI runs it after it
 # (.ci/run). At the end it prints the cold-start table of the artifacts
 # (examples/cold_start.rs). It installs what it needs into the
 # same cache as tests/run.sh: the SAM CLI venv and a venv with cargo-lambda
