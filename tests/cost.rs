@@ -12,11 +12,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use common::cost::{
-    Cost, CostMeter, Index, Layout, READ_UNIT, WRITE_UNIT, item_size, metered_dynamo_store,
-    number_size, units,
+    Cost, Index, Layout, READ_UNIT, WRITE_UNIT, item_size, metered_dynamo_store, number_size, units,
 };
-use common::http_api::{Api, api};
-use scim_serverless::api::Routes;
+use common::http_api::api;
 use serde_json::{Value, json};
 
 const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
@@ -140,19 +138,6 @@ impl Samples {
             (a.0.max(x.0), a.1.max(x.1), a.2.max(x.2))
         })
     }
-}
-
-async fn measured<R: Routes>(
-    api: &Api<R>,
-    meter: &CostMeter,
-    method: &str,
-    path: &str,
-    body: Option<Value>,
-    want: u16,
-) -> (Value, Cost) {
-    meter.take();
-    let reply = api.call(method, path, body).await.expect(want);
-    (reply.body, meter.take())
 }
 
 /// A user as Entra creates it: core and enterprise attributes, a work email,
@@ -280,13 +265,13 @@ async fn an_entra_sync_stays_within_the_cost_budget() {
     for n in 0..USERS {
         let user_name = format!("user{n:05}@contoso.example");
         let filter = format!("/Users?filter=userName eq \"{user_name}\"");
-        let (found, cost) = measured(&api, &meter, "GET", &filter, None, 200).await;
+        let (found, cost) = meter.request(&api, "GET", &filter, None, 200).await;
         assert_eq!(found["totalResults"], 0);
         samples.record(Op::MatchGet, &cost, 1);
 
         let manager = (n >= TOP_MANAGERS).then(|| users[n / 8].clone());
         let body = entra_user(n, manager.as_deref());
-        let (created, cost) = measured(&api, &meter, "POST", "/Users", Some(body), 201).await;
+        let (created, cost) = meter.request(&api, "POST", "/Users", Some(body), 201).await;
         if let Some(manager) = manager {
             assert_eq!(created[ENTERPRISE]["manager"]["value"], manager.as_str());
             samples.record(Op::CreateWithManager, &cost, 1);
@@ -301,15 +286,9 @@ async fn an_entra_sync_stays_within_the_cost_budget() {
             {"op": "Replace", "path": "title", "value": "Staff Engineer"},
             {"op": "Replace", "path": format!("{ENTERPRISE}:department"), "value": "Platform"},
         ]});
-        let (_, cost) = measured(
-            &api,
-            &meter,
-            "PATCH",
-            &format!("/Users/{id}"),
-            Some(patch),
-            200,
-        )
-        .await;
+        let (_, cost) = meter
+            .request(&api, "PATCH", &format!("/Users/{id}"), Some(patch), 200)
+            .await;
         samples.record(Op::TwoAttributePatch, &cost, 1);
     }
 
@@ -327,8 +306,9 @@ async fn an_entra_sync_stays_within_the_cost_budget() {
             .collect();
         for batch in members.chunks(MEMBERS_PER_PATCH) {
             let path = format!("/Groups/{id}");
-            let (_, cost) =
-                measured(&api, &meter, "PATCH", &path, Some(add_members(batch)), 204).await;
+            let (_, cost) = meter
+                .request(&api, "PATCH", &path, Some(add_members(batch)), 204)
+                .await;
             samples.record(Op::AddBatchPerMember, &cost, batch.len());
         }
         groups.push((id, members));
@@ -342,25 +322,31 @@ async fn an_entra_sync_stays_within_the_cost_budget() {
     let solo = format!("/Groups/{}", solo.body["id"].as_str().unwrap());
     for id in users.iter().take(10) {
         let one = add_members(std::slice::from_ref(id));
-        let (_, cost) = measured(&api, &meter, "PATCH", &solo, Some(one.clone()), 204).await;
+        let (_, cost) = meter
+            .request(&api, "PATCH", &solo, Some(one.clone()), 204)
+            .await;
         samples.record(Op::AddOneMember, &cost, 1);
-        let (_, cost) = measured(&api, &meter, "PATCH", &solo, Some(one), 204).await;
+        let (_, cost) = meter.request(&api, "PATCH", &solo, Some(one), 204).await;
         samples.record(Op::ReAddMember, &cost, 1);
     }
     for id in users.iter().take(10) {
         let remove = json!({"schemas": [PATCH_OP], "Operations": [
             {"op": "Remove", "path": "members", "value": [{"value": id}]}]});
-        let (_, cost) = measured(&api, &meter, "PATCH", &solo, Some(remove), 204).await;
+        let (_, cost) = meter.request(&api, "PATCH", &solo, Some(remove), 204).await;
         samples.record(Op::RemoveMember, &cost, 1);
     }
 
     // Users without reports (the last ones), each in MEMBERSHIPS groups.
     for id in users.iter().skip(USERS - 10) {
-        let (_, cost) = measured(&api, &meter, "DELETE", &format!("/Users/{id}"), None, 204).await;
+        let (_, cost) = meter
+            .request(&api, "DELETE", &format!("/Users/{id}"), None, 204)
+            .await;
         samples.record(Op::DeleteUser, &cost, 1);
     }
     for (id, _) in groups.iter().take(2) {
-        let (_, cost) = measured(&api, &meter, "DELETE", &format!("/Groups/{id}"), None, 204).await;
+        let (_, cost) = meter
+            .request(&api, "DELETE", &format!("/Groups/{id}"), None, 204)
+            .await;
         samples.record(Op::DeleteGroup, &cost, 1);
     }
 

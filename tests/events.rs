@@ -1,6 +1,8 @@
 //! Every file in `events/` runs through the handler it is meant for, so the
 //! events users pass to `sam local invoke` can never rot.
 
+mod common;
+
 use std::collections::BTreeSet;
 
 use scim_serverless::api::{HttpConfig, lambda};
@@ -154,20 +156,6 @@ const HANDLER_EVENTS: &[&str] = &[
     "groups-delete.json",
 ];
 const AUTHORIZER_EVENTS: &[&str] = &["authorizer-request.json", "authorizer-missing-token.json"];
-/// DynamoDB Streams events of the `events` function, run by
-/// `tests/events_lambda.rs`.
-const STREAM_EVENTS: &[&str] = &[
-    "dynamodb-user-created.json",
-    "dynamodb-user-updated.json",
-    "dynamodb-user-deactivated.json",
-    "dynamodb-user-reactivated.json",
-    "dynamodb-user-deleted.json",
-    "dynamodb-group-created.json",
-    "dynamodb-group-updated.json",
-    "dynamodb-group-deleted.json",
-    "dynamodb-group-member-added.json",
-    "dynamodb-group-member-removed.json",
-];
 
 #[test]
 fn every_event_file_is_exercised_here() {
@@ -180,7 +168,7 @@ fn every_event_file_is_exercised_here() {
     let tested: BTreeSet<String> = HANDLER_EVENTS
         .iter()
         .chain(AUTHORIZER_EVENTS)
-        .chain(STREAM_EVENTS)
+        .chain(common::STREAM_EVENT_FILES)
         .map(|s| (*s).to_owned())
         .collect();
     assert_eq!(on_disk, tested);

@@ -9,26 +9,11 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::cost::{CostMeter, ItemKey, metered_dynamo_store};
-use common::http_api::{Api, api};
-use scim_serverless::api::Routes;
-use serde_json::{Value, json};
+use common::cost::{ItemKey, metered_dynamo_store};
+use common::http_api::api;
+use serde_json::json;
 
 const CREATES: usize = 25;
-
-/// The item keys `method path` wrote.
-async fn written<R: Routes>(
-    api: &Api<R>,
-    meter: &CostMeter,
-    method: &str,
-    path: &str,
-    body: Option<Value>,
-    want: u16,
-) -> (Value, BTreeSet<ItemKey>) {
-    meter.take();
-    let reply = api.call(method, path, body).await.expect(want);
-    (reply.body, meter.take().written)
-}
 
 /// The keys every one of `writes` wrote.
 fn common_keys(writes: &[BTreeSet<ItemKey>]) -> BTreeSet<ItemKey> {
@@ -54,14 +39,21 @@ async fn no_key_is_written_by_every_create_or_delete() {
         let (mut creates, mut deletes, mut ids) = (Vec::new(), Vec::new(), Vec::new());
         for n in 0..CREATES {
             let path = format!("/{kind}");
-            let (created, keys) = written(&api, &meter, "POST", &path, Some(body(n)), 201).await;
+            let (created, cost) = meter.request(&api, "POST", &path, Some(body(n)), 201).await;
+            let keys = cost.written;
             assert!(!keys.is_empty(), "a create writes");
             creates.push(keys);
             ids.push(created["id"].as_str().unwrap().to_owned());
         }
         for id in &ids {
             let path = format!("/{kind}/{id}");
-            deletes.push(written(&api, &meter, "DELETE", &path, None, 204).await.1);
+            deletes.push(
+                meter
+                    .request(&api, "DELETE", &path, None, 204)
+                    .await
+                    .1
+                    .written,
+            );
         }
         assert_eq!(
             common_keys(&creates),

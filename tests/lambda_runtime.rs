@@ -80,21 +80,7 @@ const EVENTS: &[(&str, &[&str])] = &[
         "authorizer",
         &["authorizer-request.json", "authorizer-missing-token.json"],
     ),
-    (
-        "events",
-        &[
-            "dynamodb-user-created.json",
-            "dynamodb-user-updated.json",
-            "dynamodb-user-deactivated.json",
-            "dynamodb-user-reactivated.json",
-            "dynamodb-user-deleted.json",
-            "dynamodb-group-created.json",
-            "dynamodb-group-updated.json",
-            "dynamodb-group-deleted.json",
-            "dynamodb-group-member-added.json",
-            "dynamodb-group-member-removed.json",
-        ],
-    ),
+    ("events", common::STREAM_EVENT_FILES),
 ];
 
 /// The binary of `function`: the cargo-built one, or with

@@ -34,6 +34,8 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
+use super::http_api::Api;
+
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::interceptors::{
     BeforeSerializationInterceptorContextRef, FinalizerInterceptorContextRef,
@@ -53,8 +55,10 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemInput;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ProjectionType};
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_types::config_bag::{Storable, StoreReplace};
+use scim_serverless::api::Routes;
 use scim_serverless::store::DynamoStore;
 use scim_serverless::store::dynamo::table::create_table;
+use serde_json::Value;
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -268,6 +272,21 @@ impl CostMeter {
     /// Returns the cost so far and starts again from zero.
     pub fn take(&self) -> Cost {
         std::mem::take(&mut *self.cost.lock().unwrap())
+    }
+
+    /// Sends one request through `api`, expects `want`, and returns its
+    /// body with what that request alone cost.
+    pub async fn request<R: Routes>(
+        &self,
+        api: &Api<R>,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        want: u16,
+    ) -> (Value, Cost) {
+        self.take();
+        let reply = api.call(method, path, body).await.expect(want);
+        (reply.body, self.take())
     }
 
     /// Current images of `keys` (absent items left out), read with the

@@ -7,6 +7,22 @@ use scim_serverless::store::DynamoStore;
 use scim_serverless::store::dynamo::table::create_table;
 use scim_serverless::tenant::TenantId;
 
+/// The DynamoDB Streams events in `events/`, one per event type: fed to
+/// the real `events` binary (`tests/lambda_runtime.rs`) and counted by the
+/// check that every event file is exercised (`tests/events.rs`).
+pub const STREAM_EVENT_FILES: &[&str] = &[
+    "dynamodb-user-created.json",
+    "dynamodb-user-updated.json",
+    "dynamodb-user-deactivated.json",
+    "dynamodb-user-reactivated.json",
+    "dynamodb-user-deleted.json",
+    "dynamodb-group-created.json",
+    "dynamodb-group-updated.json",
+    "dynamodb-group-deleted.json",
+    "dynamodb-group-member-added.json",
+    "dynamodb-group-member-removed.json",
+];
+
 /// Table shared by the DynamoDB tests; tests isolate by tenant.
 pub const TEST_TABLE: &str = "scim-contract-tests";
 
