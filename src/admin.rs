@@ -10,7 +10,8 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::auth::token::issue;
 use crate::auth::{AuthError, TokenSet, TokenStore, Versioned};
-use crate::store::{Store, StoreError};
+use crate::store::dynamo::{Migrated, MigrationProgress};
+use crate::store::{DynamoStore, Store, StoreError};
 use crate::tenant::TenantId;
 
 /// Items deleted per page when purging a tenant.
@@ -375,6 +376,20 @@ impl<T: TokenStore, S: Store> Operator<T, S> {
             tokens_revoked,
             items_deleted,
         })
+    }
+}
+
+impl<T: TokenStore> Operator<T, DynamoStore> {
+    /// Converts a tenant's items from the layout before issue 13 to the
+    /// current one (`DynamoStore::migrate_tenant`): resumable, idempotent,
+    /// safe beside the tenant's provisioning.
+    pub async fn migrate_tenant(
+        &self,
+        tenant: &TenantId,
+        progress: impl FnMut(MigrationProgress),
+    ) -> Result<Migrated, AdminError> {
+        self.existing(tenant).await?;
+        Ok(self.store.migrate_tenant(tenant, progress).await?)
     }
 }
 

@@ -23,7 +23,6 @@ fn common_keys(writes: &[BTreeSet<ItemKey>]) -> BTreeSet<ItemKey> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[ignore = "today's layout writes the tenant counter T#{tenant}#C in every create and delete; the key redesign of issue 13 (branch ic) removes it"]
 async fn no_key_is_written_by_every_create_or_delete() {
     let Some((store, meter)) = metered_dynamo_store().await else {
         return;

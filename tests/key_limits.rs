@@ -122,7 +122,8 @@ async fn validation_exception_is_the_requests_fault() {
         return;
     };
     let tenant = common::unique_tenant();
-    let doc = json!({"userName": "a".repeat(1020)});
+    // A marker's partition key takes at most 2048 bytes.
+    let doc = json!({"userName": "a".repeat(2100)});
     let record = Record::new(ResourceKind::User, uuid::Uuid::new_v4().to_string(), 1, doc);
     assert!(record.key_problem().is_some());
     let err = store.create(&tenant, &record).await.unwrap_err();

@@ -2239,8 +2239,20 @@ contract!(
     membership_calls_with_nothing_to_write_succeed,
 );
 
-/// Every item of the table whose key belongs to `tenant` (a Scan: tests only).
+/// Every item of the table whose key belongs to `tenant`, but for its
+/// counter shards (how many of those exist depends on the ids' hashes).
 async fn tenant_items(store: &scim_serverless::store::DynamoStore, tenant: &TenantId) -> usize {
+    items_under(store, &format!("T#{tenant}#")).await - counter_shards(store, tenant).await
+}
+
+/// The tenant's counter shards.
+async fn counter_shards(store: &scim_serverless::store::DynamoStore, tenant: &TenantId) -> usize {
+    items_under(store, &format!("T#{tenant}#C")).await
+}
+
+/// Every item of the table whose partition key starts with `prefix` (a
+/// Scan: tests only).
+async fn items_under(store: &scim_serverless::store::DynamoStore, prefix: &str) -> usize {
     use aws_sdk_dynamodb::types::AttributeValue;
     let mut count = 0;
     let mut start = None;
@@ -2250,7 +2262,7 @@ async fn tenant_items(store: &scim_serverless::store::DynamoStore, tenant: &Tena
             .scan()
             .table_name(store.table())
             .filter_expression("begins_with(pk, :p)")
-            .expression_attribute_values(":p", AttributeValue::S(format!("T#{tenant}#")))
+            .expression_attribute_values(":p", AttributeValue::S(prefix.to_owned()))
             .consistent_read(true)
             .set_exclusive_start_key(start)
             .send()
@@ -2276,17 +2288,21 @@ async fn dynamo_purge_leaves_no_item_of_the_tenant() {
     fill_tenants_for_purge(&store, &doomed, &kept).await;
     assert_eq!(
         tenant_items(&store, &doomed).await,
-        8 + 8 + 14 + 2 + 1,
-        "resources, markers, email items, resource counters, the pending-manager counter"
+        8 + 8 + 14 + 1,
+        "resources, markers, email items, the pending-manager counter"
     );
+    let shards = counter_shards(&store, &doomed).await;
+    assert!(shards > 0);
     let pages = purge_in_pages(&store, &doomed, 5).await;
-    assert_eq!(pages.iter().sum::<usize>(), 33, "{pages:?}");
+    assert_eq!(pages.iter().sum::<usize>(), 31 + shards, "{pages:?}");
     assert_eq!(tenant_items(&store, &doomed).await, 0, "nothing left");
+    assert_eq!(counter_shards(&store, &doomed).await, 0, "no counter left");
     assert_eq!(
         tenant_items(&store, &kept).await,
-        4,
-        "the other tenant keeps its resource, marker, email item and counter"
+        3,
+        "the other tenant keeps its resource, marker and email item"
     );
+    assert_eq!(counter_shards(&store, &kept).await, 1, "and its counter");
 }
 
 /// DynamoDB only: a user's email items are written, moved and deleted in
@@ -2300,11 +2316,13 @@ async fn dynamo_email_items_follow_their_user() {
     let t = common::unique_tenant();
     let v1 = person("u1", None, &["A@x.com", "a@X.com", "b@x.com"], None);
     store.create(&t, &v1).await.unwrap();
-    // The resource, its marker, two email items (a duplicate is one), the counter.
-    assert_eq!(tenant_items(&store, &t).await, 5);
+    // The resource, its marker, two email items (a duplicate is one), and
+    // a counter shard.
+    assert_eq!(tenant_items(&store, &t).await, 4);
+    assert_eq!(counter_shards(&store, &t).await, 1);
     let v2 = with_emails(&v1, &["b@x.com", "c@x.com", "d@x.com"]);
     store.replace(&t, &v1, &v2).await.unwrap();
-    assert_eq!(tenant_items(&store, &t).await, 6, "a@x.com's item is gone");
+    assert_eq!(tenant_items(&store, &t).await, 5, "a@x.com's item is gone");
     let stale = with_emails(&v1, &["e@x.com"]);
     assert_eq!(
         store.replace(&t, &v1, &stale).await,
@@ -2312,15 +2330,16 @@ async fn dynamo_email_items_follow_their_user() {
     );
     assert_eq!(
         tenant_items(&store, &t).await,
-        6,
+        5,
         "a failed replace writes nothing"
     );
     store.delete(&t, &v2).await.unwrap();
     assert_eq!(
         tenant_items(&store, &t).await,
-        1,
+        0,
         "only the counter is left"
     );
+    assert_eq!(counter_shards(&store, &t).await, 1);
     assert_eq!(store.count(&t, ResourceKind::User).await.unwrap().total, 0);
 }
 
@@ -2339,18 +2358,20 @@ async fn dynamo_purge_leaves_no_membership_edge() {
     let edges = n + 3 + 1;
     assert_eq!(
         tenant_items(&store, &doomed).await,
-        3 * n + 2 * 2 + edges + 2,
-        "users (resource, marker, email item), groups (resource, marker), edges, counters"
+        3 * n + 2 * 2 + edges,
+        "users (resource, marker, email item), groups (resource, marker), edges"
     );
     let kept_items = tenant_items(&store, &kept).await;
-    assert_eq!(kept_items, 3 + 2 + 1 + 2);
+    assert_eq!(kept_items, 3 + 2 + 1);
+    let shards = counter_shards(&store, &doomed).await;
     let pages = purge_in_pages(&store, &doomed, 7).await;
     assert_eq!(
         pages.iter().sum::<usize>(),
-        3 * n + 4 + edges + 2,
+        3 * n + 4 + edges + shards,
         "{pages:?}"
     );
     assert_eq!(tenant_items(&store, &doomed).await, 0, "nothing left");
+    assert_eq!(counter_shards(&store, &doomed).await, 0, "no counter left");
     assert_eq!(tenant_items(&store, &kept).await, kept_items);
 }
 
@@ -2368,17 +2389,43 @@ async fn dynamo_deletes_leave_no_membership_edge() {
     let u000 = fetch_user(&store, &t, "u000").await;
     store.delete(&t, &u000).await.unwrap();
     let edges = (n - 1) + 2 + 1;
-    assert_eq!(tenant_items(&store, &t).await, 3 * (n - 1) + 4 + edges + 2);
+    assert_eq!(tenant_items(&store, &t).await, 3 * (n - 1) + 4 + edges);
     // A group deleted: its members' edges and its own edge in g1 go.
     let g2 = fetch_group(&store, &t, "g2").await;
     store.delete(&t, &g2).await.unwrap();
-    assert_eq!(
-        tenant_items(&store, &t).await,
-        3 * (n - 1) + 2 + (n - 1) + 2
-    );
+    assert_eq!(tenant_items(&store, &t).await, 3 * (n - 1) + 2 + (n - 1));
     // The group with many members: no edge is left.
     let g1 = fetch_group(&store, &t, "g1").await;
     store.delete(&t, &g1).await.unwrap();
-    assert_eq!(tenant_items(&store, &t).await, 3 * (n - 1) + 2);
-    assert_eq!(tenant_items(&store, &other).await, 3 + 2 + 1 + 2);
+    assert_eq!(tenant_items(&store, &t).await, 3 * (n - 1));
+    assert_eq!(tenant_items(&store, &other).await, 3 + 2 + 1);
+}
+
+/// DynamoDB only: the single counter item of the layout before the counter
+/// shards keeps counting beside them until `tenant migrate` replaces it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dynamo_counts_an_earlier_single_counter_with_the_shards() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let Some(store) = common::dynamo_store().await else {
+        return;
+    };
+    let t = common::unique_tenant();
+    store
+        .client()
+        .put_item()
+        .table_name(store.table())
+        .item("pk", AttributeValue::S(format!("T#{t}#C")))
+        .item("sk", AttributeValue::S("U".into()))
+        .item("n", AttributeValue::N("3".into()))
+        .item("gen", AttributeValue::N("77".into()))
+        .send()
+        .await
+        .unwrap();
+    let before = store.count(&t, ResourceKind::User).await.unwrap();
+    assert_eq!(before.total, 3);
+    create_users(&store, &t, &["u1"]).await;
+    let after = store.count(&t, ResourceKind::User).await.unwrap();
+    assert_eq!(after.total, 4);
+    assert_ne!(after.generation, before.generation);
+    assert_eq!(store.count(&t, ResourceKind::Group).await.unwrap().total, 0);
 }

@@ -12,6 +12,7 @@ use scim_serverless::admin::{
 use scim_serverless::auth::SecretsManagerSource;
 use scim_serverless::config::Config;
 use scim_serverless::store::DynamoStore;
+use scim_serverless::store::dynamo::MigrationProgress;
 use scim_serverless::store::dynamo::table::create_table;
 use scim_serverless::tenant::TenantId;
 use serde_json::json;
@@ -82,6 +83,10 @@ enum TenantCommand {
         #[arg(long, default_value_t = DEFAULT_DELETE_WAIT.as_secs())]
         wait_secs: u64,
     },
+    /// Convert a tenant's data written by a release before the issue-13
+    /// layout to the current one, in place, while it is in use; run it
+    /// again to resume a run cut short (a converted tenant is not written).
+    Migrate { tenant: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -223,6 +228,43 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                     let name = t.name.as_deref().unwrap_or("-");
                     println!("  {}  {name}  created {}", t.id, t.created);
                 }
+            }
+        }
+        Command::Tenant(TenantCommand::Migrate { tenant }) => {
+            let tenant = tenant_id(&tenant)?;
+            let migrated = operator
+                .migrate_tenant(&tenant, |p| match p {
+                    MigrationProgress::Resources {
+                        kind,
+                        seen,
+                        rewritten,
+                    } => eprintln!(
+                        "{}: {seen} looked at, {rewritten} rewritten ...",
+                        kind.name()
+                    ),
+                    MigrationProgress::CounterMoved { kind, total } => {
+                        eprintln!("{}: counter ({total}) moved into a shard", kind.name())
+                    }
+                    MigrationProgress::KeysUnindexed(n) => {
+                        eprintln!("{n} markers and email items taken out of gsi1 ...")
+                    }
+                })
+                .await?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&migrated).unwrap_or_default()
+                );
+            } else {
+                println!(
+                    "tenant {tenant} migrated: {} users, {} groups; this run rewrote {} \
+                     resources, moved {} counters, unindexed {} markers and email items",
+                    migrated.users,
+                    migrated.groups,
+                    migrated.rewritten,
+                    migrated.counters_moved,
+                    migrated.keys_unindexed
+                );
             }
         }
         Command::Tenant(TenantCommand::Delete {

@@ -437,7 +437,10 @@ pub trait Store: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Deletes up to `limit` items of the tenant, of every kind, and
-    /// returns how many it deleted: 0 once nothing is left. Operators call
+    /// returns how many it deleted: 0 once nothing is left (on DynamoDB,
+    /// in a tenant not yet migrated from the layout before issue 13, a
+    /// marker found both in its old `gsi1` collection and from its
+    /// resource may be counted by two calls). Operators call
     /// it until it returns 0; an interrupted purge is resumed by calling it
     /// again.
     fn purge_tenant(

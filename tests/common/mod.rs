@@ -87,3 +87,33 @@ macro_rules! both_stores {
         }
     };
 }
+
+/// Every item of `tenant` in the test table (a Scan: tests only).
+pub async fn tenant_items(
+    client: &aws_sdk_dynamodb::Client,
+    tenant: &TenantId,
+) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+    let prefix = format!("T#{tenant}#");
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let page = client
+            .scan()
+            .table_name(TEST_TABLE)
+            .filter_expression("begins_with(pk, :p)")
+            .expression_attribute_values(
+                ":p",
+                aws_sdk_dynamodb::types::AttributeValue::S(prefix.clone()),
+            )
+            .consistent_read(true)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .unwrap();
+        items.extend(page.items().iter().cloned());
+        start = page.last_evaluated_key().cloned();
+        if start.is_none() {
+            return items;
+        }
+    }
+}

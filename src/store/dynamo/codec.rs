@@ -16,7 +16,7 @@ use crate::tenant::TenantId;
 
 pub(super) const ATTR_ID: &str = "id";
 pub(super) const ATTR_VERSION: &str = "ver";
-const ATTR_DOC: &str = "doc";
+pub(super) const ATTR_DOC: &str = "doc";
 pub(super) const ATTR_KIND: &str = "kind";
 const ATTR_MANAGER: &str = "mgr";
 pub(super) const ATTR_COUNT: &str = "n";
@@ -61,6 +61,14 @@ pub(super) fn n(v: impl ToString) -> AttributeValue {
 
 pub(super) fn key(pk: String, sk: &str) -> Item {
     HashMap::from([(PK.to_owned(), s(pk)), (SK.to_owned(), s(sk))])
+}
+
+/// The primary key (`pk`, `sk`) of an item.
+pub(super) fn key_of(item: &Item) -> Item {
+    item.iter()
+        .filter(|(name, _)| *name == PK || *name == SK)
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect()
 }
 
 /// The string attribute `name` of an item.
@@ -134,11 +142,8 @@ pub(super) fn resource_item(tenant: &TenantId, record: &Record) -> Result<Item, 
 
 /// The marker item that reserves `k` for resource `id`.
 pub(super) fn marker_item(tenant: &TenantId, k: &UniqueKey, id: &str) -> Item {
-    let marker_pk = keys::marker_pk(tenant, k);
-    let mut item = key(marker_pk.clone(), keys::MARKER_SK);
+    let mut item = key(keys::marker_pk(tenant, k), keys::MARKER_SK);
     item.insert(ATTR_ID.into(), s(id));
-    item.insert(GSI1_PK.into(), s(keys::marker_collection_pk(tenant)));
-    item.insert(GSI1_SK.into(), s(marker_pk));
     item
 }
 
@@ -154,10 +159,8 @@ pub(super) fn email_key(tenant: &TenantId, record: &Record, email: &str) -> Item
 pub(super) fn email_item(tenant: &TenantId, record: &Record, email: &str) -> Item {
     let pk = keys::resource_pk(tenant, record.kind, &record.id);
     let sk = keys::email_sk(email);
-    let mut item = key(pk.clone(), &sk);
+    let mut item = key(pk, &sk);
     item.insert(ATTR_ID.into(), s(&record.id));
-    item.insert(GSI1_PK.into(), s(keys::auxiliary_collection_pk(tenant)));
-    item.insert(GSI1_SK.into(), s(keys::auxiliary_sk(&pk, &sk)));
     item.insert(GSI2_PK.into(), s(keys::email_pk(tenant, email)));
     item.insert(GSI2_SK.into(), s(&record.id));
     item

@@ -23,7 +23,8 @@ pub const GSI3_SK: &str = "gsi3sk";
 pub const RESOURCE_SK: &str = "R";
 pub const MARKER_SK: &str = "K";
 
-fn kind_tag(kind: ResourceKind) -> &'static str {
+/// `U` / `G`: the kind in keys.
+pub fn kind_tag(kind: ResourceKind) -> &'static str {
     match kind {
         ResourceKind::User => "U",
         ResourceKind::Group => "G",
@@ -40,20 +41,26 @@ pub fn collection_pk(tenant: &TenantId, kind: ResourceKind) -> String {
     format!("T#{tenant}#{}", kind_tag(kind))
 }
 
-/// `T#{tenant}#K`: the tenant's unique-key markers on `gsi1`.
+/// `T#{tenant}#K`: unique-key markers on `gsi1`, as the layout before
+/// issue 13 wrote them (markers are now found from their resource's
+/// document).
 pub fn marker_collection_pk(tenant: &TenantId) -> String {
     format!("T#{tenant}#K")
 }
 
-/// `T#{tenant}#X`: the tenant's auxiliary items (email lookups, counters)
-/// on `gsi1`.
+/// `T#{tenant}#X`: the tenant's auxiliary items on `gsi1`: pending-manager
+/// counters (and, as the layout before issue 13 wrote them, email items
+/// and the resource counters).
 pub fn auxiliary_collection_pk(tenant: &TenantId) -> String {
     format!("T#{tenant}#X")
 }
 
-/// Every `gsi1` partition of a tenant: together they hold every item of
-/// the tenant, which is how a tenant is deleted without a Scan. A new item
-/// type must add its collection here.
+/// Every `gsi1` partition of a tenant. Every item of the tenant is in one
+/// of them, in the partition of a resource listed in one (email items,
+/// membership edges), derived from such a resource's document (its
+/// markers), or in the counter partition [`counter_pk`]: that is how a
+/// tenant is deleted without a Scan. A new item type must be found one of
+/// these ways.
 pub fn tenant_collections(tenant: &TenantId) -> [String; 4] {
     [
         collection_pk(tenant, ResourceKind::User),
@@ -63,7 +70,7 @@ pub fn tenant_collections(tenant: &TenantId) -> [String; 4] {
     ]
 }
 
-/// `{pk}#{sk}`: the `gsi1` sort key of an auxiliary item (email lookup,
+/// `{pk}#{sk}`: the `gsi1` sort key of an auxiliary item (a pending-manager
 /// counter), unique within the tenant's auxiliary collection.
 pub fn auxiliary_sk(pk: &str, sk: &str) -> String {
     format!("{pk}#{sk}")
@@ -108,14 +115,38 @@ pub fn member_sk(member_id: &str) -> String {
     format!("{MEMBER_SK_PREFIX}{member_id}")
 }
 
-/// `T#{tenant}#C`: the partition of the tenant's resource counters; the
-/// sort key is the kind (`U` or `G`).
+/// `T#{tenant}#C`: the partition of the tenant's resource counter shards.
 pub fn counter_pk(tenant: &TenantId) -> String {
     format!("T#{tenant}#C")
 }
 
-pub fn counter_sk(kind: ResourceKind) -> &'static str {
+/// How many shards a tenant's count of one kind is split into: creates and
+/// deletes spread over them, so no item is written by every create.
+pub const COUNTER_SHARDS: u64 = 16;
+
+/// `U` / `G`: the sort key of the single counter of a kind that the layout
+/// before issue 13 wrote; counts read it beside the shards until
+/// `scim-admin tenant migrate` replaces it.
+pub fn old_counter_sk(kind: ResourceKind) -> &'static str {
     kind_tag(kind)
+}
+
+/// `U#{s}` / `G#{s}`: the counter shard of resource `id`, `s` one hex digit
+/// of a hash (FNV-1a) of the id, so ids spread evenly whatever their form.
+pub fn counter_sk(kind: ResourceKind, id: &str) -> String {
+    let hash = id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    shard_sk(kind, hash % COUNTER_SHARDS)
+}
+
+/// The sort keys of every counter shard of `kind`.
+pub fn counter_shard_sks(kind: ResourceKind) -> impl Iterator<Item = String> {
+    (0..COUNTER_SHARDS).map(move |shard| shard_sk(kind, shard))
+}
+
+fn shard_sk(kind: ResourceKind, shard: u64) -> String {
+    format!("{}#{shard:x}", kind_tag(kind))
 }
 
 /// `T#{tenant}#UN#{lower-case userName}` / `T#{tenant}#GN#{lower-case displayName}`.
@@ -154,7 +185,9 @@ pub fn oversized(record: &Record) -> Option<(&'static str, usize)> {
     };
     for k in record.unique_keys() {
         let (UniqueKey::UserName(v) | UniqueKey::GroupDisplayName(v)) = &k;
-        // The marker's partition key is also its `gsi1` sort key.
+        // The layout before issue 13 also made the marker's partition key
+        // its `gsi1` sort key; the limit stays, so a value is accepted or
+        // refused whatever the layout of the tenant.
         add(k.attribute(), v, marker_pk(t, &k), MAX_SORT_KEY_BYTES);
     }
     if let Some(external_id) = record.external_id() {
@@ -171,6 +204,8 @@ pub fn oversized(record: &Record) -> Option<(&'static str, usize)> {
     let own_pk = resource_pk(t, record.kind, &record.id);
     for email in record.email_keys() {
         let sk = email_sk(&email);
+        // The email item's `gsi1` sort key of the layout before issue 13:
+        // its limit stays, as the marker's.
         let aux = auxiliary_sk(&own_pk, &sk);
         add("emails.value", &email, aux, MAX_SORT_KEY_BYTES);
         add(
@@ -210,6 +245,23 @@ pub fn oversized(record: &Record) -> Option<(&'static str, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counter_shards_spread_ids() {
+        let shards: std::collections::BTreeSet<String> = (0..200)
+            .map(|_| counter_sk(ResourceKind::User, &uuid::Uuid::new_v4().to_string()))
+            .collect();
+        let all: std::collections::BTreeSet<String> =
+            counter_shard_sks(ResourceKind::User).collect();
+        assert_eq!(shards, all);
+        assert_eq!(all.len(), 16);
+        assert!(all.iter().all(|s| s.starts_with("U#") && s.len() == 3));
+        let id = "2819c223-7f76-453a-919d-413861904646";
+        assert_eq!(
+            counter_sk(ResourceKind::Group, id)[2..],
+            counter_sk(ResourceKind::User, id)[2..]
+        );
+    }
 
     #[test]
     fn keys_are_tenant_prefixed_and_distinct_per_kind() {

@@ -2,13 +2,15 @@
 //! of the resource item and its unique-key markers.
 //!
 //! `codec` lays records out as items, `transaction` builds transactions
-//! whose items carry their role, `memberships` and `purge` hold those
-//! operations, `store` implements the [`Store`](super::Store) port;
+//! whose items carry their role, `memberships`, `purge` and `migrate`
+//! (a tenant from the layout before issue 13) hold those operations,
+//! `store` implements the [`Store`](super::Store) port;
 //! `stream` decodes the table's stream records into committed changes.
 
 mod codec;
 pub mod keys;
 mod memberships;
+mod migrate;
 mod purge;
 mod reads;
 mod store;
@@ -18,6 +20,8 @@ mod transaction;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+
+pub use migrate::{Migrated, MigrationProgress};
 
 use super::StoreError;
 

@@ -24,7 +24,7 @@ impl Store for DynamoStore {
         for email in record.email_keys() {
             tx.put_email(tenant, record, &email)?;
         }
-        tx.count_by(tenant, record.kind, 1)?;
+        tx.count_by(tenant, record, 1)?;
         tx.pending_moves(tenant, None, record.manager.as_ref())?;
         // Whether reports wait for this user is learnt inside the same
         // transaction: a failed check means "some do", and the create is
@@ -113,7 +113,7 @@ impl Store for DynamoStore {
         for email in record.email_keys() {
             tx.delete_email(tenant, record, &email)?;
         }
-        tx.count_by(tenant, record.kind, -1)?;
+        tx.count_by(tenant, record, -1)?;
         tx.pending_moves(tenant, record.manager.as_ref(), None)?;
         self.commit(&tx).await
     }
@@ -250,26 +250,33 @@ impl Store for DynamoStore {
     }
 
     async fn count(&self, tenant: &TenantId, kind: ResourceKind) -> Result<Census, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(keys::counter_pk(tenant), keys::counter_sk(kind))))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| sdk_failure("GetItem", &e))?;
-        let number = |name: &str| {
-            output
-                .item()
-                .and_then(|i| i.get(name))
+        // Every shard, and the single counter of the layout before issue 13
+        // (until `tenant migrate` replaces it), in one `BatchGetItem`.
+        let pk = keys::counter_pk(tenant);
+        let wanted = keys::counter_shard_sks(kind)
+            .chain([keys::old_counter_sk(kind).to_owned()])
+            .map(|sk| key(pk.clone(), &sk))
+            .collect();
+        let counters = self.get_items(wanted).await?;
+        let number = |item: &codec::Item, name: &str| {
+            item.get(name)
                 .and_then(|v| v.as_n().ok())
                 .and_then(|v| v.parse::<i64>().ok())
-                .map_or(0, |v| u64::try_from(v).unwrap_or(0))
+                .unwrap_or(0)
         };
+        let total: i64 = counters.iter().map(|i| number(i, ATTR_COUNT)).sum();
+        // Any counter's new generation changes the combination.
+        let generation = counters
+            .iter()
+            .map(|i| u64::try_from(number(i, ATTR_GENERATION)).unwrap_or(0))
+            .fold(0, |all, g| all ^ g);
         Ok(Census {
-            total: number(ATTR_COUNT),
-            generation: number(ATTR_GENERATION),
+            total: u64::try_from(total).unwrap_or(0),
+            generation: if counters.is_empty() {
+                0
+            } else {
+                generation.max(1)
+            },
         })
     }
 

@@ -298,47 +298,49 @@ impl<'t> Transaction<'t> {
         self.push_delete(Role::Email, codec::email_key(tenant, record, email))
     }
 
-    /// Adds `delta` to the tenant's counter of `kind` and gives its list a
-    /// new, random generation.
+    /// Adds `delta` to the counter shard of resource `record` and gives it
+    /// a new, random generation (and so the tenant's list of the kind).
     pub(super) fn count_by(
         &mut self,
         tenant: &TenantId,
-        kind: ResourceKind,
+        record: &Record,
         delta: i64,
     ) -> Result<(), StoreError> {
         // 63 random bits: a positive DynamoDB number that does not repeat.
         let generation = (uuid::Uuid::new_v4().as_u64_pair().0 >> 1).max(1);
-        self.add_to_counter(
-            tenant,
-            keys::counter_pk(tenant),
-            keys::counter_sk(kind),
-            delta,
-            Some(generation),
-        )
+        let update = Update::builder()
+            .table_name(self.table)
+            .set_key(Some(codec::key(
+                keys::counter_pk(tenant),
+                &keys::counter_sk(record.kind, &record.id),
+            )))
+            .update_expression("ADD #n :d SET #gen = :gen")
+            .expression_attribute_names("#n", ATTR_COUNT)
+            .expression_attribute_names("#gen", ATTR_GENERATION)
+            .expression_attribute_values(":d", n(delta))
+            .expression_attribute_values(":gen", n(generation))
+            .build()
+            .map_err(build_err)?;
+        self.items.push((
+            Role::Counter,
+            TransactWriteItem::builder().update(update).build(),
+        ));
+        Ok(())
     }
 
-    /// Adds `delta` to the counter item at `pk`/`sk` (and sets its list
-    /// `generation`), creating it in the tenant's auxiliary collection (so
-    /// a tenant purge finds it).
+    /// Adds `delta` to the pending-manager counter at `pk`, creating it in
+    /// the tenant's auxiliary collection (so a tenant purge finds it).
     fn add_to_counter(
         &mut self,
         tenant: &TenantId,
         pk: String,
         sk: &str,
         delta: i64,
-        generation: Option<u64>,
     ) -> Result<(), StoreError> {
         let update = Update::builder()
             .table_name(self.table)
-            .set_key(Some(codec::key(pk.clone(), sk)));
-        let update = match generation {
-            Some(g) => update
-                .update_expression("ADD #n :d SET #g1 = :g1, #s1 = :s1, #gen = :gen")
-                .expression_attribute_names("#gen", ATTR_GENERATION)
-                .expression_attribute_values(":gen", n(g)),
-            None => update.update_expression("ADD #n :d SET #g1 = :g1, #s1 = :s1"),
-        };
-        let update = update
+            .set_key(Some(codec::key(pk.clone(), sk)))
+            .update_expression("ADD #n :d SET #g1 = :g1, #s1 = :s1")
             .expression_attribute_names("#n", ATTR_COUNT)
             .expression_attribute_names("#g1", GSI1_PK)
             .expression_attribute_names("#s1", GSI1_SK)
@@ -363,7 +365,7 @@ impl<'t> Transaction<'t> {
         delta: i64,
     ) -> Result<(), StoreError> {
         let pk = keys::pending_reports_pk(tenant, raw);
-        self.add_to_counter(tenant, pk, PENDING_SK, delta, None)
+        self.add_to_counter(tenant, pk, PENDING_SK, delta)
     }
 
     /// A condition that no user waits for a manager named `name`.

@@ -1,0 +1,305 @@
+//! Converts one tenant written by a release before issue 13's layout to
+//! the current one, in place (see the README, "Upgrading"):
+//!
+//! 1. every user and group item is rewritten through [`codec::resource_item`]
+//!    when the stored item is not laid out as the current code writes it
+//!    (other attributes, or other values but for the document's, see
+//!    [`same_layout`]), keeping its version, group list, `left` list and
+//!    writer, each a
+//!    `PutItem` conditional on the version read, so a concurrent SCIM write
+//!    wins and is never undone;
+//! 2. the single counter item of each kind (`T#{tenant}#C` / `U`, `G`) is
+//!    moved into a counter shard: one transaction deletes it (conditional
+//!    on the count read) and adds its count to the shard, so the total
+//!    never changes, whatever creates and deletes run meanwhile;
+//! 3. markers and email items leave `gsi1` (their `gsi1pk`/`gsi1sk` are
+//!    removed, conditional on their being there, so an item deleted
+//!    meanwhile is not written back).
+//!
+//! Each step writes only what is still in the old layout, so a run cut
+//! short is resumed by running it again and a run on a converted tenant
+//! writes nothing. The current code reads both layouts, so the tenant's
+//! provisioning may go on while it runs.
+
+use aws_sdk_dynamodb::types::{Delete, TransactWriteItem, Update};
+
+use super::codec::{
+    self, ATTR_COUNT, ATTR_GENERATION, ATTR_LEFT, ATTR_VERSION, ATTR_WRITER, Item, decode, key, n,
+    text,
+};
+use super::keys::{self, GSI1_PK, GSI1_SK, MARKER_SK, PK, SK};
+use super::{DynamoStore, build_err, sdk_failure};
+use crate::scim::schema::ResourceKind;
+use crate::store::StoreError;
+use crate::tenant::TenantId;
+
+/// Resources listed per `Query` page (and read per `BatchGetItem`).
+const PAGE: i32 = 100;
+
+/// The attributes that hold a resource's document. Only their names are
+/// compared: a membership change sets `mod` (`meta.lastModified`) beside
+/// the document without rewriting it, so a document read back differs
+/// from the stored one in that field alone.
+const DOCUMENT_ATTRIBUTES: &[&str] = &[codec::ATTR_DOC];
+
+/// Whether a stored resource item is laid out as `current`, the item the
+/// current code writes for it.
+fn same_layout(stored: &Item, current: &Item) -> bool {
+    stored.len() == current.len()
+        && current.iter().all(|(name, value)| {
+            stored
+                .get(name)
+                .is_some_and(|old| old == value || DOCUMENT_ATTRIBUTES.contains(&name.as_str()))
+        })
+}
+
+/// Sort-key prefix of an email item.
+const EMAIL_SK_PREFIX: &str = "E#";
+
+/// What a migration is doing, for progress reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MigrationProgress {
+    /// Resources of a kind looked at so far, and how many were rewritten.
+    Resources {
+        kind: ResourceKind,
+        seen: usize,
+        rewritten: usize,
+    },
+    /// The single counter of a kind, counting `total`, moved into a shard.
+    CounterMoved { kind: ResourceKind, total: i64 },
+    /// Markers and email items taken out of `gsi1` so far.
+    KeysUnindexed(usize),
+}
+
+/// What a migration found and changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Migrated {
+    pub users: usize,
+    pub groups: usize,
+    /// Resource items rewritten in the current layout in this run.
+    pub rewritten: usize,
+    /// Single counter items moved into shards in this run.
+    pub counters_moved: usize,
+    /// Markers and email items taken out of `gsi1` in this run.
+    pub keys_unindexed: usize,
+}
+
+impl DynamoStore {
+    /// Migrates `tenant` to the current layout; resumable and idempotent.
+    pub async fn migrate_tenant(
+        &self,
+        tenant: &TenantId,
+        mut progress: impl FnMut(MigrationProgress),
+    ) -> Result<Migrated, StoreError> {
+        let mut migrated = Migrated::default();
+        for kind in [ResourceKind::User, ResourceKind::Group] {
+            let (seen, rewritten) = self.migrate_resources(tenant, kind, &mut progress).await?;
+            match kind {
+                ResourceKind::User => migrated.users = seen,
+                ResourceKind::Group => migrated.groups = seen,
+            }
+            migrated.rewritten += rewritten;
+            if let Some(total) = self.move_counter(tenant, kind).await? {
+                migrated.counters_moved += 1;
+                progress(MigrationProgress::CounterMoved { kind, total });
+            }
+        }
+        migrated.keys_unindexed = self.unindex_keys(tenant, &mut progress).await?;
+        Ok(migrated)
+    }
+
+    /// Step 1 for the resources of one kind, a page of the kind's `gsi1`
+    /// collection at a time: how many there are and how many were
+    /// rewritten.
+    async fn migrate_resources(
+        &self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        progress: &mut impl FnMut(MigrationProgress),
+    ) -> Result<(usize, usize), StoreError> {
+        let (mut seen, mut rewritten) = (0, 0);
+        let mut start: Option<Item> = None;
+        loop {
+            let page = self
+                .query_index(0, keys::collection_pk(tenant, kind))
+                .projection_expression("pk, sk, gsi1pk, gsi1sk")
+                .limit(PAGE)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| sdk_failure("Query", &e))?;
+            let wanted = page.items().iter().map(codec::key_of).collect();
+            // The index copy may be stale: the table's item decides.
+            for stored in self.get_items(wanted).await? {
+                seen += 1;
+                if self.rewrite_resource(tenant, kind, &stored).await? {
+                    rewritten += 1;
+                }
+            }
+            progress(MigrationProgress::Resources {
+                kind,
+                seen,
+                rewritten,
+            });
+            start = page.last_evaluated_key().cloned();
+            if start.is_none() {
+                return Ok((seen, rewritten));
+            }
+        }
+    }
+
+    /// Writes one resource item as the current code would, if it differs;
+    /// whether it was written.
+    async fn rewrite_resource(
+        &self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        stored: &Item,
+    ) -> Result<bool, StoreError> {
+        let record = decode(stored, kind)?;
+        let mut current = codec::resource_item(tenant, &record)?;
+        // What the item's last writes recorded stays: who wrote it, and the
+        // groups a deletion under way already left.
+        for kept in [ATTR_WRITER, ATTR_LEFT] {
+            match stored.get(kept) {
+                Some(value) => current.insert(kept.to_owned(), value.clone()),
+                None => current.remove(kept),
+            };
+        }
+        if same_layout(stored, &current) {
+            return Ok(false);
+        }
+        let version = stored
+            .get(ATTR_VERSION)
+            .cloned()
+            .ok_or_else(|| StoreError::Corrupt("missing version".into()))?;
+        let written = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(current))
+            .condition_expression("#v = :v")
+            .expression_attribute_names("#v", ATTR_VERSION)
+            .expression_attribute_values(":v", version)
+            .send()
+            .await;
+        match written {
+            Ok(_) => Ok(true),
+            // Written (by the current code) or deleted since it was read.
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(sdk_failure("PutItem", &e)),
+        }
+    }
+
+    /// Step 2 for one kind: the single counter's count, if there was one.
+    async fn move_counter(
+        &self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+    ) -> Result<Option<i64>, StoreError> {
+        let pk = keys::counter_pk(tenant);
+        let old = key(pk.clone(), keys::old_counter_sk(kind));
+        let Some(item) = self.get_items(vec![old.clone()]).await?.pop() else {
+            return Ok(None);
+        };
+        let count = item.get(ATTR_COUNT).cloned().unwrap_or_else(|| n(0));
+        let total = count
+            .as_n()
+            .ok()
+            .and_then(|v| v.parse::<i64>().ok())
+            .unwrap_or(0);
+        let delete = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(old))
+            .condition_expression("#n = :n")
+            .expression_attribute_names("#n", ATTR_COUNT)
+            .expression_attribute_values(":n", count.clone())
+            .build()
+            .map_err(build_err)?;
+        // 63 random bits, as the store's own generations.
+        let generation = (uuid::Uuid::new_v4().as_u64_pair().0 >> 1).max(1);
+        // The first shard takes the count over (any would do: a count is
+        // the sum of its shards).
+        let shard = keys::counter_shard_sks(kind)
+            .next()
+            .ok_or_else(|| build_err("no counter shard"))?;
+        let add = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(pk, &shard)))
+            .update_expression("ADD #n :n SET #gen = :gen")
+            .expression_attribute_names("#n", ATTR_COUNT)
+            .expression_attribute_names("#gen", ATTR_GENERATION)
+            .expression_attribute_values(":n", count)
+            .expression_attribute_values(":gen", n(generation))
+            .build()
+            .map_err(build_err)?;
+        self.client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().delete(delete).build())
+            .transact_items(TransactWriteItem::builder().update(add).build())
+            .send()
+            .await
+            .map_err(|e| sdk_failure("TransactWriteItems", &e))?;
+        Ok(Some(total))
+    }
+
+    /// Step 3: markers (`T#{tenant}#K`) and email items (in `T#{tenant}#X`)
+    /// leave `gsi1`; how many.
+    async fn unindex_keys(
+        &self,
+        tenant: &TenantId,
+        progress: &mut impl FnMut(MigrationProgress),
+    ) -> Result<usize, StoreError> {
+        let mut done = 0;
+        for collection in [
+            keys::marker_collection_pk(tenant),
+            keys::auxiliary_collection_pk(tenant),
+        ] {
+            for item in self.query_all(0, collection).await? {
+                let (Some(pk), Some(sk)) = (text(&item, PK), text(&item, SK)) else {
+                    continue;
+                };
+                if sk != MARKER_SK && !sk.starts_with(EMAIL_SK_PREFIX) {
+                    continue;
+                }
+                if self.unindex(pk, sk).await? {
+                    done += 1;
+                }
+            }
+            progress(MigrationProgress::KeysUnindexed(done));
+        }
+        Ok(done)
+    }
+
+    /// Removes one item's `gsi1` keys; whether it still had them.
+    async fn unindex(&self, pk: &str, sk: &str) -> Result<bool, StoreError> {
+        let updated = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(pk.to_owned(), sk)))
+            .update_expression("REMOVE #h, #r")
+            .condition_expression("attribute_exists(#h)")
+            .expression_attribute_names("#h", GSI1_PK)
+            .expression_attribute_names("#r", GSI1_SK)
+            .send()
+            .await;
+        match updated {
+            Ok(_) => Ok(true),
+            // Deleted or rewritten by the current code since it was listed.
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(sdk_failure("UpdateItem", &e)),
+        }
+    }
+}
