@@ -21,6 +21,7 @@
 //! writes nothing. The current code reads both layouts, so the tenant's
 //! provisioning may go on while it runs.
 
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{Delete, TransactWriteItem, Update};
 
 use super::codec::{
@@ -184,17 +185,9 @@ impl DynamoStore {
             .expression_attribute_values(":v", version)
             .send()
             .await;
-        match written {
-            Ok(_) => Ok(true),
-            // Written (by the current code) or deleted since it was read.
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(sdk_failure("PutItem", &e)),
-        }
+        // Not applied: written (by the current code) or deleted since it
+        // was read.
+        applied(written, "PutItem")
     }
 
     /// Step 2 for one kind: the single counter's count, if there was one.
@@ -290,16 +283,17 @@ impl DynamoStore {
             .expression_attribute_names("#r", GSI1_SK)
             .send()
             .await;
-        match updated {
-            Ok(_) => Ok(true),
-            // Deleted or rewritten by the current code since it was listed.
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(sdk_failure("UpdateItem", &e)),
-        }
+        // Not applied: deleted or rewritten by the current code since it
+        // was listed.
+        applied(updated, "UpdateItem")
+    }
+}
+
+/// Whether a conditional write was applied (`false`: its condition failed).
+fn applied<T, E: ProvideErrorMetadata>(result: Result<T, E>, op: &str) -> Result<bool, StoreError> {
+    match result {
+        Ok(_) => Ok(true),
+        Err(e) if e.code() == Some("ConditionalCheckFailedException") => Ok(false),
+        Err(e) => Err(sdk_failure(op, &e)),
     }
 }

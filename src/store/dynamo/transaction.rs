@@ -20,7 +20,7 @@ use crate::store::{ManagerLink, Member, Record, StoreError, UniqueKey};
 use crate::tenant::TenantId;
 
 /// Attempts of a transaction that another transaction on the same item
-/// (the tenant counter) cancelled.
+/// (a counter shard) cancelled.
 const TRANSACTION_ATTEMPTS: u32 = 6;
 
 /// What an item of a transaction is for; decides what its failed
@@ -309,7 +309,6 @@ impl<'t> Transaction<'t> {
         // 63 random bits: a positive DynamoDB number that does not repeat.
         let generation = (uuid::Uuid::new_v4().as_u64_pair().0 >> 1).max(1);
         let update = Update::builder()
-            .table_name(self.table)
             .set_key(Some(codec::key(
                 keys::counter_pk(tenant),
                 &keys::counter_sk(record.kind, &record.id),
@@ -318,9 +317,15 @@ impl<'t> Transaction<'t> {
             .expression_attribute_names("#n", ATTR_COUNT)
             .expression_attribute_names("#gen", ATTR_GENERATION)
             .expression_attribute_values(":d", n(delta))
-            .expression_attribute_values(":gen", n(generation))
-            .build()
-            .map_err(build_err)?;
+            .expression_attribute_values(":gen", n(generation));
+        self.push_counter(update)
+    }
+
+    fn push_counter(
+        &mut self,
+        update: aws_sdk_dynamodb::types::builders::UpdateBuilder,
+    ) -> Result<(), StoreError> {
+        let update = update.table_name(self.table).build().map_err(build_err)?;
         self.items.push((
             Role::Counter,
             TransactWriteItem::builder().update(update).build(),
@@ -338,7 +343,6 @@ impl<'t> Transaction<'t> {
         delta: i64,
     ) -> Result<(), StoreError> {
         let update = Update::builder()
-            .table_name(self.table)
             .set_key(Some(codec::key(pk.clone(), sk)))
             .update_expression("ADD #n :d SET #g1 = :g1, #s1 = :s1")
             .expression_attribute_names("#n", ATTR_COUNT)
@@ -346,14 +350,8 @@ impl<'t> Transaction<'t> {
             .expression_attribute_names("#s1", GSI1_SK)
             .expression_attribute_values(":d", n(delta))
             .expression_attribute_values(":g1", s(keys::auxiliary_collection_pk(tenant)))
-            .expression_attribute_values(":s1", s(keys::auxiliary_sk(&pk, sk)))
-            .build()
-            .map_err(build_err)?;
-        self.items.push((
-            Role::Counter,
-            TransactWriteItem::builder().update(update).build(),
-        ));
-        Ok(())
+            .expression_attribute_values(":s1", s(keys::auxiliary_sk(&pk, sk)));
+        self.push_counter(update)
     }
 
     /// Adds `delta` to the number of users waiting for a manager named
@@ -530,7 +528,7 @@ impl<'t> Transaction<'t> {
 impl DynamoStore {
     /// Runs a transaction; the role of the first item whose condition
     /// failed explains the failure. A transaction cancelled by a concurrent
-    /// one on a shared item (the tenant counter) is retried with jittered
+    /// one on a shared item (a counter shard) is retried with jittered
     /// back-off.
     pub(super) async fn run(&self, tx: &Transaction<'_>) -> Result<(), Failure> {
         let items: Vec<TransactWriteItem> = tx.items.iter().map(|(_, i)| i.clone()).collect();
