@@ -323,6 +323,40 @@ async fn a_tenant_of_the_old_layout_migrates_in_place() {
     );
 }
 
+/// Creates during a migration count: one made after the users were listed
+/// and before their old counter is moved (from the progress report, which
+/// the migration awaits) is counted beside the moved count.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_create_during_the_migration_is_counted() {
+    let Some(store) = common::dynamo_store().await else {
+        return;
+    };
+    let api = api(store.clone());
+    write_old_layout(store.client(), &api.tenant).await;
+    let runtime = tokio::runtime::Handle::current();
+    let mut created = false;
+    store
+        .migrate_tenant(&api.tenant, |p| {
+            if let MigrationProgress::Resources { .. } = p
+                && !created
+            {
+                created = true;
+                let frank = json!({"userName": "frank@x.example"});
+                tokio::task::block_in_place(|| {
+                    runtime.block_on(async {
+                        api.call("POST", "/Users", Some(frank)).await.expect(201);
+                    })
+                });
+            }
+        })
+        .await
+        .unwrap();
+    assert!(created);
+    let users = api.call("GET", "/Users", None).await.expect(200);
+    assert_eq!(users.body["totalResults"], 5);
+    assert_eq!(users.ids().len(), 5);
+}
+
 /// A run cut short (here: by a panic in its progress report once the
 /// users' counter is moved) is finished by the next.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
