@@ -267,6 +267,13 @@ async fn tenant_items(client: &aws_sdk_dynamodb::Client, tenant: &TenantId) -> V
 /// The tenant's items agree with each other: every resource holds its
 /// unique-key marker and email items and nothing else holds them, every
 /// edge has both ends and each end knows it, counters count the resources.
+/// A resource item's document: deflate-compressed JSON in `dz`.
+fn stored_document(item: &Item) -> Value {
+    let deflated = item["dz"].as_b().expect("a binary document");
+    let json = miniz_oxide::inflate::decompress_to_vec(deflated.as_ref()).unwrap();
+    serde_json::from_slice(&json).unwrap()
+}
+
 async fn check_invariants(client: &aws_sdk_dynamodb::Client, tenant: &TenantId, when: &str) {
     let items = tenant_items(client, tenant).await;
     let prefix = format!("T#{tenant}#");
@@ -280,13 +287,19 @@ async fn check_invariants(client: &aws_sdk_dynamodb::Client, tenant: &TenantId, 
         let sk = text(item, "sk").unwrap();
         let id = text(item, "id").map(str::to_owned);
         if sk == "R" {
-            let doc: Value = serde_json::from_str(text(item, "doc").unwrap()).unwrap();
+            let doc = stored_document(item);
             let groups = item
                 .get("grp")
                 .and_then(|v| v.as_ss().ok())
                 .map(|g| g.iter().cloned().collect())
                 .unwrap_or_default();
-            resources.insert(id.unwrap(), (text(item, "kind").unwrap(), doc, groups));
+            // The kind and id are in the key (`U#{id}` / `G#{id}`).
+            let (kind, id) = match pk.split_once('#') {
+                Some(("U", id)) => ("User", id),
+                Some(("G", id)) => ("Group", id),
+                _ => panic!("a resource item outside a resource partition: {pk}"),
+            };
+            resources.insert(id.to_owned(), (kind, doc, groups));
         } else if sk == "K" {
             markers.insert(pk.to_owned(), id.unwrap());
         } else if let Some(email) = sk.strip_prefix("E#") {
