@@ -48,7 +48,8 @@ enum Fault {
     InternalError,
     /// The request is applied, its response replaced by an internal error.
     LostResponse,
-    /// A transaction cancelled because of another one.
+    /// A transaction cancelled because of another one; a single-item
+    /// write refused because a transaction holds its item.
     TransactionConflict,
     /// The connection is accepted and never answered.
     Hang,
@@ -65,9 +66,10 @@ struct Plan {
     fired: usize,
 }
 
-/// The fault decided for one attempt, kept for its response.
+/// The fault decided for one attempt and its operation, kept for its
+/// response.
 #[derive(Debug, Clone)]
-struct Injected(Option<Fault>);
+struct Injected(Option<Fault>, String);
 
 impl Storable for Injected {
     type Storer = StoreReplace<Self>;
@@ -114,8 +116,9 @@ impl Injector {
     fn decide(&self, operation: &str) -> Option<Fault> {
         let mut plan = self.plan.lock().unwrap();
         let plan = plan.as_mut()?;
-        // Conflicts only cancel transactions.
-        if plan.fault == Fault::TransactionConflict && operation != "TransactWriteItems" {
+        // Conflicts only meet writes.
+        let write = ["TransactWriteItems", "PutItem", "UpdateItem", "DeleteItem"];
+        if plan.fault == Fault::TransactionConflict && !write.contains(&operation) {
             return None;
         }
         plan.seen += 1;
@@ -159,7 +162,8 @@ impl Intercept for Injector {
                 *request.body_mut() = SdkBody::from("{}");
             }
         }
-        cfg.interceptor_state().store_put(Injected(fault));
+        cfg.interceptor_state()
+            .store_put(Injected(fault, operation));
         Ok(())
     }
 
@@ -169,7 +173,7 @@ impl Intercept for Injector {
         _rc: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let Some(Injected(Some(fault))) = cfg.load::<Injected>().cloned() else {
+        let Some(Injected(Some(fault), operation)) = cfg.load::<Injected>().cloned() else {
             return Ok(());
         };
         let (status, body) = match fault {
@@ -186,6 +190,11 @@ impl Intercept for Injector {
             Fault::InternalError | Fault::LostResponse => (
                 500,
                 json!({"__type": "com.amazonaws.dynamodb.v20120810#InternalServerError",
+                       "message": "injected"}),
+            ),
+            Fault::TransactionConflict if operation != "TransactWriteItems" => (
+                400,
+                json!({"__type": "com.amazonaws.dynamodb.v20120810#TransactionConflictException",
                        "message": "injected"}),
             ),
             Fault::TransactionConflict => (

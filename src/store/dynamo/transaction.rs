@@ -94,6 +94,42 @@ pub(super) enum GroupListChange<'g> {
     Remove(&'g str),
 }
 
+/// How a single-item write ended.
+enum Single {
+    Done,
+    /// Its condition failed; `existed`: the item was there.
+    Refused {
+        existed: bool,
+    },
+    /// A transaction held the item: worth another attempt.
+    Conflict,
+    Failed(StoreError),
+}
+
+impl Single {
+    /// `refused` tells a failed condition (and whether the item existed)
+    /// from the operation's other errors.
+    fn of<O, E>(
+        op: &str,
+        result: Result<O, aws_sdk_dynamodb::error::SdkError<E>>,
+        refused: impl Fn(&E) -> Option<bool>,
+    ) -> Single
+    where
+        E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        let Err(err) = result else {
+            return Single::Done;
+        };
+        if let Some(existed) = err.as_service_error().and_then(&refused) {
+            return Single::Refused { existed };
+        }
+        if err.as_service_error().and_then(|e| e.code()) == Some("TransactionConflictException") {
+            return Single::Conflict;
+        }
+        Single::Failed(sdk_failure(op, &err))
+    }
+}
+
 /// The items of one `TransactWriteItems`, each with its role.
 #[derive(Clone)]
 pub(super) struct Transaction<'t> {
@@ -589,11 +625,30 @@ impl DynamoStore {
     }
 
     /// A transaction of one write as the single-item request it is, with
-    /// the same condition: billed once where a transaction bills twice.
+    /// the same condition: billed once where a transaction bills twice. A
+    /// write that meets a transaction on its item is retried like one.
     async fn run_single(&self, role: &Role, item: &TransactWriteItem) -> Result<(), Failure> {
-        // The item the failed condition saw, if any (asked for where the
-        // role needs it), tells which failure it is.
-        let refused = |existed: bool| Err(role.failure(existed));
+        for attempt in 0..TRANSACTION_ATTEMPTS {
+            match self.send_single(item).await {
+                Single::Done => return Ok(()),
+                // The item the failed condition saw, if any (asked for
+                // where the role needs it), tells which failure it is.
+                Single::Refused { existed } => return Err(role.failure(existed)),
+                Single::Failed(e) => return Err(e.into()),
+                Single::Conflict => {
+                    let jitter = u64::from(uuid::Uuid::new_v4().as_bytes()[0]) % 20;
+                    let pause = (20 << attempt) + jitter;
+                    tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+                }
+            }
+        }
+        Err(StoreError::Unavailable(
+            "DynamoDB kept reporting a transaction on the item; retry later".into(),
+        )
+        .into())
+    }
+
+    async fn send_single(&self, item: &TransactWriteItem) -> Single {
         if let Some(put) = item.put() {
             let result = self
                 .client
@@ -608,15 +663,10 @@ impl DynamoStore {
                 )
                 .send()
                 .await;
-            return match result {
-                Ok(_) => Ok(()),
-                Err(e) => match e.as_service_error() {
-                    Some(PutItemError::ConditionalCheckFailedException(c)) => {
-                        refused(c.item().is_some())
-                    }
-                    _ => Err(sdk_failure("PutItem", &e).into()),
-                },
-            };
+            return Single::of("PutItem", result, |e| match e {
+                PutItemError::ConditionalCheckFailedException(c) => Some(c.item().is_some()),
+                _ => None,
+            });
         }
         if let Some(update) = item.update() {
             let result = self
@@ -633,18 +683,13 @@ impl DynamoStore {
                 )
                 .send()
                 .await;
-            return match result {
-                Ok(_) => Ok(()),
-                Err(e) => match e.as_service_error() {
-                    Some(UpdateItemError::ConditionalCheckFailedException(c)) => {
-                        refused(c.item().is_some())
-                    }
-                    _ => Err(sdk_failure("UpdateItem", &e).into()),
-                },
-            };
+            return Single::of("UpdateItem", result, |e| match e {
+                UpdateItemError::ConditionalCheckFailedException(c) => Some(c.item().is_some()),
+                _ => None,
+            });
         }
         let Some(delete) = item.delete() else {
-            return Err(StoreError::Unavailable("an empty transaction item".into()).into());
+            return Single::Failed(StoreError::Unavailable("an empty transaction item".into()));
         };
         let result = self
             .client
@@ -659,15 +704,10 @@ impl DynamoStore {
             )
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) => match e.as_service_error() {
-                Some(DeleteItemError::ConditionalCheckFailedException(c)) => {
-                    refused(c.item().is_some())
-                }
-                _ => Err(sdk_failure("DeleteItem", &e).into()),
-            },
-        }
+        Single::of("DeleteItem", result, |e| match e {
+            DeleteItemError::ConditionalCheckFailedException(c) => Some(c.item().is_some()),
+            _ => None,
+        })
     }
 
     /// Runs a transaction without a `NoneWaiting` check.
