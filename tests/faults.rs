@@ -48,7 +48,8 @@ enum Fault {
     InternalError,
     /// The request is applied, its response replaced by an internal error.
     LostResponse,
-    /// A transaction cancelled because of another one.
+    /// A transaction cancelled because of another one; a single-item
+    /// write refused because a transaction holds its item.
     TransactionConflict,
     /// The connection is accepted and never answered.
     Hang,
@@ -65,9 +66,10 @@ struct Plan {
     fired: usize,
 }
 
-/// The fault decided for one attempt, kept for its response.
+/// The fault decided for one attempt and its operation, kept for its
+/// response.
 #[derive(Debug, Clone)]
-struct Injected(Option<Fault>);
+struct Injected(Option<Fault>, String);
 
 impl Storable for Injected {
     type Storer = StoreReplace<Self>;
@@ -114,8 +116,9 @@ impl Injector {
     fn decide(&self, operation: &str) -> Option<Fault> {
         let mut plan = self.plan.lock().unwrap();
         let plan = plan.as_mut()?;
-        // Conflicts only cancel transactions.
-        if plan.fault == Fault::TransactionConflict && operation != "TransactWriteItems" {
+        // Conflicts only meet writes.
+        let write = ["TransactWriteItems", "PutItem", "UpdateItem", "DeleteItem"];
+        if plan.fault == Fault::TransactionConflict && !write.contains(&operation) {
             return None;
         }
         plan.seen += 1;
@@ -159,7 +162,8 @@ impl Intercept for Injector {
                 *request.body_mut() = SdkBody::from("{}");
             }
         }
-        cfg.interceptor_state().store_put(Injected(fault));
+        cfg.interceptor_state()
+            .store_put(Injected(fault, operation));
         Ok(())
     }
 
@@ -169,7 +173,7 @@ impl Intercept for Injector {
         _rc: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let Some(Injected(Some(fault))) = cfg.load::<Injected>().cloned() else {
+        let Some(Injected(Some(fault), operation)) = cfg.load::<Injected>().cloned() else {
             return Ok(());
         };
         let (status, body) = match fault {
@@ -186,6 +190,11 @@ impl Intercept for Injector {
             Fault::InternalError | Fault::LostResponse => (
                 500,
                 json!({"__type": "com.amazonaws.dynamodb.v20120810#InternalServerError",
+                       "message": "injected"}),
+            ),
+            Fault::TransactionConflict if operation != "TransactWriteItems" => (
+                400,
+                json!({"__type": "com.amazonaws.dynamodb.v20120810#TransactionConflictException",
                        "message": "injected"}),
             ),
             Fault::TransactionConflict => (
@@ -267,6 +276,13 @@ async fn tenant_items(client: &aws_sdk_dynamodb::Client, tenant: &TenantId) -> V
 /// The tenant's items agree with each other: every resource holds its
 /// unique-key marker and email items and nothing else holds them, every
 /// edge has both ends and each end knows it, counters count the resources.
+/// A resource item's document: deflate-compressed JSON in `dz`.
+fn stored_document(item: &Item) -> Value {
+    let deflated = item["dz"].as_b().expect("a binary document");
+    let json = miniz_oxide::inflate::decompress_to_vec(deflated.as_ref()).unwrap();
+    serde_json::from_slice(&json).unwrap()
+}
+
 async fn check_invariants(client: &aws_sdk_dynamodb::Client, tenant: &TenantId, when: &str) {
     let items = tenant_items(client, tenant).await;
     let prefix = format!("T#{tenant}#");
@@ -280,13 +296,19 @@ async fn check_invariants(client: &aws_sdk_dynamodb::Client, tenant: &TenantId, 
         let sk = text(item, "sk").unwrap();
         let id = text(item, "id").map(str::to_owned);
         if sk == "R" {
-            let doc: Value = serde_json::from_str(text(item, "doc").unwrap()).unwrap();
+            let doc = stored_document(item);
             let groups = item
                 .get("grp")
                 .and_then(|v| v.as_ss().ok())
                 .map(|g| g.iter().cloned().collect())
                 .unwrap_or_default();
-            resources.insert(id.unwrap(), (text(item, "kind").unwrap(), doc, groups));
+            // The kind and id are in the key (`U#{id}` / `G#{id}`).
+            let (kind, id) = match pk.split_once('#') {
+                Some(("U", id)) => ("User", id),
+                Some(("G", id)) => ("Group", id),
+                _ => panic!("a resource item outside a resource partition: {pk}"),
+            };
+            resources.insert(id.to_owned(), (kind, doc, groups));
         } else if sk == "K" {
             markers.insert(pk.to_owned(), id.unwrap());
         } else if let Some(email) = sk.strip_prefix("E#") {

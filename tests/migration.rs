@@ -27,8 +27,9 @@ const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:
 const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 
 /// How many of the fixture's 6 resource items this release writes
-/// otherwise (it stores them as the release before did).
-const REWRITTEN: usize = 0;
+/// otherwise: all (their documents are plain JSON, and they carry `id`,
+/// `kind` and a resolved `mgr`).
+const REWRITTEN: usize = 6;
 
 type Item = HashMap<String, AttributeValue>;
 

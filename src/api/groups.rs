@@ -5,7 +5,7 @@
 //! anything is written, so a request naming an unknown member changes
 //! nothing.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 
 use http::StatusCode;
@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use super::Routes;
 use super::listing::{self, ListQuery, ListSettings, PageHints};
-use super::memberships::{self, MAX_MEMBERS_BYTES, member_overhead, members_json};
+use super::memberships::{self, MAX_MEMBERS_BYTES, Resolved, member_overhead, members_json};
 use super::operation::{self, Failure, Operation};
 use super::request::ScimRequest;
 use super::resource::{
@@ -116,9 +116,9 @@ impl<S: Store> Groups<S> {
         tenant: &TenantId,
         group_id: &str,
         ids: &[String],
-    ) -> Result<Vec<Member>, ScimError> {
+    ) -> Result<Resolved, ScimError> {
         if ids.is_empty() {
-            return Ok(Vec::new());
+            return Ok(Resolved::default());
         }
         memberships::resolve(&self.store, tenant, group_id, ids).await
     }
@@ -143,13 +143,39 @@ impl<S: Store> Groups<S> {
         requested: Vec<MemberChange>,
     ) -> Result<Vec<Change>, ScimError> {
         let mut changes = Vec::with_capacity(requested.len());
+        // Members an earlier change of this request may have touched: for
+        // them, what was read before it is no longer what will be.
+        let mut touched: HashSet<String> = HashSet::new();
+        let mut all_touched = false;
         for c in requested {
             changes.push(match c {
-                MemberChange::Add(ids) => Change::Add(self.resolve(tenant, id, &ids).await?),
-                MemberChange::Remove(ids) => Change::Remove(ids),
-                MemberChange::RemoveAll => Change::Set(Vec::new()),
-                MemberChange::ReplaceAll(ids) => Change::Set(self.resolve(tenant, id, &ids).await?),
-                MemberChange::RemoveWhere(f) => Change::RemoveWhere(f),
+                MemberChange::Add(ids) => {
+                    let Resolved { members, present } = self.resolve(tenant, id, &ids).await?;
+                    let new = members
+                        .into_iter()
+                        .filter(|m| {
+                            all_touched || touched.contains(&m.id) || !present.contains(&m.id)
+                        })
+                        .collect();
+                    touched.extend(ids);
+                    Change::Add(new)
+                }
+                MemberChange::Remove(ids) => {
+                    touched.extend(ids.iter().cloned());
+                    Change::Remove(ids)
+                }
+                MemberChange::RemoveAll => {
+                    all_touched = true;
+                    Change::Set(Vec::new())
+                }
+                MemberChange::ReplaceAll(ids) => {
+                    all_touched = true;
+                    Change::Set(self.resolve(tenant, id, &ids).await?.members)
+                }
+                MemberChange::RemoveWhere(f) => {
+                    all_touched = true;
+                    Change::RemoveWhere(f)
+                }
             });
         }
         Ok(changes)
@@ -239,7 +265,10 @@ impl<S: Store> Groups<S> {
         stamp(&mut doc, KIND, None);
         let record = Record::new(KIND, uuid::Uuid::new_v4().to_string(), 1, doc);
         check_keys(&record)?;
-        let members = self.resolve(&req.tenant, &record.id, &member_ids).await?;
+        let members = self
+            .resolve(&req.tenant, &record.id, &member_ids)
+            .await?
+            .members;
         self.store.create(&req.tenant, &record).await?;
         if members.is_empty() {
             // Nothing to read back: the group has no members yet.

@@ -54,6 +54,15 @@ pub fn too_many_members() -> ScimError {
     )
 }
 
+/// Members a request names, checked, as read before anything is written.
+#[derive(Debug, Default)]
+pub struct Resolved {
+    pub members: Vec<Member>,
+    /// Those of them that were direct members of the group when read: adding
+    /// them again changes nothing, so it writes nothing.
+    pub present: HashSet<String>,
+}
+
 /// The members `ids` name, with their kind and display name: every id must
 /// be a user or group of the tenant other than `group_id` itself
 /// (`400 invalidValue` otherwise, before anything is written).
@@ -62,7 +71,7 @@ pub async fn resolve<S: Store>(
     tenant: &TenantId,
     group_id: &str,
     ids: &[String],
-) -> Result<Vec<Member>, ScimError> {
+) -> Result<Resolved, ScimError> {
     let wanted: BTreeSet<&String> = ids.iter().collect();
     if wanted.contains(&group_id.to_owned()) {
         return Err(ScimError::bad_request(
@@ -71,12 +80,8 @@ pub async fn resolve<S: Store>(
         ));
     }
     let wanted: Vec<String> = wanted.into_iter().cloned().collect();
-    let mut found: Vec<Member> = store
-        .get_many(tenant, ResourceKind::User, &wanted)
-        .await?
-        .iter()
-        .map(Member::of)
-        .collect();
+    let mut records = store.get_many(tenant, ResourceKind::User, &wanted).await?;
+    let mut found: Vec<Member> = records.iter().map(Member::of).collect();
     let is_user: HashSet<&str> = found.iter().map(|m| m.id.as_str()).collect();
     let rest: Vec<String> = wanted
         .iter()
@@ -84,13 +89,9 @@ pub async fn resolve<S: Store>(
         .cloned()
         .collect();
     if !rest.is_empty() {
-        found.extend(
-            store
-                .get_many(tenant, ResourceKind::Group, &rest)
-                .await?
-                .iter()
-                .map(Member::of),
-        );
+        let groups = store.get_many(tenant, ResourceKind::Group, &rest).await?;
+        found.extend(groups.iter().map(Member::of));
+        records.extend(groups);
     }
     let known: HashSet<&str> = found.iter().map(|m| m.id.as_str()).collect();
     let unknown: Vec<&String> = wanted
@@ -111,7 +112,15 @@ pub async fn resolve<S: Store>(
             ),
         ));
     }
-    Ok(found)
+    let present = records
+        .into_iter()
+        .filter(|r| r.groups.iter().any(|g| g == group_id))
+        .map(|r| r.id)
+        .collect();
+    Ok(Resolved {
+        members: found,
+        present,
+    })
 }
 
 /// After `before` became `after`: when its display name changed, the edges

@@ -562,10 +562,19 @@ impl CostMeter {
                 .as_ref()
                 .map_or(0, item_size)
                 .max(after.map_or(0, item_size));
-            cost.table_write_units += units(size, WRITE_UNIT) * factor;
+            let table_units = units(size, WRITE_UNIT) * factor;
+            cost.table_write_units += table_units;
+            let mut index_units = 0.0;
             if *kind == WriteKind::Write {
                 cost.written.insert(key.clone());
-                cost.index_write_units += self.layout.index_writes(old.as_ref(), after);
+                index_units = self.layout.index_writes(old.as_ref(), after);
+                cost.index_write_units += index_units;
+            }
+            if std::env::var_os("SCIM_COST_TRACE").is_some() {
+                eprintln!(
+                    "cost: {} {:?} {}|{} {kind:?} {size} B: {table_units} + index {index_units}",
+                    pending.op, key.0, key.1, factor
+                );
             }
         }
         cost

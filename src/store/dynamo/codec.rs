@@ -16,8 +16,15 @@ use crate::tenant::TenantId;
 
 pub(super) const ATTR_ID: &str = "id";
 pub(super) const ATTR_VERSION: &str = "ver";
-pub(super) const ATTR_DOC: &str = "doc";
-pub(super) const ATTR_KIND: &str = "kind";
+/// The stored document, deflate-compressed JSON (binary): a document is
+/// most of an item's size, and every index copy of the item pays for it.
+const ATTR_DOC_DEFLATED: &str = "dz";
+/// The stored document as plain JSON text, as releases before compression
+/// wrote it: still read, never written.
+const ATTR_DOC: &str = "doc";
+/// Most bytes a stored document inflates to: a guard against a corrupt
+/// item, well above the largest document a write accepts.
+const MAX_INFLATED_BYTES: usize = 4 * crate::store::MAX_DOCUMENT_BYTES;
 const ATTR_MANAGER: &str = "mgr";
 pub(super) const ATTR_COUNT: &str = "n";
 /// A resource counter's list generation (see [`crate::store::Census`]).
@@ -98,14 +105,23 @@ pub(super) fn resource_key(tenant: &TenantId, kind: ResourceKind, id: &str) -> I
 }
 
 /// The resource item with its index keys: `gsi1` (collection), `gsi2`
-/// (`externalId`), `gsi3` (manager reference).
+/// (`externalId`), `gsi3` (manager reference). Every byte of it is paid
+/// again in each index copy, so what the keys already say is not repeated:
+/// the kind and id are in `pk`, a resolved manager in `gsi3pk`, and the
+/// document leaves out `meta.resourceType` and `meta.lastModified` (`mod`).
 pub(super) fn resource_item(tenant: &TenantId, record: &Record) -> Result<Item, StoreError> {
-    let doc = serde_json::to_string(&record.document).map_err(build_err)?;
+    let mut document = record.document.clone();
+    if let Some(meta) = document.get_mut("meta").and_then(|m| m.as_object_mut()) {
+        meta.remove("resourceType");
+        meta.remove("lastModified");
+    }
+    let doc = serde_json::to_vec(&document).map_err(build_err)?;
     let mut item = resource_key(tenant, record.kind, &record.id);
-    item.insert(ATTR_ID.into(), s(&record.id));
-    item.insert(ATTR_KIND.into(), s(record.kind.name()));
     item.insert(ATTR_VERSION.into(), n(record.version));
-    item.insert(ATTR_DOC.into(), s(doc));
+    item.insert(
+        ATTR_DOC_DEFLATED.into(),
+        AttributeValue::B(deflate(&doc).into()),
+    );
     item.insert(ATTR_WRITER.into(), writer_value(&current_actor()));
     if !record.groups.is_empty() {
         item.insert(
@@ -131,13 +147,21 @@ pub(super) fn resource_item(tenant: &TenantId, record: &Record) -> Result<Item, 
     if let Some(link) = &record.manager {
         let pk = match link {
             ManagerLink::Resolved(id) => keys::reports_pk(tenant, id),
-            ManagerLink::Pending(raw) => keys::pending_reports_pk(tenant, raw),
+            ManagerLink::Pending(raw) => {
+                // The partition key folds case: the value as sent is kept.
+                item.insert(ATTR_MANAGER.into(), s(encode_manager(link)));
+                keys::pending_reports_pk(tenant, raw)
+            }
         };
-        item.insert(ATTR_MANAGER.into(), s(encode_manager(link)));
         item.insert(GSI3_PK.into(), s(pk));
         item.insert(GSI3_SK.into(), s(&record.id));
     }
     Ok(item)
+}
+
+/// The kind of a resource item, from its partition key.
+pub(super) fn resource_kind(item: &Item) -> Option<ResourceKind> {
+    keys::parse_resource_pk(text(item, PK)?).map(|(kind, _)| kind)
 }
 
 /// The marker item that reserves `k` for resource `id`.
@@ -257,27 +281,30 @@ pub(super) fn decode_writer(item: &Item) -> Actor {
 }
 
 pub(super) fn decode(item: &Item, kind: ResourceKind) -> Result<Record, StoreError> {
-    let text = |name: &str| {
-        item.get(name)
-            .and_then(|v| v.as_s().ok())
-            .ok_or_else(|| StoreError::Corrupt(format!("missing {name}")))
-    };
     let version = item
         .get(ATTR_VERSION)
         .and_then(|v| v.as_n().ok())
         .and_then(|n| n.parse().ok())
         .ok_or_else(|| StoreError::Corrupt("missing version".into()))?;
-    let manager = match item.get(ATTR_MANAGER).and_then(|v| v.as_s().ok()) {
-        Some(text) => Some(decode_manager(text)?),
-        None => None,
+    // Items written before the keys stopped being repeated carry `id`
+    // and `mgr` = `R#{id}` as well; either way reads the same.
+    let id = text(item, PK)
+        .and_then(keys::parse_resource_pk)
+        .map(|(_, id)| id)
+        .ok_or_else(|| StoreError::Corrupt("resource key".into()))?;
+    let manager = match (text(item, ATTR_MANAGER), text(item, GSI3_PK)) {
+        (Some(text), _) => Some(decode_manager(text)?),
+        (None, Some(pk)) => {
+            keys::parse_reports_pk(pk).map(|id| ManagerLink::Resolved(id.to_owned()))
+        }
+        (None, None) => None,
     };
-    let mut document: serde_json::Value = serde_json::from_str(text(ATTR_DOC)?)
-        .map_err(|e| StoreError::Corrupt(format!("document: {e}")))?;
-    if let (Some(modified), Some(meta)) = (
-        item.get(ATTR_MODIFIED).and_then(|v| v.as_s().ok()),
-        document.get_mut("meta").and_then(|m| m.as_object_mut()),
-    ) {
-        meta.insert("lastModified".to_owned(), modified.clone().into());
+    let mut document = stored_document(item)?;
+    if let Some(meta) = document.get_mut("meta").and_then(|m| m.as_object_mut()) {
+        meta.insert("resourceType".to_owned(), kind.name().into());
+        if let Some(modified) = text(item, ATTR_MODIFIED) {
+            meta.insert("lastModified".to_owned(), modified.into());
+        }
     }
     let mut groups = item
         .get(ATTR_GROUPS)
@@ -287,12 +314,38 @@ pub(super) fn decode(item: &Item, kind: ResourceKind) -> Result<Record, StoreErr
     groups.sort();
     Ok(Record {
         kind,
-        id: text(ATTR_ID)?.clone(),
+        id: id.to_owned(),
         version,
         document,
         manager,
         groups,
     })
+}
+
+/// The document of a resource item, compressed or (older items) plain.
+fn stored_document(item: &Item) -> Result<serde_json::Value, StoreError> {
+    let corrupt = |e: &dyn std::fmt::Display| StoreError::Corrupt(format!("document: {e}"));
+    match (item.get(ATTR_DOC_DEFLATED), item.get(ATTR_DOC)) {
+        (Some(AttributeValue::B(bytes)), _) => {
+            let json = inflate(bytes.as_ref()).map_err(|e| corrupt(&e))?;
+            serde_json::from_slice(&json).map_err(|e| corrupt(&e))
+        }
+        (None, Some(AttributeValue::S(json))) => {
+            serde_json::from_str(json).map_err(|e| corrupt(&e))
+        }
+        _ => Err(StoreError::Corrupt("missing document".into())),
+    }
+}
+
+/// Raw deflate (RFC 1951) at the default level: about half the size of an
+/// identity provider's user document.
+fn deflate(json: &[u8]) -> Vec<u8> {
+    miniz_oxide::deflate::compress_to_vec(json, 6)
+}
+
+fn inflate(bytes: &[u8]) -> Result<Vec<u8>, String> {
+    miniz_oxide::inflate::decompress_to_vec_with_limit(bytes, MAX_INFLATED_BYTES)
+        .map_err(|e| format!("{:?}", e.status))
 }
 
 pub(super) fn decode_member(item: &Item) -> Result<Member, StoreError> {
@@ -316,4 +369,71 @@ pub(super) fn collection_start(tenant: &TenantId, kind: ResourceKind, id: &str) 
     start.insert(GSI1_PK.into(), s(keys::collection_pk(tenant, kind)));
     start.insert(GSI1_SK.into(), s(id));
     start
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn user() -> Record {
+        let document = json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "id": "u1",
+            "userName": "alice@contoso.example",
+            "emails": [{"value": "alice@contoso.example", "type": "work", "primary": true}],
+            "meta": {"resourceType": "User", "lastModified": "2026-12-02T00:00:00Z"},
+        });
+        Record::new(ResourceKind::User, "u1", 3, document)
+    }
+
+    #[test]
+    fn a_resource_item_stores_its_document_compressed_and_reads_it_back() {
+        let tenant = TenantId::parse("acme").unwrap();
+        let record = user();
+        let item = resource_item(&tenant, &record).unwrap();
+        assert!(!item.contains_key(ATTR_DOC), "no plain copy is written");
+        let Some(AttributeValue::B(bytes)) = item.get(ATTR_DOC_DEFLATED) else {
+            panic!("the document is binary");
+        };
+        let json = serde_json::to_vec(&record.document).unwrap();
+        assert!(bytes.as_ref().len() < json.len());
+        assert_eq!(decode(&item, ResourceKind::User).unwrap(), record);
+    }
+
+    #[test]
+    fn an_item_written_before_compression_is_still_read() {
+        let tenant = TenantId::parse("acme").unwrap();
+        let record = user();
+        let mut item = resource_item(&tenant, &record).unwrap();
+        item.remove(ATTR_DOC_DEFLATED);
+        let json = serde_json::to_string(&record.document).unwrap();
+        item.insert(ATTR_DOC.into(), s(json));
+        assert_eq!(decode(&item, ResourceKind::User).unwrap(), record);
+    }
+
+    #[test]
+    fn a_corrupt_or_oversized_document_is_reported_not_panicked_on() {
+        let tenant = TenantId::parse("acme").unwrap();
+        let mut item = resource_item(&tenant, &user()).unwrap();
+        item.insert(
+            ATTR_DOC_DEFLATED.into(),
+            AttributeValue::B(vec![0xff; 8].into()),
+        );
+        assert!(matches!(
+            decode(&item, ResourceKind::User),
+            Err(StoreError::Corrupt(_))
+        ));
+        let bomb = deflate(&vec![b' '; MAX_INFLATED_BYTES + 1]);
+        item.insert(ATTR_DOC_DEFLATED.into(), AttributeValue::B(bomb.into()));
+        assert!(matches!(
+            decode(&item, ResourceKind::User),
+            Err(StoreError::Corrupt(_))
+        ));
+        item.remove(ATTR_DOC_DEFLATED);
+        assert!(matches!(
+            decode(&item, ResourceKind::User),
+            Err(StoreError::Corrupt(_))
+        ));
+    }
 }

@@ -157,6 +157,24 @@ pub fn marker_pk(tenant: &TenantId, key: &UniqueKey) -> String {
     }
 }
 
+/// The kind and id a resource partition key (`T#{tenant}#U#{id}`) names:
+/// a tenant id holds no `#`, so the field after it is the kind. Resource
+/// items carry neither apart, each would cost bytes in every index copy.
+pub fn parse_resource_pk(pk: &str) -> Option<(ResourceKind, &str)> {
+    let (_, rest) = pk.strip_prefix("T#")?.split_once('#')?;
+    match rest.split_once('#')? {
+        ("U", id) => Some((ResourceKind::User, id)),
+        ("G", id) => Some((ResourceKind::Group, id)),
+        _ => None,
+    }
+}
+
+/// The manager id a direct-reports partition key ([`reports_pk`]) names.
+pub fn parse_reports_pk(pk: &str) -> Option<&str> {
+    let (_, rest) = pk.strip_prefix("T#")?.split_once('#')?;
+    rest.strip_prefix("M#")
+}
+
 /// A key built from a value of a record, with the attribute it comes from.
 struct BuiltKey {
     attribute: &'static str,
@@ -276,6 +294,28 @@ mod tests {
         assert_eq!(
             marker_pk(&t, &UniqueKey::GroupDisplayName("sales".into())),
             "T#acme#GN#sales"
+        );
+    }
+
+    #[test]
+    fn resource_and_reports_keys_parse_back() {
+        let t = TenantId::parse("acme").unwrap();
+        let id = "3f0c-x#y";
+        for kind in [ResourceKind::User, ResourceKind::Group] {
+            assert_eq!(
+                parse_resource_pk(&resource_pk(&t, kind, id)),
+                Some((kind, id))
+            );
+        }
+        assert_eq!(parse_reports_pk(&reports_pk(&t, id)), Some(id));
+        assert_eq!(parse_reports_pk(&pending_reports_pk(&t, "Bob")), None);
+        assert_eq!(
+            parse_resource_pk(&marker_pk(&t, &UniqueKey::UserName("a".into()))),
+            None
+        );
+        assert_eq!(
+            parse_resource_pk(&collection_pk(&t, ResourceKind::User)),
+            None
         );
     }
 

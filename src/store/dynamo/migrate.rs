@@ -2,9 +2,9 @@
 //! the current one, in place (see the README, "Upgrading"):
 //!
 //! 1. every user and group item is rewritten through [`codec::resource_item`]
-//!    when the stored item is not laid out as the current code writes it
-//!    (other attributes, or other values but for the document's, see
-//!    [`same_layout`]), keeping its version, group list, `left` list and
+//!    when the stored item differs from what the current code writes for
+//!    it (a plain-JSON `doc`, an `id`, `kind` or resolved `mgr` the keys
+//!    already say), keeping its version, group list, `left` list and
 //!    writer, each a
 //!    `PutItem` conditional on the version read, so a concurrent SCIM write
 //!    wins and is never undone;
@@ -36,23 +36,6 @@ use crate::tenant::TenantId;
 
 /// Resources listed per `Query` page (and read per `BatchGetItem`).
 const PAGE: i32 = 100;
-
-/// The attributes that hold a resource's document. Only their names are
-/// compared: a membership change sets `mod` (`meta.lastModified`) beside
-/// the document without rewriting it, so a document read back differs
-/// from the stored one in that field alone.
-const DOCUMENT_ATTRIBUTES: &[&str] = &[codec::ATTR_DOC];
-
-/// Whether a stored resource item is laid out as `current`, the item the
-/// current code writes for it.
-fn same_layout(stored: &Item, current: &Item) -> bool {
-    stored.len() == current.len()
-        && current.iter().all(|(name, value)| {
-            stored
-                .get(name)
-                .is_some_and(|old| old == value || DOCUMENT_ATTRIBUTES.contains(&name.as_str()))
-        })
-}
 
 /// Sort-key prefix of an email item.
 const EMAIL_SK_PREFIX: &str = "E#";
@@ -168,7 +151,7 @@ impl DynamoStore {
                 None => current.remove(kept),
             };
         }
-        if same_layout(stored, &current) {
+        if &current == stored {
             return Ok(false);
         }
         let version = stored

@@ -2,7 +2,7 @@
 //! memberships and purge delegate to their modules.
 
 use super::codec::{
-    self, ATTR_COUNT, ATTR_GENERATION, ATTR_ID, ATTR_KIND, collection_start, decode, key, text,
+    self, ATTR_COUNT, ATTR_GENERATION, ATTR_ID, collection_start, decode, key, text,
 };
 use super::keys::{self, GSI1_SK, MARKER_SK, RESOURCE_SK, SK};
 use super::transaction::{Failure, Transaction};
@@ -177,7 +177,7 @@ impl Store for DynamoStore {
             items
                 .iter()
                 .filter(|i| {
-                    text(i, SK) == Some(RESOURCE_SK) && text(i, ATTR_KIND) == Some(kind.name())
+                    text(i, SK) == Some(RESOURCE_SK) && codec::resource_kind(i) == Some(kind)
                 })
                 .map(|i| decode(i, kind))
                 .collect::<Result<_, _>>()?

@@ -12,9 +12,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodbstreams::types::{AttributeValue as StreamValue, ShardIteratorType};
 use time::OffsetDateTime;
 
-use super::codec::{self, ATTR_GROUP_VERSION, ATTR_KIND, Item, decode_member, text};
+use super::codec::{self, ATTR_GROUP_VERSION, Item, decode_member, text};
 use super::keys::{MEMBER_SK_PREFIX, PK, RESOURCE_SK, SK};
-use crate::scim::schema::ResourceKind;
 use crate::store::StoreError;
 use crate::store::change::{Change, Changed};
 use crate::tenant::TenantId;
@@ -59,10 +58,8 @@ pub fn change_of(
 }
 
 fn resource_change(old: Option<&Item>, new: Option<&Item>) -> Result<Option<Changed>, StoreError> {
-    let kind = match new.or(old).and_then(|i| text(i, ATTR_KIND)) {
-        Some("User") => ResourceKind::User,
-        Some("Group") => ResourceKind::Group,
-        _ => return Ok(None),
+    let Some(kind) = new.or(old).and_then(codec::resource_kind) else {
+        return Ok(None);
     };
     let mut old_record = old.map(|i| codec::decode(i, kind)).transpose()?;
     if let (Some(record), Some(item), None) = (&mut old_record, old, new) {
@@ -309,6 +306,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::scim::schema::ResourceKind;
     use crate::store::change::Actor;
     use crate::store::{Member, Record, UniqueKey};
 

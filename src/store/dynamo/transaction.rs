@@ -2,7 +2,10 @@
 //! its [`Role`], so a cancellation's reasons are explained by what the
 //! failed item was for, never by its position.
 
+use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, Delete, Put, ReturnValuesOnConditionCheckFailure,
     TransactWriteItem, Update,
@@ -89,6 +92,42 @@ pub(super) enum GroupListChange<'g> {
     None,
     Add(&'g str),
     Remove(&'g str),
+}
+
+/// How a single-item write ended.
+enum Single {
+    Done,
+    /// Its condition failed; `existed`: the item was there.
+    Refused {
+        existed: bool,
+    },
+    /// A transaction held the item: worth another attempt.
+    Conflict,
+    Failed(StoreError),
+}
+
+impl Single {
+    /// `refused` tells a failed condition (and whether the item existed)
+    /// from the operation's other errors.
+    fn of<O, E>(
+        op: &str,
+        result: Result<O, aws_sdk_dynamodb::error::SdkError<E>>,
+        refused: impl Fn(&E) -> Option<bool>,
+    ) -> Single
+    where
+        E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        let Err(err) = result else {
+            return Single::Done;
+        };
+        if let Some(existed) = err.as_service_error().and_then(&refused) {
+            return Single::Refused { existed };
+        }
+        if err.as_service_error().and_then(|e| e.code()) == Some("TransactionConflictException") {
+            return Single::Conflict;
+        }
+        Single::Failed(sdk_failure(op, &err))
+    }
 }
 
 /// The items of one `TransactWriteItems`, each with its role.
@@ -531,6 +570,11 @@ impl DynamoStore {
     /// one on a shared item (a counter shard) is retried with jittered
     /// back-off.
     pub(super) async fn run(&self, tx: &Transaction<'_>) -> Result<(), Failure> {
+        if let [(role, item)] = tx.items.as_slice()
+            && item.condition_check().is_none()
+        {
+            return self.run_single(role, item).await;
+        }
         let items: Vec<TransactWriteItem> = tx.items.iter().map(|(_, i)| i.clone()).collect();
         for attempt in 0..TRANSACTION_ATTEMPTS {
             let result = self
@@ -578,6 +622,92 @@ impl DynamoStore {
             "DynamoDB TransactWriteItems kept conflicting; retry later".into(),
         )
         .into())
+    }
+
+    /// A transaction of one write as the single-item request it is, with
+    /// the same condition: billed once where a transaction bills twice. A
+    /// write that meets a transaction on its item is retried like one.
+    async fn run_single(&self, role: &Role, item: &TransactWriteItem) -> Result<(), Failure> {
+        for attempt in 0..TRANSACTION_ATTEMPTS {
+            match self.send_single(item).await {
+                Single::Done => return Ok(()),
+                // The item the failed condition saw, if any (asked for
+                // where the role needs it), tells which failure it is.
+                Single::Refused { existed } => return Err(role.failure(existed)),
+                Single::Failed(e) => return Err(e.into()),
+                Single::Conflict => {
+                    let jitter = u64::from(uuid::Uuid::new_v4().as_bytes()[0]) % 20;
+                    let pause = (20 << attempt) + jitter;
+                    tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+                }
+            }
+        }
+        Err(StoreError::Unavailable(
+            "DynamoDB kept reporting a transaction on the item; retry later".into(),
+        )
+        .into())
+    }
+
+    async fn send_single(&self, item: &TransactWriteItem) -> Single {
+        if let Some(put) = item.put() {
+            let result = self
+                .client
+                .put_item()
+                .table_name(put.table_name())
+                .set_item(Some(put.item().clone()))
+                .set_condition_expression(put.condition_expression().map(str::to_owned))
+                .set_expression_attribute_names(put.expression_attribute_names().cloned())
+                .set_expression_attribute_values(put.expression_attribute_values().cloned())
+                .set_return_values_on_condition_check_failure(
+                    put.return_values_on_condition_check_failure().cloned(),
+                )
+                .send()
+                .await;
+            return Single::of("PutItem", result, |e| match e {
+                PutItemError::ConditionalCheckFailedException(c) => Some(c.item().is_some()),
+                _ => None,
+            });
+        }
+        if let Some(update) = item.update() {
+            let result = self
+                .client
+                .update_item()
+                .table_name(update.table_name())
+                .set_key(Some(update.key().clone()))
+                .update_expression(update.update_expression())
+                .set_condition_expression(update.condition_expression().map(str::to_owned))
+                .set_expression_attribute_names(update.expression_attribute_names().cloned())
+                .set_expression_attribute_values(update.expression_attribute_values().cloned())
+                .set_return_values_on_condition_check_failure(
+                    update.return_values_on_condition_check_failure().cloned(),
+                )
+                .send()
+                .await;
+            return Single::of("UpdateItem", result, |e| match e {
+                UpdateItemError::ConditionalCheckFailedException(c) => Some(c.item().is_some()),
+                _ => None,
+            });
+        }
+        let Some(delete) = item.delete() else {
+            return Single::Failed(StoreError::Unavailable("an empty transaction item".into()));
+        };
+        let result = self
+            .client
+            .delete_item()
+            .table_name(delete.table_name())
+            .set_key(Some(delete.key().clone()))
+            .set_condition_expression(delete.condition_expression().map(str::to_owned))
+            .set_expression_attribute_names(delete.expression_attribute_names().cloned())
+            .set_expression_attribute_values(delete.expression_attribute_values().cloned())
+            .set_return_values_on_condition_check_failure(
+                delete.return_values_on_condition_check_failure().cloned(),
+            )
+            .send()
+            .await;
+        Single::of("DeleteItem", result, |e| match e {
+            DeleteItemError::ConditionalCheckFailedException(c) => Some(c.item().is_some()),
+            _ => None,
+        })
     }
 
     /// Runs a transaction without a `NoneWaiting` check.
