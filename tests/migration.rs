@@ -31,6 +31,11 @@ const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 /// `kind` and a resolved `mgr`).
 const REWRITTEN: usize = 6;
 
+/// Most write units migrating the fixture may take (as measured: 6
+/// resource items rewritten, 10 markers and email items unindexed, 2
+/// counters moved).
+const MIGRATION_WRITE_UNITS: f64 = 53.0;
+
 type Item = HashMap<String, AttributeValue>;
 
 /// A DynamoDB-JSON value as the SDK's.
@@ -449,6 +454,35 @@ async fn a_resource_item_of_another_layout_is_rewritten() {
     assert_eq!(rewritten.len(), migrated.len());
     assert_eq!(migrate(&store, &api.tenant).await.rewritten, 0);
     check_contents(&api, &fixture).await;
+}
+
+/// What migrating the fixture's tenant costs, priced by the cost meter
+/// (the README's upgrading section quotes it): at most its budget, and a
+/// second run only reads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn what_a_migration_costs() {
+    let Some((store, meter)) = common::cost::metered_dynamo_store().await else {
+        return;
+    };
+    let tenant = common::unique_tenant();
+    write_old_layout(store.client(), &tenant).await;
+    meter.take();
+    migrate(&store, &tenant).await;
+    let first = meter.take();
+    migrate(&store, &tenant).await;
+    let second = meter.take();
+    eprintln!(
+        "migrating 4 users and 2 groups: {} requests, {} write units ({} of them index), {} read units; again: {} requests, {} write units, {} read units",
+        first.request_count(),
+        first.write_units(),
+        first.index_write_units,
+        first.read_units,
+        second.request_count(),
+        second.write_units(),
+        second.read_units,
+    );
+    assert!(first.write_units() <= MIGRATION_WRITE_UNITS, "{first:?}");
+    assert_eq!(second.write_units(), 0.0, "{second:?}");
 }
 
 /// A tenant still in the old layout is purged completely: its markers,
