@@ -8,6 +8,7 @@ Run inside the test servers (scim-local is built by `cargo build`):
     SCIM_ONLY_SERVERS=1 SCIM_SERVERS_CMD='python3 events/stream-fixtures.py' bash tests/run.sh
 """
 
+import base64
 import json
 import os
 import pathlib
@@ -74,6 +75,18 @@ class Stream:
         return records
 
 
+def as_lambda_json(value):
+    """Binary attributes (the compressed document `dz`) as Lambda's event
+    JSON carries them: base64 text."""
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    if isinstance(value, dict):
+        return {k: as_lambda_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [as_lambda_json(v) for v in value]
+    return value
+
+
 def lambda_record(r):
     d = r["dynamodb"]
     change = {
@@ -85,7 +98,7 @@ def lambda_record(r):
     }
     for image in ("NewImage", "OldImage"):
         if image in d:
-            change[image] = d[image]
+            change[image] = as_lambda_json(d[image])
     return {
         "eventID": r["eventID"],
         "eventName": r["eventName"],

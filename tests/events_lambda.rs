@@ -278,11 +278,12 @@ async fn a_poison_record_is_the_batch_failure_and_the_records_before_it_are_publ
         .unwrap()
         .clone();
     poison.change.sequence_number = Some("poison".into());
-    // A user item whose document is not JSON: it cannot be decoded.
+    // A user item whose compressed document does not inflate: it cannot
+    // be decoded.
     poison
         .change
         .new_image
-        .insert("doc".into(), serde_dynamo::AttributeValue::S("{".into()));
+        .insert("dz".into(), serde_dynamo::AttributeValue::B(vec![0xff; 8]));
     let tail = fixture("dynamodb-user-deactivated.json").records;
     batch.records.push(poison);
     batch.records.extend(tail);
