@@ -128,15 +128,16 @@ async fn capture_old_layout() {
     api.call("PATCH", &format!("/Groups/{all}"), Some(remove))
         .await
         .expect(204);
-    let mut items: Vec<Value> = common::tenant_items(store.client(), &api.tenant)
-        .await
-        .iter()
-        .map(|item| {
-            let fields: Map<String, Value> =
-                item.iter().map(|(k, v)| (k.clone(), to_json(v))).collect();
-            Value::Object(fields)
-        })
-        .collect();
+    let mut items: Vec<Value> =
+        common::tenant_items(store.client(), common::TEST_TABLE, &api.tenant)
+            .await
+            .iter()
+            .map(|item| {
+                let fields: Map<String, Value> =
+                    item.iter().map(|(k, v)| (k.clone(), to_json(v))).collect();
+                Value::Object(fields)
+            })
+            .collect();
     items.sort_by_key(|i| (i["pk"].to_string(), i["sk"].to_string()));
     let fixture = json!({
         "users": users,

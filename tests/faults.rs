@@ -250,29 +250,6 @@ fn text<'i>(item: &'i Item, name: &str) -> Option<&'i str> {
     item.get(name)?.as_s().ok().map(String::as_str)
 }
 
-/// Every item of the tenant (a Scan: tests only).
-async fn tenant_items(client: &aws_sdk_dynamodb::Client, tenant: &TenantId) -> Vec<Item> {
-    let mut items = Vec::new();
-    let mut start = None;
-    loop {
-        let page = client
-            .scan()
-            .table_name(FAULT_TABLE)
-            .filter_expression("begins_with(pk, :t)")
-            .expression_attribute_values(":t", AttributeValue::S(format!("T#{tenant}#")))
-            .consistent_read(true)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .expect("scan the fault table");
-        items.extend(page.items().iter().cloned());
-        start = page.last_evaluated_key().cloned();
-        if start.is_none() {
-            return items;
-        }
-    }
-}
-
 /// The tenant's items agree with each other: every resource holds its
 /// unique-key marker and email items and nothing else holds them, every
 /// edge has both ends and each end knows it, counters count the resources.
@@ -284,7 +261,7 @@ fn stored_document(item: &Item) -> Value {
 }
 
 async fn check_invariants(client: &aws_sdk_dynamodb::Client, tenant: &TenantId, when: &str) {
-    let items = tenant_items(client, tenant).await;
+    let items = common::tenant_items(client, FAULT_TABLE, tenant).await;
     let prefix = format!("T#{tenant}#");
     let mut resources: BTreeMap<String, (&str, Value, BTreeSet<String>)> = BTreeMap::new();
     let mut markers: BTreeMap<String, String> = BTreeMap::new();

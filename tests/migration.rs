@@ -289,7 +289,7 @@ async fn a_tenant_of_the_old_layout_migrates_in_place() {
             keys_unindexed: keys,
         }
     );
-    let after_first = common::tenant_items(store.client(), &api.tenant).await;
+    let after_first = common::tenant_items(store.client(), common::TEST_TABLE, &api.tenant).await;
     for item in &after_first {
         let sk = item["sk"].as_s().unwrap();
         assert!(
@@ -313,7 +313,7 @@ async fn a_tenant_of_the_old_layout_migrates_in_place() {
         "a second run changes nothing"
     );
     assert_eq!(
-        common::tenant_items(store.client(), &api.tenant)
+        common::tenant_items(store.client(), common::TEST_TABLE, &api.tenant)
             .await
             .len(),
         after_first.len()
@@ -323,7 +323,7 @@ async fn a_tenant_of_the_old_layout_migrates_in_place() {
 
     store.purge_tenant(&api.tenant, 1000).await.unwrap();
     assert_eq!(
-        common::tenant_items(store.client(), &api.tenant).await,
+        common::tenant_items(store.client(), common::TEST_TABLE, &api.tenant).await,
         Vec::<Item>::new(),
         "a purge finds every item"
     );
@@ -383,7 +383,7 @@ async fn a_migration_cut_short_resumes() {
     })
     .await;
     assert!(interrupted.is_err(), "the first run was cut short");
-    let items = common::tenant_items(store.client(), &api.tenant).await;
+    let items = common::tenant_items(store.client(), common::TEST_TABLE, &api.tenant).await;
     assert_eq!(counted(&items, "U"), (1, 4), "the users' counter moved");
     assert_eq!(counted(&items, "G").0, 1, "the groups' counter did not");
     assert!(items.iter().any(|i| i["sk"].as_s().unwrap() == "G"));
@@ -391,7 +391,7 @@ async fn a_migration_cut_short_resumes() {
     let resumed = migrate(&store, &api.tenant).await;
     assert_eq!(resumed.counters_moved, 1, "the groups' counter");
     assert_eq!(resumed.keys_unindexed, indexed_keys(&fixture));
-    let items = common::tenant_items(store.client(), &api.tenant).await;
+    let items = common::tenant_items(store.client(), common::TEST_TABLE, &api.tenant).await;
     assert_eq!(counted(&items, "G"), (1, 2));
     check_contents(&api, &fixture).await;
     check_changes(&api, &fixture).await;
@@ -506,7 +506,7 @@ async fn a_tenant_of_the_old_layout_is_purged_completely() {
     // page, derived from its group by the next.
     assert!(deleted >= fixture["items"].as_array().unwrap().len());
     assert_eq!(
-        common::tenant_items(store.client(), &tenant).await,
+        common::tenant_items(store.client(), common::TEST_TABLE, &tenant).await,
         Vec::<Item>::new()
     );
 }

@@ -88,9 +88,10 @@ macro_rules! both_stores {
     };
 }
 
-/// Every item of `tenant` in the test table (a Scan: tests only).
+/// Every item of `tenant` in `table` (a Scan: tests only).
 pub async fn tenant_items(
     client: &aws_sdk_dynamodb::Client,
+    table: &str,
     tenant: &TenantId,
 ) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
     let prefix = format!("T#{tenant}#");
@@ -99,7 +100,7 @@ pub async fn tenant_items(
     loop {
         let page = client
             .scan()
-            .table_name(TEST_TABLE)
+            .table_name(table)
             .filter_expression("begins_with(pk, :p)")
             .expression_attribute_values(
                 ":p",
