@@ -83,14 +83,8 @@ pub(super) fn text<'i>(item: &'i Item, name: &str) -> Option<&'i str> {
     item.get(name)?.as_s().ok().map(String::as_str)
 }
 
-/// How the manager reference is stored: `R#{id}` or `P#{value}`.
-fn encode_manager(link: &ManagerLink) -> String {
-    match link {
-        ManagerLink::Resolved(id) => format!("R#{id}"),
-        ManagerLink::Pending(raw) => format!("P#{raw}"),
-    }
-}
-
+/// A stored manager reference: `P#{value}` (pending; earlier releases also
+/// wrote `R#{id}` for a resolved one, which `gsi3pk` now says).
 fn decode_manager(text: &str) -> Result<ManagerLink, StoreError> {
     match text.split_at_checked(2) {
         Some(("R#", id)) => Ok(ManagerLink::Resolved(id.to_owned())),
@@ -149,7 +143,7 @@ pub(super) fn resource_item(tenant: &TenantId, record: &Record) -> Result<Item, 
             ManagerLink::Resolved(id) => keys::reports_pk(tenant, id),
             ManagerLink::Pending(raw) => {
                 // The partition key folds case: the value as sent is kept.
-                item.insert(ATTR_MANAGER.into(), s(encode_manager(link)));
+                item.insert(ATTR_MANAGER.into(), s(format!("P#{raw}")));
                 keys::pending_reports_pk(tenant, raw)
             }
         };

@@ -94,6 +94,13 @@ pub(super) enum GroupListChange<'g> {
     Remove(&'g str),
 }
 
+/// The jittered back-off before another attempt of a write that met
+/// another transaction on one of its items.
+async fn conflict_pause(attempt: u32) {
+    let jitter = u64::from(uuid::Uuid::new_v4().as_bytes()[0]) % 20;
+    tokio::time::sleep(std::time::Duration::from_millis((20 << attempt) + jitter)).await;
+}
+
 /// How a single-item write ended.
 enum Single {
     Done,
@@ -615,8 +622,7 @@ impl DynamoStore {
             {
                 return Err(sdk_failure("TransactWriteItems", &err).into());
             }
-            let jitter = u64::from(uuid::Uuid::new_v4().as_bytes()[0]) % 20;
-            tokio::time::sleep(std::time::Duration::from_millis((20 << attempt) + jitter)).await;
+            conflict_pause(attempt).await;
         }
         Err(StoreError::Unavailable(
             "DynamoDB TransactWriteItems kept conflicting; retry later".into(),
@@ -635,11 +641,7 @@ impl DynamoStore {
                 // where the role needs it), tells which failure it is.
                 Single::Refused { existed } => return Err(role.failure(existed)),
                 Single::Failed(e) => return Err(e.into()),
-                Single::Conflict => {
-                    let jitter = u64::from(uuid::Uuid::new_v4().as_bytes()[0]) % 20;
-                    let pause = (20 << attempt) + jitter;
-                    tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
-                }
+                Single::Conflict => conflict_pause(attempt).await,
             }
         }
         Err(StoreError::Unavailable(
