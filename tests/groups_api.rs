@@ -793,8 +793,65 @@ async fn members_per_request_are_limited<S: Store + Clone>(store: S) {
     assert_eq!(after["meta"]["version"], "W/\"1\"");
 }
 
+/// The group's version (its ETag), read through the API.
+async fn group_version<R: Routes>(api: &Api<R>, path: &str) -> String {
+    let g = api.call("GET", path, None).await.expect(200).body;
+    g["meta"]["version"].as_str().unwrap().to_owned()
+}
+
+/// Adding members who already are members changes nothing: no write, so
+/// the group keeps its version (ETag). Within one PATCH, what an earlier
+/// operation did counts: a member removed and added again stays, one added
+/// and removed again goes.
+async fn re_adding_members_changes_nothing<S: Store + Clone>(store: S) {
+    let api = api(store);
+    let a = user(&api, "readd-a@x.com").await;
+    let b = user(&api, "readd-b@x.com").await;
+    let g = group(&api, "Readd", &[&a]).await;
+    let path = format!("/Groups/{g}");
+    let add = |ids: &[&String]| {
+        let value: Vec<Value> = ids.iter().map(|id| json!({"value": id})).collect();
+        json!({"op": "add", "path": "members", "value": value})
+    };
+    let remove =
+        |id: &String| json!({"op": "remove", "path": format!("members[value eq \"{id}\"]")});
+
+    let before = group_version(&api, &path).await;
+    api.call("PATCH", &path, Some(patch(json!([add(&[&a])]))))
+        .await
+        .expect(204);
+    assert_eq!(
+        group_version(&api, &path).await,
+        before,
+        "a re-add writes nothing"
+    );
+
+    api.call("PATCH", &path, Some(patch(json!([add(&[&a, &b])]))))
+        .await
+        .expect(204);
+    assert_ne!(
+        group_version(&api, &path).await,
+        before,
+        "adding b is a change"
+    );
+    assert_eq!(members(&api, &g).await, set(&[&a, &b]));
+
+    let again = patch(json!([remove(&a), add(&[&a])]));
+    api.call("PATCH", &path, Some(again)).await.expect(204);
+    assert_eq!(
+        members(&api, &g).await,
+        set(&[&a, &b]),
+        "removed, then added"
+    );
+
+    let gone = patch(json!([add(&[&b]), remove(&b)]));
+    api.call("PATCH", &path, Some(gone)).await.expect(204);
+    assert_eq!(members(&api, &g).await, set(&[&a]), "added, then removed");
+}
+
 both_stores!(
     lifecycle,
+    re_adding_members_changes_nothing,
     display_name_is_unique_and_filters_answer_by_key,
     every_member_patch_form,
     deleting_a_user_ends_its_memberships,
