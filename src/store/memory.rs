@@ -9,7 +9,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use super::change::{Change, Changed, current_actor};
 use super::{
     Census, Created, GroupCondition, Lookup, MEMBERS_PER_TRANSACTION, ManagerLink, Member, Page,
-    Record, Store, StoreError, UniqueKey,
+    Record, Store, StoreError, TenantCensus, UniqueKey,
 };
 use crate::scim::schema::ResourceKind;
 use crate::tenant::TenantId;
@@ -475,6 +475,22 @@ impl Store for MemoryStore {
                 total: 0,
                 generation: 0,
             }))
+    }
+
+    async fn tenant_census(&self, tenant: &TenantId) -> Result<TenantCensus, StoreError> {
+        let t = self.lock()?;
+        let users = || range(&t, tenant, ResourceKind::User, None);
+        let memberships = t
+            .edges
+            .range((tenant.clone(), String::new(), String::new())..)
+            .take_while(|((owner, _, _), _)| owner == tenant)
+            .count();
+        Ok(TenantCensus {
+            users: users().count() as u64,
+            inactive_users: users().filter(|r| r.is_inactive()).count() as u64,
+            groups: range(&t, tenant, ResourceKind::Group, None).count() as u64,
+            memberships: memberships as u64,
+        })
     }
 
     async fn get_many(
