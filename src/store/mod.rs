@@ -116,7 +116,8 @@ impl Member {
 
 /// Most membership edges written in one atomic step: an edge and its
 /// member's group list are two of DynamoDB's 100 items per transaction, the
-/// group's version is one more.
+/// group's version is one more and the counter shard that counts the
+/// step's edges the last.
 pub const MEMBERS_PER_TRANSACTION: usize = 49;
 
 /// Longest value (bytes) of an attribute that is part of a key: DynamoDB

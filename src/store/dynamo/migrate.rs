@@ -14,16 +14,16 @@
 //!    never changes, whatever creates and deletes run meanwhile;
 //! 3. markers and email items leave `gsi1` (their `gsi1pk`/`gsi1sk` are
 //!    removed, conditional on their being there, so an item deleted
-//!    meanwhile is not written back).
-//!
-//! 4. the census counts that releases before them did not keep (inactive
-//!    users, membership edges: the `ni` and `nm` of the counter shards)
-//!    are counted from the resource items step 1 read (a user's `active`,
-//!    each resource's `grp`: one entry per edge) and, where the shards
-//!    disagree, corrected on the first shard of each kind in one
-//!    transaction conditional on every shard's `cv` being what it was
-//!    before step 1 began: a write that changed the counts meanwhile
-//!    fails it, and steps 1–4 run again (up to [`CENSUS_ATTEMPTS`] times).
+//!    meanwhile is not written back);
+//! 4. (run after step 2, before step 3) the census counts that releases
+//!    before them did not keep (inactive users, membership edges: the `ni`
+//!    and `nm` of the counter shards) are counted from the resource items
+//!    step 1 read (a user's `active`, each resource's `grp`: one entry per
+//!    edge) and, where the shards disagree, corrected on the first shard
+//!    of each kind in one transaction conditional on every shard's `cv`
+//!    being what it was before step 1 began: a write that changed the
+//!    counts meanwhile fails it, and steps 1, 2 and 4 run again (up to
+//!    [`CENSUS_ATTEMPTS`] times).
 //!
 //! Each step writes only what is still in the old layout, so a run cut
 //! short is resumed by running it again and a run on a converted tenant
