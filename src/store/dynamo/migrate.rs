@@ -49,7 +49,7 @@ use crate::tenant::TenantId;
 /// Resources listed per `Query` page (and read per `BatchGetItem`).
 const PAGE: i32 = 100;
 
-/// Runs of steps 1–4 when writes keep changing the census counts while
+/// Runs of steps 1, 2 and 4 when writes keep changing the census counts while
 /// they are counted.
 const CENSUS_ATTEMPTS: u32 = 5;
 
