@@ -407,7 +407,7 @@ async fn tenant_migrate_reports_progress_and_is_idempotent() {
     let again = d.admin_json(&["tenant", "migrate", "acme"]);
     assert_eq!(
         again,
-        json!({"users": 1, "groups": 0, "rewritten": 0, "countersMoved": 0, "keysUnindexed": 0})
+        json!({"users": 1, "groups": 0, "rewritten": 0, "countersMoved": 0, "keysUnindexed": 0, "censusSet": false})
     );
     let unknown = d.admin(&["tenant", "migrate", "initech"]);
     assert_eq!(unknown.status.code(), Some(3), "not found");

@@ -57,17 +57,18 @@ const BUDGETS: &[(Op, f64, f64, f64)] = &[
     (Op::Create, 1.0, 15.0, 0.0),
     (Op::CreateWithManager, 2.0, 16.0, 1.0),
     (Op::TwoAttributePatch, 2.0, 4.0, 1.0),
-    (Op::AddOneMember, 3.0, 9.0, 2.0),
+    (Op::Deactivate, 2.0, 7.0, 1.0),
+    (Op::AddOneMember, 3.0, 11.0, 2.0),
     (Op::ReAddMember, 2.0, 0.0, 2.0),
-    (Op::AddBatchPerMember, 0.3, 7.4, 1.1),
-    (Op::RemoveMember, 3.0, 9.0, 2.0),
-    (Op::DeleteUser, 4.0, 47.0, 1.5),
-    (Op::DeleteGroup, 7.0, 672.0, 7.0),
+    (Op::AddBatchPerMember, 0.3, 7.6, 1.1),
+    (Op::RemoveMember, 3.0, 11.0, 2.0),
+    (Op::DeleteUser, 4.0, 49.0, 1.5),
+    (Op::DeleteGroup, 7.0, 676.0, 7.0),
 ];
 
 /// The most the 100,000-user sync may cost, in dollars (today's layout,
 /// as measured; issue 13's target is 1.50, see docs/key-design.md#cost).
-const SYNC_BUDGET_DOLLARS: f64 = 3.75;
+const SYNC_BUDGET_DOLLARS: f64 = 3.80;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Op {
@@ -75,6 +76,7 @@ enum Op {
     Create,
     CreateWithManager,
     TwoAttributePatch,
+    Deactivate,
     AddOneMember,
     ReAddMember,
     AddBatchPerMember,
@@ -90,6 +92,7 @@ impl Op {
             Op::Create => "`POST /Users`, no manager",
             Op::CreateWithManager => "`POST /Users` with manager",
             Op::TwoAttributePatch => "`PATCH /Users` (two attributes)",
+            Op::Deactivate => "`PATCH /Users` `active` to false",
             Op::AddOneMember => "`PATCH /Groups` add 1 member",
             Op::ReAddMember => "`PATCH /Groups` re-add a member",
             Op::AddBatchPerMember => "`PATCH /Groups` add 10 members, per member",
@@ -290,6 +293,16 @@ async fn an_entra_sync_stays_within_the_cost_budget() {
             .request(&api, "PATCH", &format!("/Users/{id}"), Some(patch), 200)
             .await;
         samples.record(Op::TwoAttributePatch, &cost, 1);
+    }
+    // Entra's soft delete: the flip also counts the user as inactive.
+    for id in users.iter().skip(20).take(10) {
+        let patch = json!({"schemas": [PATCH_OP], "Operations": [
+            {"op": "Replace", "path": "active", "value": "False"},
+        ]});
+        let (_, cost) = meter
+            .request(&api, "PATCH", &format!("/Users/{id}"), Some(patch), 200)
+            .await;
+        samples.record(Op::Deactivate, &cost, 1);
     }
 
     // Each user joins MEMBERSHIPS of the GROUPS; Entra adds them in batches.

@@ -252,7 +252,8 @@ fn text<'i>(item: &'i Item, name: &str) -> Option<&'i str> {
 
 /// The tenant's items agree with each other: every resource holds its
 /// unique-key marker and email items and nothing else holds them, every
-/// edge has both ends and each end knows it, counters count the resources.
+/// edge has both ends and each end knows it, counters count the resources,
+/// the inactive users and the edges.
 /// A resource item's document: deflate-compressed JSON in `dz`.
 fn stored_document(item: &Item) -> Value {
     let deflated = item["dz"].as_b().expect("a binary document");
@@ -268,6 +269,11 @@ async fn check_invariants(client: &aws_sdk_dynamodb::Client, tenant: &TenantId, 
     let mut emails: BTreeSet<(String, String)> = BTreeSet::new();
     let mut edges: BTreeSet<(String, String, String)> = BTreeSet::new();
     let mut counters: BTreeMap<String, i64> = BTreeMap::new();
+    let number = |item: &Item, name: &str| -> i64 {
+        item.get(name)
+            .map_or(0, |v| v.as_n().unwrap().parse().unwrap())
+    };
+    let (mut inactive_counted, mut edges_counted) = (0, 0);
     for item in &items {
         let pk = text(item, "pk").unwrap().strip_prefix(&prefix).unwrap();
         let sk = text(item, "sk").unwrap();
@@ -299,10 +305,11 @@ async fn check_invariants(client: &aws_sdk_dynamodb::Client, tenant: &TenantId, 
             let kind = text(item, "mk").unwrap().to_owned();
             edges.insert((group, member.to_owned(), kind));
         } else if pk == "C" {
-            let n: i64 = item["n"].as_n().unwrap().parse().unwrap();
             // The shards of a kind (`U#{s}`, `G#{s}`) add up.
             let kind = sk.split('#').next().unwrap().to_owned();
-            *counters.entry(kind).or_default() += n;
+            *counters.entry(kind).or_default() += number(item, "n");
+            inactive_counted += number(item, "ni");
+            edges_counted += number(item, "nm");
         }
     }
     let mut expected_markers = BTreeMap::new();
@@ -342,6 +349,12 @@ async fn check_invariants(client: &aws_sdk_dynamodb::Client, tenant: &TenantId, 
             "{when}: {kind} counter"
         );
     }
+    let inactive = resources
+        .values()
+        .filter(|(kind, doc, _)| *kind == "User" && doc["active"] == json!(false))
+        .count() as i64;
+    assert_eq!(inactive_counted, inactive, "{when}: inactive users counted");
+    assert_eq!(edges_counted, edges.len() as i64, "{when}: edges counted");
 }
 
 /// One identity provider's view: the API, the injector and a clean client

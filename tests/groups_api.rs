@@ -13,7 +13,7 @@ use scim_serverless::scim::limits::MAX_MEMBERS_PER_REQUEST;
 use scim_serverless::scim::schema::ResourceKind;
 use scim_serverless::store::{
     Census, Created, GroupCondition, Lookup, Member, MemoryStore, Page, Record, Store, StoreError,
-    UniqueKey,
+    TenantCensus, UniqueKey,
 };
 use scim_serverless::tenant::TenantId;
 use serde_json::{Value, json};
@@ -533,6 +533,9 @@ impl<S: Store + Clone> Store for Meddler<S> {
     }
     async fn count(&self, t: &TenantId, k: ResourceKind) -> Result<Census, StoreError> {
         self.inner.count(t, k).await
+    }
+    async fn tenant_census(&self, t: &TenantId) -> Result<TenantCensus, StoreError> {
+        self.inner.tenant_census(t).await
     }
 }
 

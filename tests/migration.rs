@@ -18,8 +18,9 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 use common::http_api::{Api, api};
 use scim_serverless::api::Routes;
+use scim_serverless::scim::schema::ResourceKind;
 use scim_serverless::store::dynamo::{Migrated, MigrationProgress};
-use scim_serverless::store::{DynamoStore, Store};
+use scim_serverless::store::{DynamoStore, GroupCondition, Member, Record, Store, TenantCensus};
 use scim_serverless::tenant::TenantId;
 use serde_json::{Value, json};
 
@@ -33,10 +34,20 @@ const REWRITTEN: usize = 6;
 
 /// Most write units migrating the fixture may take (as measured: 6
 /// resource items rewritten, 10 markers and email items unindexed, 2
-/// counters moved).
-const MIGRATION_WRITE_UNITS: f64 = 53.0;
+/// counters moved, 53 units; the census counts set in one transaction
+/// over the 32 counter shards, 64).
+const MIGRATION_WRITE_UNITS: f64 = 117.0;
 
 type Item = HashMap<String, AttributeValue>;
+
+fn census(users: u64, inactive_users: u64, groups: u64, memberships: u64) -> TenantCensus {
+    TenantCensus {
+        users,
+        inactive_users,
+        groups,
+        memberships,
+    }
+}
 
 /// A DynamoDB-JSON value as the SDK's.
 fn attribute(v: &Value) -> AttributeValue {
@@ -277,6 +288,9 @@ async fn a_tenant_of_the_old_layout_migrates_in_place() {
     assert_eq!(keys, 6 + 4, "6 markers, 4 email items in gsi1");
     // The current code reads the old layout as it is.
     check_contents(&api, &fixture).await;
+    // That release kept no census counts: until the migration, none.
+    let before = store.tenant_census(&api.tenant).await.unwrap();
+    assert_eq!(before, census(4, 0, 2, 0));
 
     let first = migrate(&store, &api.tenant).await;
     assert_eq!(
@@ -287,8 +301,12 @@ async fn a_tenant_of_the_old_layout_migrates_in_place() {
             rewritten: REWRITTEN,
             counters_moved: 2,
             keys_unindexed: keys,
+            census_set: true,
         }
     );
+    // Sales: alice, bob; All: bob, carol, Sales (eve's edge is a tombstone).
+    let after = store.tenant_census(&api.tenant).await.unwrap();
+    assert_eq!(after, census(4, 0, 2, 5));
     let after_first = common::tenant_items(store.client(), common::TEST_TABLE, &api.tenant).await;
     for item in &after_first {
         let sk = item["sk"].as_s().unwrap();
@@ -318,6 +336,7 @@ async fn a_tenant_of_the_old_layout_migrates_in_place() {
             .len(),
         after_first.len()
     );
+    assert_eq!(store.tenant_census(&api.tenant).await.unwrap(), after);
     check_contents(&api, &fixture).await;
     check_changes(&api, &fixture).await;
 
@@ -508,5 +527,143 @@ async fn a_tenant_of_the_old_layout_is_purged_completely() {
     assert_eq!(
         common::tenant_items(store.client(), common::TEST_TABLE, &tenant).await,
         Vec::<Item>::new()
+    );
+}
+
+/// A tenant written by the release before the census counts, made here
+/// by the current code and then stripped of them (`ni`, `nm`, `cv`): 3
+/// users (2 inactive), 2 groups, 5 memberships.
+async fn tenant_without_census(store: &DynamoStore) -> TenantId {
+    let tenant = common::unique_tenant();
+    let user = |id: &str, active: bool| {
+        let doc = json!({"userName": format!("{id}@x.example"), "active": active});
+        Record::new(ResourceKind::User, id, 1, doc)
+    };
+    let group = |id: &str| Record::new(ResourceKind::Group, id, 1, json!({"displayName": id}));
+    let records = [
+        user("u1", true),
+        user("u2", false),
+        user("u3", false),
+        group("g1"),
+        group("g2"),
+    ];
+    for r in &records {
+        store.create(&tenant, r).await.unwrap();
+    }
+    let members = |rs: &[&Record]| rs.iter().map(|r| Member::of(r)).collect::<Vec<_>>();
+    let exists = GroupCondition::Exists { seen: 1 };
+    let g1_members = members(&[&records[0], &records[1], &records[2]]);
+    store
+        .add_members(&tenant, "g1", exists, &g1_members)
+        .await
+        .unwrap();
+    let g1 = store
+        .get(&tenant, ResourceKind::Group, "g1")
+        .await
+        .unwrap()
+        .unwrap();
+    let g2_members = members(&[&records[0], &g1]);
+    store
+        .add_members(&tenant, "g2", exists, &g2_members)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.tenant_census(&tenant).await.unwrap(),
+        census(3, 2, 2, 5)
+    );
+    for item in common::tenant_items(store.client(), common::TEST_TABLE, &tenant).await {
+        if !item["pk"].as_s().unwrap().ends_with("#C") {
+            continue;
+        }
+        store
+            .client()
+            .update_item()
+            .table_name(common::TEST_TABLE)
+            .key("pk", item["pk"].clone())
+            .key("sk", item["sk"].clone())
+            .update_expression("REMOVE ni, nm, cv")
+            .send()
+            .await
+            .unwrap();
+    }
+    tenant
+}
+
+/// Flips user `id`'s `active`.
+async fn flip(store: &DynamoStore, tenant: &TenantId, id: &str) {
+    let current = store
+        .get(tenant, ResourceKind::User, id)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut next = current.clone();
+    next.version += 1;
+    next.document["active"] = json!(current.is_inactive());
+    store.replace(tenant, &current, &next).await.unwrap();
+}
+
+/// Before the migration, a tenant's census counts only the changes since
+/// the upgrade; the migration counts them from the resources, and a
+/// second run finds them right.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_migration_sets_the_census_counts() {
+    let Some(store) = common::dynamo_store().await else {
+        return;
+    };
+    let tenant = tenant_without_census(&store).await;
+    flip(&store, &tenant, "u1").await;
+    assert_eq!(
+        store.tenant_census(&tenant).await.unwrap(),
+        census(3, 1, 2, 0),
+        "only the flip since the upgrade"
+    );
+    let first = migrate(&store, &tenant).await;
+    assert!(first.census_set);
+    assert_eq!(
+        store.tenant_census(&tenant).await.unwrap(),
+        census(3, 3, 2, 5)
+    );
+    let again = migrate(&store, &tenant).await;
+    assert!(!again.census_set, "a second run finds them right");
+    flip(&store, &tenant, "u2").await;
+    assert_eq!(
+        store.tenant_census(&tenant).await.unwrap(),
+        census(3, 2, 2, 5)
+    );
+}
+
+/// A flip while the migration counts (made from its progress report,
+/// after the users were counted) fails its conditional write: it counts
+/// again and ends exact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_flip_during_the_migration_is_counted() {
+    let Some(store) = common::dynamo_store().await else {
+        return;
+    };
+    let tenant = tenant_without_census(&store).await;
+    let runtime = tokio::runtime::Handle::current();
+    let mut counts = Vec::new();
+    let mut flipped = false;
+    store
+        .migrate_tenant(&tenant, |p| {
+            if let MigrationProgress::Resources {
+                kind: ResourceKind::User,
+                ..
+            } = p
+                && !flipped
+            {
+                flipped = true;
+                tokio::task::block_in_place(|| runtime.block_on(flip(&store, &tenant, "u2")));
+            }
+            if let MigrationProgress::Census { inactive_users, .. } = p {
+                counts.push(inactive_users);
+            }
+        })
+        .await
+        .unwrap();
+    assert_eq!(counts, [1], "counted once, after the flip");
+    assert_eq!(
+        store.tenant_census(&tenant).await.unwrap(),
+        census(3, 1, 2, 5)
     );
 }

@@ -88,15 +88,30 @@ async fn users_requests_stay_within_the_budget() {
     );
 
     let patch = json!({"schemas": [PATCH_OP], "Operations": [
-        {"op": "Replace", "path": "active", "value": "False"},
+        {"op": "Replace", "path": "active", "value": "True"},
         {"op": "Add", "path": "title", "value": "CISO"},
     ]});
     let path = format!("/Users/{alice_id}");
     let (status, _, made) = measure(&api, &counter, "PATCH", &path, Some(patch)).await;
     assert_eq!(status, 200);
-    // Only the user item changes: one conditional PutItem, not a
-    // transaction of one item (billed twice).
+    // Only the user item changes (`active` stays true): one conditional
+    // PutItem, not a transaction of one item (billed twice).
     assert_eq!(made, counts(&[("GetItem", 1), ("PutItem", 1)]), "PATCH");
+
+    // A flip of `active` also counts the user in its counter shard: a
+    // transaction of the two.
+    for value in ["False", "True"] {
+        let flip = json!({"schemas": [PATCH_OP], "Operations": [
+            {"op": "Replace", "path": "active", "value": value},
+        ]});
+        let (status, _, made) = measure(&api, &counter, "PATCH", &path, Some(flip)).await;
+        assert_eq!(status, 200);
+        assert_eq!(
+            made,
+            counts(&[("GetItem", 1), ("TransactWriteItems", 1)]),
+            "PATCH active {value}"
+        );
+    }
 
     let mut put = user("alice@x.com");
     put["title"] = json!("CISO");

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use scim_serverless::scim::schema::ResourceKind;
 use scim_serverless::store::{
     Census, GroupCondition, Lookup, MAX_INDEXED_EMAILS, MEMBERS_PER_TRANSACTION, ManagerLink,
-    Member, MemoryStore, Record, Store, StoreError, UniqueKey,
+    Member, MemoryStore, Record, Store, StoreError, TenantCensus, UniqueKey,
 };
 use scim_serverless::tenant::TenantId;
 use serde_json::{Value, json};
@@ -2175,6 +2175,201 @@ async fn membership_steps_require_the_version_they_expect(store: &impl Store) {
     assert_eq!(missing, Err(StoreError::NotFound));
 }
 
+// ---------------------------------------------------------------- census
+
+fn census(users: u64, inactive_users: u64, groups: u64, memberships: u64) -> TenantCensus {
+    TenantCensus {
+        users,
+        inactive_users,
+        groups,
+        memberships,
+    }
+}
+
+async fn census_of(store: &impl Store, t: &TenantId) -> TenantCensus {
+    store.tenant_census(t).await.unwrap()
+}
+
+/// `record` at its next version with `active` set to `active`.
+fn with_active(record: &Record, active: Value) -> Record {
+    changed(record, |r| r.document["active"] = active)
+}
+
+async fn tenant_census_follows_activity_and_memberships(store: &impl Store) {
+    let t = common::unique_tenant();
+    let other = common::unique_tenant();
+    assert_eq!(census_of(store, &t).await, TenantCensus::default());
+
+    // Absent `active` is active; `false` (or Entra's "False", should a
+    // document reach the store without normalisation) is inactive.
+    let u1 = user("u1", "u1@x.com", 1);
+    let mut u2 = user("u2", "u2@x.com", 1);
+    u2.document["active"] = json!(false);
+    let mut u3 = user("u3", "u3@x.com", 1);
+    u3.document["active"] = json!(true);
+    let mut u4 = user("u4", "u4@x.com", 1);
+    u4.document["active"] = json!("False");
+    for u in [&u1, &u2, &u3, &u4] {
+        store.create(&t, u).await.unwrap();
+    }
+    store.create(&other, &u2).await.unwrap();
+    assert_eq!(census_of(store, &t).await, census(4, 2, 0, 0));
+    assert_eq!(
+        census_of(store, &other).await,
+        census(1, 1, 0, 0),
+        "per tenant"
+    );
+
+    // Flips count; a replace that keeps `active` changes nothing.
+    let u1_off = with_active(&u1, json!(false));
+    store.replace(&t, &u1, &u1_off).await.unwrap();
+    assert_eq!(census_of(store, &t).await, census(4, 3, 0, 0));
+    let u2_on = with_active(&u2, json!(true));
+    store.replace(&t, &u2, &u2_on).await.unwrap();
+    assert_eq!(census_of(store, &t).await, census(4, 2, 0, 0));
+    let u1_titled = changed(&u1_off, |r| r.document["title"] = json!("Boss"));
+    store.replace(&t, &u1_off, &u1_titled).await.unwrap();
+    let u3_quiet = with_active(&u3, json!(true));
+    store.replace(&t, &u3, &u3_quiet).await.unwrap();
+    let u4_normalised = with_active(&u4, json!(false));
+    store.replace(&t, &u4, &u4_normalised).await.unwrap();
+    assert_eq!(census_of(store, &t).await, census(4, 2, 0, 0));
+
+    // Memberships: only edges really added or ended count.
+    create_groups(store, &t, &["g1", "g2"]).await;
+    assert_eq!(census_of(store, &t).await, census(4, 2, 2, 0));
+    let u = |id: &str| Member {
+        id: id.to_owned(),
+        kind: ResourceKind::User,
+        display: None,
+    };
+    add_members(store, &t, "g1", &[u("u1"), u("u2")])
+        .await
+        .unwrap();
+    assert_eq!(census_of(store, &t).await, census(4, 2, 2, 2));
+    add_members(store, &t, "g1", &[u("u1"), u("u3"), u("u3")])
+        .await
+        .unwrap();
+    assert_eq!(census_of(store, &t).await, census(4, 2, 2, 3), "u1 again");
+    add_members(store, &t, "g1", &[u("u1")]).await.unwrap();
+    assert_eq!(census_of(store, &t).await, census(4, 2, 2, 3), "re-added");
+    let nested = Member::of(&fetch_group(store, &t, "g2").await);
+    add_members(store, &t, "g1", &[nested]).await.unwrap();
+    add_members(store, &t, "g2", &[u("u1")]).await.unwrap();
+    assert_eq!(
+        census_of(store, &t).await,
+        census(4, 2, 2, 5),
+        "a group is a member"
+    );
+    remove_members(store, &t, "g1", &ids(&["u2", "nobody"]))
+        .await
+        .unwrap();
+    assert_eq!(census_of(store, &t).await, census(4, 2, 2, 4));
+    remove_members(store, &t, "g1", &ids(&["u2"]))
+        .await
+        .unwrap();
+    assert_eq!(
+        census_of(store, &t).await,
+        census(4, 2, 2, 4),
+        "removed twice"
+    );
+    add_members(store, &t, "g1", &[u("u2")]).await.unwrap();
+    assert_eq!(census_of(store, &t).await, census(4, 2, 2, 5), "back again");
+
+    // Deleting an inactive user in two groups ends its two edges.
+    let u1_stored = fetch_user(store, &t, "u1").await;
+    assert!(u1_stored.is_inactive());
+    store.delete(&t, &u1_stored).await.unwrap();
+    assert_eq!(census_of(store, &t).await, census(3, 1, 2, 3));
+    // Deleting a group ends its members' edges (u2, u3, g2) and its own.
+    add_members(store, &t, "g2", &[u("u4")]).await.unwrap();
+    assert_eq!(census_of(store, &t).await, census(3, 1, 2, 4));
+    let g1 = fetch_group(store, &t, "g1").await;
+    store.delete(&t, &g1).await.unwrap();
+    assert_eq!(census_of(store, &t).await, census(3, 1, 1, 1));
+    let g2 = fetch_group(store, &t, "g2").await;
+    store.delete(&t, &g2).await.unwrap();
+    assert_eq!(census_of(store, &t).await, census(3, 1, 0, 0));
+    let u4_stored = fetch_user(store, &t, "u4").await;
+    store.delete(&t, &u4_stored).await.unwrap();
+    assert_eq!(census_of(store, &t).await, census(2, 0, 0, 0));
+    assert_eq!(census_of(store, &other).await, census(1, 1, 0, 0));
+}
+
+/// Sets user `id`'s `active` to `active`, re-reading it after a lost race.
+async fn set_active<S: Store>(store: &S, t: &TenantId, id: &str, active: bool) {
+    loop {
+        let current = fetch_user(store, t, id).await;
+        let next = with_active(&current, json!(active));
+        match store.replace(t, &current, &next).await {
+            Ok(()) => return,
+            Err(StoreError::VersionMismatch) => continue,
+            Err(e) => panic!("unexpected {e}"),
+        }
+    }
+}
+
+async fn concurrent_flips_and_member_adds_stay_exact<S: Store + Clone>(store: &S) {
+    let t = common::unique_tenant();
+    let names: Vec<String> = (0..6).map(|i| format!("u{i}")).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let users = create_users(store, &t, &names).await;
+    create_groups(store, &t, &["g1", "g2"]).await;
+    let store = Arc::new(store.clone());
+    let mut tasks = Vec::new();
+    // Each user flips three times (ends inactive) or twice (ends active),
+    // while every member is added to g1 by three writers at once (all
+    // but the first of each edge change nothing) and to g2 by one.
+    for (i, id) in names.iter().enumerate() {
+        let (store, t, id) = (store.clone(), t.clone(), (*id).to_owned());
+        tasks.push(tokio::spawn(async move {
+            for flip in 0..2 + i % 2 {
+                set_active(&*store, &t, &id, flip % 2 == 1).await;
+            }
+        }));
+    }
+    for group in ["g1", "g1", "g1", "g2"] {
+        let (store, t, all) = (store.clone(), t.clone(), members(&users));
+        tasks.push(tokio::spawn(async move {
+            loop {
+                match add_members(&*store, &t, group, &all).await {
+                    Ok(_) => return,
+                    Err(StoreError::VersionMismatch) => continue,
+                    Err(e) => panic!("unexpected {e}"),
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    // Users with an odd index flipped three times: false, true, false.
+    assert_eq!(census_of(&*store, &t).await, census(6, 3, 2, 12));
+    assert_eq!(member_ids(&*store, &t, "g1").await.len(), 6);
+    for id in &names {
+        assert_eq!(fetch_user(&*store, &t, id).await.groups, ["g1", "g2"]);
+    }
+    // And concurrent removals, each member named by two writers.
+    let mut tasks = Vec::new();
+    for _ in 0..2 {
+        let (store, t) = (store.clone(), t.clone());
+        let gone = ids(&names[..4]);
+        tasks.push(tokio::spawn(async move {
+            loop {
+                match remove_members(&*store, &t, "g1", &gone).await {
+                    Ok(_) => return,
+                    Err(StoreError::VersionMismatch) => continue,
+                    Err(e) => panic!("unexpected {e}"),
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    assert_eq!(census_of(&*store, &t).await, census(6, 3, 2, 8));
+}
+
 macro_rules! contract {
     ($($case:ident),* $(,)?) => {
         mod memory {
@@ -2237,6 +2432,8 @@ contract!(
     get_many_skips_missing_ids_and_sorts,
     purging_a_tenant_with_memberships_leaves_nothing,
     membership_calls_with_nothing_to_write_succeed,
+    tenant_census_follows_activity_and_memberships,
+    concurrent_flips_and_member_adds_stay_exact,
 );
 
 /// Every item of the table whose key belongs to `tenant`, but for its

@@ -318,6 +318,14 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                     MigrationProgress::KeysUnindexed(n) => {
                         eprintln!("{n} markers and email items taken out of gsi1 ...")
                     }
+                    MigrationProgress::Census {
+                        inactive_users,
+                        memberships,
+                        set,
+                    } => eprintln!(
+                        "census: {inactive_users} inactive users, {memberships} memberships{}",
+                        if set { " (set)" } else { " (already right)" }
+                    ),
                 })
                 .await?;
             if json {
@@ -328,12 +336,17 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             } else {
                 println!(
                     "tenant {tenant} migrated: {} users, {} groups; this run rewrote {} \
-                     resources, moved {} counters, unindexed {} markers and email items",
+                     resources, moved {} counters, unindexed {} markers and email items{}",
                     migrated.users,
                     migrated.groups,
                     migrated.rewritten,
                     migrated.counters_moved,
-                    migrated.keys_unindexed
+                    migrated.keys_unindexed,
+                    if migrated.census_set {
+                        ", set the census counts"
+                    } else {
+                        ""
+                    }
                 );
             }
         }

@@ -483,27 +483,6 @@ impl Store for MemoryStore {
             .map(|r| r.id.clone()))
     }
 
-    async fn tenant_census(&self, tenant: &TenantId) -> Result<TenantCensus, StoreError> {
-        let t = self.lock()?;
-        let mut census = TenantCensus::default();
-        for ((owner, kind, _), record) in &t.resources {
-            if owner != tenant {
-                continue;
-            }
-            match kind {
-                ResourceKind::User => {
-                    census.users += 1;
-                    if record.document.get("active") == Some(&serde_json::Value::Bool(false)) {
-                        census.inactive_users += 1;
-                    }
-                }
-                ResourceKind::Group => census.groups += 1,
-            }
-        }
-        census.memberships = t.edges.keys().filter(|(owner, _, _)| owner == tenant).count() as u64;
-        Ok(census)
-    }
-
     async fn count(&self, tenant: &TenantId, kind: ResourceKind) -> Result<Census, StoreError> {
         let t = self.lock()?;
         Ok(t.counts
@@ -513,6 +492,22 @@ impl Store for MemoryStore {
                 total: 0,
                 generation: 0,
             }))
+    }
+
+    async fn tenant_census(&self, tenant: &TenantId) -> Result<TenantCensus, StoreError> {
+        let t = self.lock()?;
+        let users = || range(&t, tenant, ResourceKind::User, None);
+        let memberships = t
+            .edges
+            .range((tenant.clone(), String::new(), String::new())..)
+            .take_while(|((owner, _, _), _)| owner == tenant)
+            .count();
+        Ok(TenantCensus {
+            users: users().count() as u64,
+            inactive_users: users().filter(|r| r.is_inactive()).count() as u64,
+            groups: range(&t, tenant, ResourceKind::Group, None).count() as u64,
+            memberships: memberships as u64,
+        })
     }
 
     async fn get_many(

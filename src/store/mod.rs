@@ -117,7 +117,8 @@ impl Member {
 
 /// Most membership edges written in one atomic step: an edge and its
 /// member's group list are two of DynamoDB's 100 items per transaction, the
-/// group's version is one more.
+/// group's version is one more and the counter shard that counts the
+/// step's edges the last.
 pub const MEMBERS_PER_TRANSACTION: usize = 49;
 
 /// Longest value (bytes) of an attribute that is part of a key: DynamoDB
@@ -245,6 +246,22 @@ impl Record {
         names
     }
 
+    /// Whether this is a user whose `active` is false. Normalisation stores
+    /// the boolean, but Entra sends `"False"`, so a record that was not
+    /// normalised (an earlier release's, a test's) is read the same way;
+    /// an absent `active` means active (RFC 7643 gives no default, and
+    /// every identity provider treats a user without it as enabled).
+    pub fn is_inactive(&self) -> bool {
+        if self.kind != ResourceKind::User {
+            return false;
+        }
+        match self.document.get("active") {
+            Some(Value::Bool(active)) => !active,
+            Some(Value::String(text)) => text.eq_ignore_ascii_case("false"),
+            _ => false,
+        }
+    }
+
     /// Whether this record is found by `lookup`: the one definition both
     /// adapters index by.
     pub fn matches(&self, lookup: &Lookup) -> bool {
@@ -327,13 +344,15 @@ pub struct Census {
     pub generation: u64,
 }
 
-/// Exact counts of what a tenant holds, for the operator's health view.
+/// A tenant's exact counts, for the operator's health view.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TenantCensus {
     pub users: u64,
+    /// Users whose `active` is false ([`Record::is_inactive`]).
     pub inactive_users: u64,
     pub groups: u64,
+    /// Membership edges: one per member (user or group) of each group.
     pub memberships: u64,
 }
 
@@ -561,6 +580,11 @@ pub trait Store: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Census, StoreError>> + Send;
 
     /// Exact counts for the operator's health view, strongly consistent.
+    /// On DynamoDB they are kept in the counter shards by the same
+    /// transactions as the changes they count; a tenant written before
+    /// they were has them only once `scim-admin tenant migrate` has run
+    /// (until then `inactiveUsers` and `memberships` count only the
+    /// changes since the upgrade, floored at 0).
     fn tenant_census(
         &self,
         tenant: &TenantId,

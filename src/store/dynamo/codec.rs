@@ -29,6 +29,18 @@ const ATTR_MANAGER: &str = "mgr";
 pub(super) const ATTR_COUNT: &str = "n";
 /// A resource counter's list generation (see [`crate::store::Census`]).
 pub(super) const ATTR_GENERATION: &str = "gen";
+/// On a user counter shard: how many of the users it counts are inactive
+/// ([`crate::store::Record::is_inactive`]).
+pub(super) const ATTR_INACTIVE: &str = "ni";
+/// On a counter shard: its part of the tenant's membership edges. Only the
+/// sum over every shard means something: a step counts its edges on the
+/// shard of the resource it is conditional on (the group, or the resource
+/// being deleted), so one shard may hold a negative part.
+pub(super) const ATTR_MEMBERSHIPS: &str = "nm";
+/// On a counter shard: how many writes changed its `ni` or `nm`, so that
+/// `tenant migrate` can set the counts conditional on no change meanwhile
+/// (a count alone could move away and back).
+pub(super) const ATTR_CENSUS_VERSION: &str = "cv";
 /// The groups a resource is a direct member of (string set).
 pub(super) const ATTR_GROUPS: &str = "grp";
 /// `meta.lastModified`, kept beside the document so a membership change
@@ -182,6 +194,24 @@ pub(super) fn email_item(tenant: &TenantId, record: &Record, email: &str) -> Ite
     item.insert(GSI2_PK.into(), s(keys::email_pk(tenant, email)));
     item.insert(GSI2_SK.into(), s(&record.id));
     item
+}
+
+/// A number attribute of an item; 0 when absent.
+pub(super) fn number(item: &Item, name: &str) -> i64 {
+    item.get(name)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse::<i64>().ok())
+        .unwrap_or(0)
+}
+
+/// The kind a counter item counts, from its sort key (`U#{s}` or the
+/// single counter `U` of the layout before issue 13; `G` alike).
+pub(super) fn counter_kind(item: &Item) -> Option<ResourceKind> {
+    match text(item, SK)?.split('#').next()? {
+        "U" => Some(ResourceKind::User),
+        "G" => Some(ResourceKind::Group),
+        _ => None,
+    }
 }
 
 /// The membership edge of `member_id` in group `group_id`.

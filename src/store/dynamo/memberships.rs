@@ -1,9 +1,11 @@
 //! Memberships: edges in the group's partition and the members' group
 //! lists, changed together in steps of [`MEMBERS_PER_TRANSACTION`].
 
+use std::collections::BTreeSet;
+
 use super::codec::{self, ATTR_DISPLAY, ATTR_WRITER, Item, decode_member, s};
 use super::keys::{self, PK, SK};
-use super::transaction::{GroupListChange, Role, Transaction};
+use super::transaction::{Failure, GroupListChange, Role, Transaction};
 use super::{DynamoStore, sdk_failure};
 use crate::scim::schema::ResourceKind;
 use crate::store::Store;
@@ -49,7 +51,12 @@ impl DynamoStore {
 
     /// One step. Every edge it writes records the group's version after
     /// it; a commuting step ([`GroupCondition::Exists`]) that finds the
-    /// group at another version re-reads it and tries again.
+    /// group at another version re-reads it and tries again. The step
+    /// counts the edges it really adds or ends in the group's counter
+    /// shard: it guesses which are live (none when adding, all when
+    /// removing: the callers left out the others) and writes each edge
+    /// conditional on that guess; a wrong guess (a concurrent writer, or a
+    /// caller that re-adds) reads the edges and tries again.
     async fn write_step(
         &self,
         tenant: &TenantId,
@@ -62,26 +69,46 @@ impl DynamoStore {
         let mut version = match condition {
             GroupCondition::At(v) | GroupCondition::Exists { seen: v } => v,
         };
+        let mut live: BTreeSet<&str> = if add {
+            BTreeSet::new()
+        } else {
+            chunk.iter().map(|m| m.id.as_str()).collect()
+        };
         for attempt in 0..STEP_ATTEMPTS {
             let mut tx = Transaction::new(&self.table);
             tx.next_group_version(tenant, group_id, version, now)?;
             for m in chunk {
+                let was_live = live.contains(m.id.as_str());
                 let change = if add {
-                    tx.put_edge(tenant, group_id, m, version + 1)?;
+                    tx.put_edge(tenant, group_id, m, version + 1, was_live)?;
                     GroupListChange::Add(group_id)
                 } else {
-                    tx.tombstone_edge(tenant, group_id, m, version + 1)?;
+                    tx.tombstone_edge(tenant, group_id, m, version + 1, was_live)?;
                     GroupListChange::Remove(group_id)
                 };
                 let role = Role::MemberGroups(m.id.clone());
                 tx.touch(role, tenant, m.kind, &m.id, change, now)?;
             }
-            match (self.commit(&tx).await, condition) {
+            let changed = if add {
+                chunk.len() - live.len()
+            } else {
+                live.len()
+            };
+            let changed = i64::try_from(changed).unwrap_or(i64::MAX);
+            let delta = if add { changed } else { -changed };
+            tx.count_memberships(tenant, ResourceKind::Group, group_id, delta)?;
+            match (self.run(&tx).await, condition) {
                 (Ok(()), GroupCondition::At(_)) => return Ok(GroupCondition::At(version + 1)),
                 (Ok(()), GroupCondition::Exists { .. }) => {
                     return Ok(GroupCondition::Exists { seen: version + 1 });
                 }
-                (Err(StoreError::VersionMismatch), GroupCondition::Exists { .. }) => {
+                (Err(Failure::EdgeMoved), _) => {
+                    live = self.live_edges(tenant, group_id, chunk).await?;
+                }
+                (
+                    Err(Failure::Store(StoreError::VersionMismatch)),
+                    GroupCondition::Exists { .. },
+                ) => {
                     let jitter = u64::from(uuid::Uuid::new_v4().as_bytes()[0]) % 10;
                     let pause = (5u64 << attempt.min(5)) + jitter;
                     tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
@@ -91,10 +118,35 @@ impl DynamoStore {
                         .ok_or(StoreError::NotFound)?
                         .version;
                 }
-                (Err(e), _) => return Err(e),
+                (Err(other), _) => return Err(other.into_store_error()),
             }
         }
         Err(StoreError::VersionMismatch)
+    }
+
+    /// The ids of `members` whose edges in the group are live (strongly
+    /// consistent).
+    async fn live_edges<'m>(
+        &self,
+        tenant: &TenantId,
+        group_id: &str,
+        members: &'m [Member],
+    ) -> Result<BTreeSet<&'m str>, StoreError> {
+        let keys = members
+            .iter()
+            .map(|m| codec::edge_key(tenant, group_id, &m.id))
+            .collect();
+        let mut live = BTreeSet::new();
+        for item in self.get_items(keys).await? {
+            if codec::is_gone(&item) {
+                continue;
+            }
+            let id = decode_member(&item)?.id;
+            if let Some(m) = members.iter().find(|m| m.id == id) {
+                live.insert(m.id.as_str());
+            }
+        }
+        Ok(live)
     }
 
     /// One page of a group's edges (at most `limit` items, live or not),
@@ -156,6 +208,8 @@ impl DynamoStore {
         for chunk in record.groups.chunks(MEMBERS_PER_TRANSACTION) {
             let mut tx = Transaction::new(&self.table);
             tx.leave_groups(tenant, record, version, chunk, &now)?;
+            let ended = i64::try_from(chunk.len()).unwrap_or(i64::MAX);
+            tx.count_memberships(tenant, record.kind, &record.id, -ended)?;
             for group in chunk {
                 tx.delete_edge(tenant, group, &record.id)?;
                 tx.touch(
@@ -190,6 +244,8 @@ impl DynamoStore {
             for id in &edges.gone {
                 tx.delete_edge(tenant, &record.id, id)?;
             }
+            let ended = i64::try_from(edges.live.len()).unwrap_or(i64::MAX);
+            tx.count_memberships(tenant, record.kind, &record.id, -ended)?;
             for m in &edges.live {
                 tx.delete_edge(tenant, &record.id, &m.id)?;
                 let change = GroupListChange::Remove(&record.id);

@@ -2,7 +2,8 @@
 //! memberships and purge delegate to their modules.
 
 use super::codec::{
-    self, ATTR_COUNT, ATTR_GENERATION, ATTR_ID, collection_start, decode, key, text,
+    self, ATTR_COUNT, ATTR_GENERATION, ATTR_ID, ATTR_INACTIVE, ATTR_MEMBERSHIPS, collection_start,
+    decode, key, number, text,
 };
 use super::keys::{self, GSI1_SK, MARKER_SK, RESOURCE_SK, SK};
 use super::transaction::{Failure, Transaction};
@@ -10,7 +11,7 @@ use super::{DynamoStore, can_exist, sdk_failure};
 use crate::scim::schema::ResourceKind;
 use crate::store::{
     Census, Created, GroupCondition, Lookup, ManagerLink, Member, Page, Record, Store, StoreError,
-    UniqueKey,
+    TenantCensus, UniqueKey,
 };
 use crate::tenant::TenantId;
 
@@ -43,13 +44,13 @@ impl Store for DynamoStore {
             Ok(()) => Ok(Created {
                 reports_waiting: false,
             }),
-            Err(Failure::Store(e)) => Err(e),
             Err(Failure::ReportsWaiting) => {
                 self.commit(&tx).await?;
                 Ok(Created {
                     reports_waiting: true,
                 })
             }
+            Err(other) => Err(other.into_store_error()),
         }
     }
 
@@ -100,6 +101,13 @@ impl Store for DynamoStore {
             tx.put_email(tenant, next, email)?;
         }
         tx.pending_moves(tenant, previous.manager.as_ref(), next.manager.as_ref())?;
+        // Only a flip of `active` touches the shard: any other replace of a
+        // user stays the single conditional write it was.
+        match (previous.is_inactive(), next.is_inactive()) {
+            (false, true) => tx.count_inactive(tenant, &previous.id, 1)?,
+            (true, false) => tx.count_inactive(tenant, &previous.id, -1)?,
+            _ => {}
+        }
         self.commit(&tx).await
     }
 
@@ -249,34 +257,6 @@ impl Store for DynamoStore {
         Ok(None)
     }
 
-    // CENSUS-TEMP: walks the tenant; the census helper replaces it with counter shards.
-    async fn tenant_census(&self, tenant: &TenantId) -> Result<crate::store::TenantCensus, StoreError> {
-        let mut census = crate::store::TenantCensus {
-            users: self.count(tenant, ResourceKind::User).await?.total,
-            groups: self.count(tenant, ResourceKind::Group).await?.total,
-            ..Default::default()
-        };
-        for kind in [ResourceKind::User, ResourceKind::Group] {
-            let mut after: Option<String> = None;
-            loop {
-                let page = self.list(tenant, kind, after.as_deref(), 500).await?;
-                for r in &page.records {
-                    if kind == ResourceKind::User && r.document.get("active") == Some(&serde_json::Value::Bool(false)) {
-                        census.inactive_users += 1;
-                    }
-                    if kind == ResourceKind::Group {
-                        census.memberships += self.members(tenant, &r.id, usize::MAX).await?.map_or(0, |m| m.len() as u64);
-                    }
-                }
-                match page.records.last() {
-                    Some(last) if page.more => after = Some(last.id.clone()),
-                    _ => break,
-                }
-            }
-        }
-        Ok(census)
-    }
-
     async fn count(&self, tenant: &TenantId, kind: ResourceKind) -> Result<Census, StoreError> {
         // Every shard, and the single counter of the layout before issue 13
         // (until `tenant migrate` replaces it), in one `BatchGetItem`.
@@ -286,12 +266,6 @@ impl Store for DynamoStore {
             .map(|sk| key(pk.clone(), &sk))
             .collect();
         let counters = self.get_items(wanted).await?;
-        let number = |item: &codec::Item, name: &str| {
-            item.get(name)
-                .and_then(|v| v.as_n().ok())
-                .and_then(|v| v.parse::<i64>().ok())
-                .unwrap_or(0)
-        };
         let total: i64 = counters.iter().map(|i| number(i, ATTR_COUNT)).sum();
         // Any counter's new generation changes the combination.
         let generation = counters
@@ -305,6 +279,37 @@ impl Store for DynamoStore {
             } else {
                 generation.max(1)
             },
+        })
+    }
+
+    async fn tenant_census(&self, tenant: &TenantId) -> Result<TenantCensus, StoreError> {
+        // Every shard of both kinds and the single counters of the layout
+        // before issue 13, in one consistent `BatchGetItem`.
+        let pk = keys::counter_pk(tenant);
+        let kinds = [ResourceKind::User, ResourceKind::Group];
+        let wanted = kinds
+            .into_iter()
+            .flat_map(|kind| {
+                keys::counter_shard_sks(kind).chain([keys::old_counter_sk(kind).to_owned()])
+            })
+            .map(|sk| key(pk.clone(), &sk))
+            .collect();
+        let counters = self.get_items(wanted).await?;
+        let sum = |kind: Option<ResourceKind>, name: &str| {
+            let total: i64 = counters
+                .iter()
+                .filter(|i| kind.is_none_or(|k| codec::counter_kind(i) == Some(k)))
+                .map(|i| number(i, name))
+                .sum();
+            // Before `tenant migrate`, an old tenant's census parts count
+            // only the changes since the upgrade and may be negative.
+            u64::try_from(total).unwrap_or(0)
+        };
+        Ok(TenantCensus {
+            users: sum(Some(ResourceKind::User), ATTR_COUNT),
+            inactive_users: sum(None, ATTR_INACTIVE),
+            groups: sum(Some(ResourceKind::Group), ATTR_COUNT),
+            memberships: sum(None, ATTR_MEMBERSHIPS),
         })
     }
 

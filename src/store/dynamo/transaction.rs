@@ -12,8 +12,9 @@ use aws_sdk_dynamodb::types::{
 };
 
 use super::codec::{
-    self, ATTR_COUNT, ATTR_GENERATION, ATTR_GROUPS, ATTR_ID, ATTR_LEFT, ATTR_MODIFIED,
-    ATTR_VERSION, ATTR_WRITER, Item, n, s,
+    self, ATTR_CENSUS_VERSION, ATTR_COUNT, ATTR_GENERATION, ATTR_GONE, ATTR_GROUPS, ATTR_ID,
+    ATTR_INACTIVE, ATTR_LEFT, ATTR_MEMBERSHIPS, ATTR_MODIFIED, ATTR_VERSION, ATTR_WRITER, Item, n,
+    s,
 };
 use super::keys::{self, GSI1_PK, GSI1_SK, PENDING_SK};
 use super::{DynamoStore, build_err, sdk_failure};
@@ -44,8 +45,13 @@ pub(super) enum Role {
     Counter,
     /// A check that no report waits for one of a new user's names.
     NoneWaiting,
-    /// A membership edge (unconditional).
+    /// A membership edge deleted by a cascade (unconditional: the step's
+    /// condition on the deleted resource's version keeps its edges still).
     Edge,
+    /// A membership edge a step writes, conditional on its being live or
+    /// not as the step expects: the step counts the edges it really adds
+    /// or ends, so a failure means the guess was wrong, never an error.
+    ExpectedEdge,
     /// A member's group list and version in a membership step: the member
     /// must exist.
     MemberGroups(String),
@@ -59,6 +65,24 @@ pub(super) enum Failure {
     Store(StoreError),
     /// A pending-manager counter of one of the new user's names is positive.
     ReportsWaiting,
+    /// A membership edge was not in the state the step expected.
+    EdgeMoved,
+}
+
+impl Failure {
+    /// The failure of a transaction that has no item to fail this way but
+    /// as a [`StoreError`].
+    pub(super) fn into_store_error(self) -> StoreError {
+        match self {
+            Failure::Store(e) => e,
+            Failure::ReportsWaiting => StoreError::Unavailable(
+                "DynamoDB reported waiting reports for a transaction without that check".into(),
+            ),
+            Failure::EdgeMoved => StoreError::Unavailable(
+                "DynamoDB refused a membership edge in a transaction that expects none".into(),
+            ),
+        }
+    }
 }
 
 impl From<StoreError> for Failure {
@@ -79,6 +103,7 @@ impl Role {
             Role::OldMarker | Role::Linked => StoreError::VersionMismatch,
             Role::MemberGroups(id) => StoreError::UnknownMember(id.clone()),
             Role::NoneWaiting => return Failure::ReportsWaiting,
+            Role::ExpectedEdge => return Failure::EdgeMoved,
             Role::Email | Role::Counter | Role::Edge => StoreError::Unavailable(format!(
                 "DynamoDB cancelled a transaction on an unconditional {self:?} item"
             )),
@@ -345,7 +370,9 @@ impl<'t> Transaction<'t> {
     }
 
     /// Adds `delta` to the counter shard of resource `record` and gives it
-    /// a new, random generation (and so the tenant's list of the kind).
+    /// a new, random generation (and so the tenant's list of the kind); an
+    /// inactive user is added to (or taken from) the shard's inactive
+    /// count in the same update.
     pub(super) fn count_by(
         &mut self,
         tenant: &TenantId,
@@ -355,16 +382,68 @@ impl<'t> Transaction<'t> {
         // 63 random bits: a positive DynamoDB number that does not repeat.
         let generation = (uuid::Uuid::new_v4().as_u64_pair().0 >> 1).max(1);
         let update = Update::builder()
-            .set_key(Some(codec::key(
-                keys::counter_pk(tenant),
-                &keys::counter_sk(record.kind, &record.id),
-            )))
-            .update_expression("ADD #n :d SET #gen = :gen")
+            .set_key(Some(counter_key(tenant, record.kind, &record.id)))
             .expression_attribute_names("#n", ATTR_COUNT)
             .expression_attribute_names("#gen", ATTR_GENERATION)
             .expression_attribute_values(":d", n(delta))
             .expression_attribute_values(":gen", n(generation));
+        let update = if record.is_inactive() {
+            update
+                .update_expression("ADD #n :d, #ni :d, #cv :one SET #gen = :gen")
+                .expression_attribute_names("#ni", ATTR_INACTIVE)
+                .expression_attribute_names("#cv", ATTR_CENSUS_VERSION)
+                .expression_attribute_values(":one", n(1))
+        } else {
+            update.update_expression("ADD #n :d SET #gen = :gen")
+        };
         self.push_counter(update)
+    }
+
+    /// Adds `delta` to the census attribute `attribute` (`ni`, `nm`) of
+    /// the counter shard of resource `id`, without a new list generation
+    /// (the list's ids stay). Nothing when `delta` is 0.
+    fn count_census(
+        &mut self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        id: &str,
+        attribute: &str,
+        delta: i64,
+    ) -> Result<(), StoreError> {
+        if delta == 0 {
+            return Ok(());
+        }
+        let update = Update::builder()
+            .set_key(Some(counter_key(tenant, kind, id)))
+            .update_expression("ADD #c :d, #cv :one")
+            .expression_attribute_names("#c", attribute)
+            .expression_attribute_names("#cv", ATTR_CENSUS_VERSION)
+            .expression_attribute_values(":d", n(delta))
+            .expression_attribute_values(":one", n(1));
+        self.push_counter(update)
+    }
+
+    /// A user's `active` flipped: `delta` is 1 when it became inactive.
+    pub(super) fn count_inactive(
+        &mut self,
+        tenant: &TenantId,
+        user_id: &str,
+        delta: i64,
+    ) -> Result<(), StoreError> {
+        self.count_census(tenant, ResourceKind::User, user_id, ATTR_INACTIVE, delta)
+    }
+
+    /// A step conditional on resource `id` added (`delta` > 0) or ended
+    /// membership edges: counted on that resource's shard, the one shard
+    /// update of the step.
+    pub(super) fn count_memberships(
+        &mut self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        id: &str,
+        delta: i64,
+    ) -> Result<(), StoreError> {
+        self.count_census(tenant, kind, id, ATTR_MEMBERSHIPS, delta)
     }
 
     fn push_counter(
@@ -535,30 +614,47 @@ impl<'t> Transaction<'t> {
     }
 
     /// A live membership edge, written by the step that leaves the group
-    /// at `group_version`.
+    /// at `group_version`, conditional on the edge being live already
+    /// (`was_live`) or not.
     pub(super) fn put_edge(
         &mut self,
         tenant: &TenantId,
         group_id: &str,
         member: &Member,
         group_version: u64,
+        was_live: bool,
     ) -> Result<(), StoreError> {
         let item = codec::edge_item(tenant, group_id, member, group_version);
-        self.push_put(Role::Edge, Put::builder().set_item(Some(item)))
+        self.push_expected_edge(item, was_live)
     }
 
     /// Ends a membership by a membership write: the edge becomes a
     /// tombstone (its stream record is the removal's event; a delete is
-    /// left to cascades, which emit none).
+    /// left to cascades, which emit none), conditional on its being live
+    /// (`was_live`) or not.
     pub(super) fn tombstone_edge(
         &mut self,
         tenant: &TenantId,
         group_id: &str,
         member: &Member,
         group_version: u64,
+        was_live: bool,
     ) -> Result<(), StoreError> {
         let item = codec::tombstone_item(tenant, group_id, member, group_version);
-        self.push_put(Role::Edge, Put::builder().set_item(Some(item)))
+        self.push_expected_edge(item, was_live)
+    }
+
+    fn push_expected_edge(&mut self, item: Item, was_live: bool) -> Result<(), StoreError> {
+        let put = Put::builder()
+            .set_item(Some(item))
+            .expression_attribute_names("#gone", ATTR_GONE);
+        let put = if was_live {
+            put.condition_expression("attribute_exists(pk) AND attribute_not_exists(#gone)")
+        } else {
+            put.condition_expression("attribute_not_exists(pk) OR #gone = :gone")
+                .expression_attribute_values(":gone", AttributeValue::Bool(true))
+        };
+        self.push_put(Role::ExpectedEdge, put)
     }
 
     pub(super) fn delete_edge(
@@ -712,13 +808,14 @@ impl DynamoStore {
         })
     }
 
-    /// Runs a transaction without a `NoneWaiting` check.
+    /// Runs a transaction without a `NoneWaiting` check or an
+    /// [`Role::ExpectedEdge`].
     pub(super) async fn commit(&self, tx: &Transaction<'_>) -> Result<(), StoreError> {
-        self.run(tx).await.map_err(|f| match f {
-            Failure::Store(e) => e,
-            Failure::ReportsWaiting => StoreError::Unavailable(
-                "DynamoDB reported waiting reports for a transaction without that check".into(),
-            ),
-        })
+        self.run(tx).await.map_err(Failure::into_store_error)
     }
+}
+
+/// The key of the counter shard that counts resource `id`.
+fn counter_key(tenant: &TenantId, kind: ResourceKind, id: &str) -> Item {
+    codec::key(keys::counter_pk(tenant), &keys::counter_sk(kind, id))
 }
