@@ -367,7 +367,27 @@ def run(server, shots, docs):
                 break
             time.sleep(0.5)
         check("after the revoke the same SCIM request answers 401", status == 401, status)
+        deadline = time.time() + 15
+        while True:
+            page.get_by_test_id("health-refresh").click()
+            wait_js(page, "!document.querySelector('[data-testid=health-refresh]').disabled")
+            pill = page.get_by_test_id("errors-hour").locator("[data-testid=status-401]")
+            if pill.count() or time.time() > deadline:
+                break
+            time.sleep(0.5)
+        check("health counts the 401 in the last hour's errors, in the 4xx colour",
+              pill.count() == 1 and "pill-warn" in (pill.get_attribute("class") or ""))
+        check("the 2xx status of an earlier request has the 2xx colour",
+              "pill-ok" in (page.get_by_test_id("last-status").get_attribute("class") or "")
+              or page.get_by_test_id("last-status").inner_text() == "401")
+
         shot(page, "10-token-revoked")
+
+        # ---- the console's state-changing calls need the CSRF header (the page sends it)
+        forged = page.evaluate("""async () => (await fetch('/manage/v1/tenants', {method: 'POST',
+            credentials: 'same-origin', headers: {'Content-Type': 'application/json'},
+            body: JSON.stringify({id: 'forged'})})).status""")
+        check("a console POST without the X-CSRF-Token header is refused (403)", forged == 403, forged)
 
         # ---- narrow layout (800 px)
         nctx, narrow = new_page(800, 900)

@@ -691,7 +691,7 @@ function tenantView(id, token) {
             : 'Caches and requests in flight are draining before the purge starts.'),
         h('dl.inline-dl',
           h('dt', 'Phase'), h('dd', { testid: 'deletion-phase' }, d.phase ?? '—'),
-          h('dt', 'Items deleted'), h('dd.mono', { testid: 'deletion-items' }, num(d.itemsDeleted)),
+          h('dt', 'Items deleted'), h('dd.tabular', { testid: 'deletion-items' }, num(d.itemsDeleted)),
           h('dt', 'Requested'), h('dd', time(d.requested, { rel: true }))))));
   }
 
@@ -867,13 +867,13 @@ function renderHealth(hl) {
   const byStatus = (w) => {
     const entries = Object.entries(w?.byStatus ?? {});
     if (!entries.length) return null;
-    return h('span.status-list', entries.sort().map(([s, n]) => h('span.status-count', httpPill(s), ` ${num(n)}`)));
+    return h('span.status-list', entries.sort().map(([s, n]) => h('span.status-count', httpPill(s, `status-${s}`), ` × ${num(n)}`)));
   };
   const errRow = (label, w, testid) => h('tr',
     h('th', { scope: 'row' }, label),
     h('td.num', { testid: `${testid}-requests` }, num(hl.requests?.[testid === 'hour' ? 'lastHour' : 'lastDay'])),
     h('td.num', { testid: `${testid}-errors`, class: w?.total ? 'text-bad' : undefined }, num(w?.total ?? 0)),
-    h('td', byStatus(w) ?? h('span.muted', '—')));
+    h('td', { testid: `errors-${testid}` }, byStatus(w) ?? h('span.muted', '—')));
 
   const lr = hl.lastRequest;
   const last = lr
