@@ -40,6 +40,7 @@ impl<R: Routes> Bench<R> {
         let config = HttpConfig {
             scheme: "http".into(),
             public_base_url: None,
+            ..HttpConfig::default()
         };
         let response = self.rt.block_on(serve(
             &self.routes,

@@ -9,6 +9,9 @@ use crate::scim::schema::{ENTERPRISE_URN, ExtensionConfig, GROUP_URN, USER_URN};
 pub const DEFAULT_TABLE_NAME: &str = "scim";
 pub const DEFAULT_SECRET_NAME_PATTERN: &str = "scim/tenants/{tenant}";
 pub const DEFAULT_TOKEN_CACHE_TTL_SECS: u64 = 60;
+/// How long request records are kept, in days (WorkOS keeps 30).
+pub const DEFAULT_REQUEST_LOG_TTL_DAYS: u64 = 30;
+const SECONDS_PER_DAY: u64 = 86_400;
 /// Most resources a filter without a key lookup may examine before the
 /// request is refused with `400 tooMany` (a Lambda must not time out).
 pub const DEFAULT_FILTER_SCAN_LIMIT: usize = 10_000;
@@ -81,6 +84,8 @@ pub struct Config {
     pub filter_scan_limit: usize,
     /// `SCIM_AWS_*_TIMEOUT_MS`: see [`AwsTimeouts`].
     pub aws_timeouts: AwsTimeouts,
+    /// `SCIM_REQUEST_LOG_TTL_DAYS`: how long request records are kept.
+    pub request_log_retention: Duration,
 }
 
 impl Default for Config {
@@ -93,6 +98,9 @@ impl Default for Config {
             public_base_url: None,
             filter_scan_limit: DEFAULT_FILTER_SCAN_LIMIT,
             aws_timeouts: AwsTimeouts::default(),
+            request_log_retention: Duration::from_secs(
+                DEFAULT_REQUEST_LOG_TTL_DAYS * SECONDS_PER_DAY,
+            ),
         }
     }
 }
@@ -122,6 +130,15 @@ impl Config {
                 .parse()
                 .map_err(|_| invalid("SCIM_TOKEN_CACHE_TTL_SECS", "must be whole seconds"))?;
             config.token_cache_ttl = Duration::from_secs(secs);
+        }
+        if let Some(v) = get("SCIM_REQUEST_LOG_TTL_DAYS") {
+            let days: u64 = v
+                .trim()
+                .parse()
+                .ok()
+                .filter(|d| (1..=3650).contains(d))
+                .ok_or_else(|| invalid("SCIM_REQUEST_LOG_TTL_DAYS", "must be whole days from 1 to 3650"))?;
+            config.request_log_retention = Duration::from_secs(days * SECONDS_PER_DAY);
         }
         if let Some(v) = get("SCIM_EXTENSION_URN") {
             let core = [USER_URN, GROUP_URN, ENTERPRISE_URN];

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod config;
 pub mod events;
 pub mod logging;
+pub mod request_log;
 pub mod runtime;
 pub mod scim;
 pub mod store;

@@ -24,11 +24,13 @@ use crate::scim::schema::Registry;
 use crate::store::dynamo::table::TABLE_KEY;
 use crate::store::{DynamoStore, Store};
 
-/// Behind API Gateway clients always use HTTPS.
+/// Behind API Gateway clients always use HTTPS; request records leave as
+/// log lines that the `recorder` function's subscription picks up.
 fn http_config(config: &Config) -> HttpConfig {
     HttpConfig {
         scheme: "https".to_owned(),
         public_base_url: config.public_base_url.clone(),
+        recorder: crate::request_log::Recorder::Lines,
     }
 }
 

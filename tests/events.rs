@@ -59,6 +59,7 @@ async fn invoke_text(
     let http = HttpConfig {
         scheme: "https".into(),
         public_base_url: config.public_base_url.clone(),
+        ..HttpConfig::default()
     };
     let response = lambda::handle(&routes, &http, request).await;
     let status = response.status().as_u16();
@@ -858,6 +859,7 @@ async fn groups_delete_then_gone() {
 async fn verifier_with_example_token() -> Verifier<MemoryTokenSource> {
     let source = MemoryTokenSource::default();
     let record = TokenRecord {
+        expires_at: None,
         id: "tok_example".into(),
         name: None,
         sha256: hash_token(EXAMPLE_TOKEN),

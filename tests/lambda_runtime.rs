@@ -412,6 +412,7 @@ async fn authorizer_function_on_moto() {
     let pattern = format!("scim-harness-{}/{{tenant}}", uuid::Uuid::new_v4().simple());
     let source = SecretsManagerSource::new(aws_sdk_secretsmanager::Client::new(&aws), &pattern);
     let record = TokenRecord {
+        expires_at: None,
         id: "tok_example".into(),
         name: None,
         sha256: hash_token(EXAMPLE_TOKEN),

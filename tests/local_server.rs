@@ -86,11 +86,13 @@ async fn start<S: TokenSource>(source: S) -> (String, tokio::sync::oneshot::Send
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap().to_string();
     let app = Arc::new(LocalApp {
+        operator: None,
         routes: routes(),
         verifier: Verifier::new(source, Duration::from_secs(60)),
         config: HttpConfig {
             scheme: "http".into(),
             public_base_url: None,
+            ..HttpConfig::default()
         },
     });
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -48,11 +48,13 @@ async fn harness_on<S: Store + Clone>(store: S, feed: Feed) -> Harness<impl Rout
         .unwrap();
     Harness {
         app: LocalApp {
+            operator: None,
             routes: all_routes(store, &Config::default()),
             verifier: Verifier::new(tokens, Duration::from_secs(60)),
             config: HttpConfig {
                 scheme: "http".into(),
                 public_base_url: None,
+                ..HttpConfig::default()
             },
         },
         tenant,

@@ -228,26 +228,22 @@ async fn concurrent_issue_and_revoke_lose_nothing() {
         return;
     };
     let tenant = common::unique_tenant();
-    let op = std::sync::Arc::new(Operator {
-        tokens: source,
-        store: MemoryStore::new(),
-        tenant_url_pattern: None,
-    });
+    let op = std::sync::Arc::new(Operator::new(source, MemoryStore::new(), None));
+    op.create_tenant(&tenant, None).await.unwrap();
     let mut doomed = Vec::new();
-    doomed.push(op.create_tenant(&tenant, None, None).await.unwrap());
-    for _ in 0..3 {
-        doomed.push(op.issue_token(&tenant, None).await.unwrap());
+    for _ in 0..4 {
+        doomed.push(op.issue_token(&tenant, "t", None).await.unwrap());
     }
     let mut tasks = Vec::new();
     for t in &doomed {
-        let (revoker, tenant_r, id) = (op.clone(), tenant.clone(), t.token_id.clone());
+        let (revoker, tenant_r, id) = (op.clone(), tenant.clone(), t.id.clone());
         tasks.push(tokio::spawn(async move {
             revoker.revoke_token(&tenant_r, &id).await.unwrap();
             None
         }));
         let (issuer, tenant_i) = (op.clone(), tenant.clone());
         tasks.push(tokio::spawn(async move {
-            Some(issuer.issue_token(&tenant_i, None).await.unwrap())
+            Some(issuer.issue_token(&tenant_i, "t", None).await.unwrap())
         }));
     }
     let mut issued = Vec::new();
@@ -260,14 +256,14 @@ async fn concurrent_issue_and_revoke_lose_nothing() {
             set.verify(&t.token),
             None,
             "revoked {} came back",
-            t.token_id
+            t.id
         );
     }
     for t in &issued {
         assert!(
             set.verify(&t.token).is_some(),
             "issued {} was lost",
-            t.token_id
+            t.id
         );
     }
     assert_eq!(set.tokens.len(), issued.len());

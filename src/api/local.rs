@@ -15,6 +15,7 @@ use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
+use super::operator::OperatorPlane;
 use super::{Caller, HttpConfig, Routes, serve};
 use crate::auth::{TokenSource, Verdict, Verifier};
 use crate::scim::limits::{LimitError, MAX_BODY_BYTES};
@@ -27,6 +28,8 @@ pub struct LocalApp<R, S> {
     pub routes: R,
     pub verifier: Verifier<S>,
     pub config: HttpConfig,
+    /// The management API and console, when this server offers them.
+    pub operator: Option<Arc<dyn OperatorPlane>>,
 }
 
 impl<R: Routes, S: TokenSource> LocalApp<R, S> {
@@ -46,6 +49,9 @@ impl<R: Routes, S: TokenSource> LocalApp<R, S> {
             Ok(Verdict::Allowed { tenant, token_id }) => {
                 (Caller::Tenant(tenant), Some(TokenId(token_id)))
             }
+            Ok(Verdict::Refused {
+                tenant, token_id, ..
+            }) => (Caller::Refused { tenant, token_id }, None),
             Ok(Verdict::Denied) => (Caller::Anonymous, None),
             // The token store failed: never an allow, never a 401 either.
             Err(err) => (Caller::Unavailable(err.to_string()), None),
@@ -53,7 +59,14 @@ impl<R: Routes, S: TokenSource> LocalApp<R, S> {
     }
 
     /// Answers one request; what it writes is attributed to its token.
+    /// Operator paths go to the operator plane, which never sees a SCIM
+    /// token as a credential (nor the SCIM routes the operator key).
     pub async fn handle(&self, mut req: http::Request<Bytes>) -> http::Response<Bytes> {
+        if let Some(plane) = &self.operator
+            && plane.claims(req.uri().path())
+        {
+            return plane.handle(req).await;
+        }
         let (caller, token_id) = self.caller(&req).await;
         if let Some(token_id) = token_id {
             req.extensions_mut().insert(token_id);
@@ -79,17 +92,71 @@ async fn read_body(
     }
 }
 
-/// Serves HTTP/1.1 on `listener` until `shutdown` completes, then lets
-/// in-flight requests finish.
-pub async fn run<R, S>(
-    listener: TcpListener,
-    app: Arc<LocalApp<R, S>>,
-    shutdown: impl Future<Output = ()>,
+/// What the local HTTP loop hands each request to.
+pub trait Handler: Send + Sync + 'static {
+    fn handle(
+        &self,
+        req: http::Request<Bytes>,
+    ) -> impl Future<Output = http::Response<Bytes>> + Send;
+}
+
+impl<R: Routes + 'static, S: TokenSource> Handler for LocalApp<R, S> {
+    async fn handle(&self, req: http::Request<Bytes>) -> http::Response<Bytes> {
+        LocalApp::handle(self, req).await
+    }
+}
+
+/// Only the operator plane (`scim-admin console`): everything else is 404.
+struct PlaneOnly(Arc<dyn OperatorPlane>);
+
+impl Handler for PlaneOnly {
+    async fn handle(&self, req: http::Request<Bytes>) -> http::Response<Bytes> {
+        if self.0.claims(req.uri().path()) {
+            return self.0.handle(req).await;
+        }
+        let mut response = http::Response::new(Bytes::from_static(b"not found"));
+        *response.status_mut() = http::StatusCode::NOT_FOUND;
+        response
+    }
+}
+
+/// Serves the console and the management API of `operator` on `addr`
+/// until Ctrl-C, printing the one-time login link (the operator key is
+/// random and never shown: the console is the only client).
+pub async fn serve_operator_console<T, S>(
+    operator: crate::admin::Operator<T, S>,
+    addr: std::net::SocketAddr,
+    key_bytes: usize,
 ) -> std::io::Result<()>
 where
-    R: Routes + 'static,
-    S: TokenSource,
+    T: crate::auth::TokenStore,
+    S: crate::store::Store + crate::store::ops::OpsStore,
 {
+    let listener = TcpListener::bind(addr).await?;
+    let addr = listener.local_addr()?;
+    let mut key = vec![0u8; key_bytes];
+    getrandom::fill(&mut key).map_err(|e| std::io::Error::other(e.to_string()))?;
+    let plane = super::operator::LocalOperatorPlane::new(
+        super::manage::ManageApi::new(operator),
+        hex::encode(key),
+        addr,
+    );
+    println!("Console:    {}", plane.login_link());
+    let shutdown = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    run(listener, Arc::new(PlaneOnly(Arc::new(plane))), shutdown).await
+}
+
+/// Serves HTTP/1.1 on `listener` until `shutdown` completes, then lets
+/// in-flight requests finish.
+pub async fn run<H: Handler>(
+    listener: TcpListener,
+    app: Arc<H>,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {

@@ -6,10 +6,13 @@ pub mod groups;
 pub mod lambda;
 pub mod listing;
 pub mod local;
+pub mod manage;
 pub mod managers;
 pub mod memberships;
 pub mod metrics;
 pub mod operation;
+pub mod operator;
+pub mod recording;
 pub mod request;
 pub mod resource;
 pub mod response;
@@ -21,6 +24,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use tracing::Instrument;
 
+use crate::request_log::Recorder;
 use crate::scim::ScimError;
 use crate::store::change::{Actor, TokenId, with_actor};
 use crate::tenant::TenantId;
@@ -36,6 +40,9 @@ pub enum Caller {
     /// The token store could not be reached for this tenant; why, for the
     /// log.
     Unavailable(String),
+    /// A token of this tenant that is expired or revoked: answered like
+    /// [`Caller::Anonymous`], recorded in the tenant's request log.
+    Refused { tenant: TenantId, token_id: String },
     /// No valid token.
     Anonymous,
 }
@@ -67,6 +74,8 @@ pub struct HttpConfig {
     pub scheme: String,
     /// Overrides the origin derived from `Host` (custom domains).
     pub public_base_url: Option<String>,
+    /// Where the record of each tenant's request goes.
+    pub recorder: Recorder,
 }
 
 /// Answers one request: parses it, enforces that the caller is the path's
@@ -94,6 +103,9 @@ pub async fn serve<R: Routes>(
         tenant = tracing::field::Empty
     );
     let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let raw_query = req.uri().query().map(str::to_owned);
+    let token_id = actor.token_id.clone();
     let answer = async {
         match ScimRequest::parse(req, &config.scheme, config.public_base_url.as_deref()) {
             Err(NotScim::NoTenant) => (
@@ -101,6 +113,7 @@ pub async fn serve<R: Routes>(
                 Err(ScimError::not_found(
                     "no such endpoint; SCIM endpoints live under /scim/v2/{tenant}/",
                 )),
+                None,
             ),
             Ok(req) => {
                 tracing::Span::current().record("tenant", req.tenant.as_str());
@@ -113,16 +126,36 @@ pub async fn serve<R: Routes>(
                         None => Err(ScimError::not_found("no such endpoint")),
                     },
                 };
-                (req.endpoint.family(), answer)
+                (req.endpoint.family(), answer, Some(req))
             }
         }
     };
     async {
-        let (family, answer) = answer.await;
+        let (family, answer, parsed) = answer.await;
         let response = match answer {
             Ok(response) => response,
             Err(err) => failure(err, &request_id),
         };
+        if let Some(req) = parsed {
+            let token = match &caller {
+                Caller::Tenant(t) if *t == req.tenant => Some(token_id.as_deref()),
+                Caller::Refused { tenant, token_id } if *tenant == req.tenant => {
+                    Some(Some(token_id.as_str()))
+                }
+                _ => None,
+            };
+            if let Some(token) = token {
+                let elapsed = started.elapsed().as_millis() as u64;
+                config.recorder.record(recording::record_of(
+                    &req,
+                    &path,
+                    raw_query.as_deref(),
+                    token,
+                    &response,
+                    elapsed,
+                ));
+            }
+        }
         let metrics = metrics::RequestMetrics::of(response.status.as_u16());
         tracing::info!(
             route = family,

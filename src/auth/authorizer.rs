@@ -119,6 +119,14 @@ async fn decide<S: TokenSource>(
             tracing::info!(tenant = %tenant, token_id = %token_id, "token accepted");
             allow(json!({ CONTEXT_TENANT: tenant.as_str(), CONTEXT_TOKEN_ID: token_id }))
         }
+        Ok(Verdict::Refused {
+            tenant,
+            token_id,
+            reason,
+        }) => {
+            tracing::info!(tenant = %tenant, token_id = %token_id, reason = ?reason, "token refused");
+            deny()
+        }
         Ok(Verdict::Denied) => {
             tracing::info!(tenant = %tenant, "token refused");
             deny()

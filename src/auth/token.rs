@@ -6,6 +6,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
 /// Every token starts with this, so leaked tokens are recognisable by
 /// secret scanners and operators.
@@ -30,6 +32,20 @@ pub struct TokenRecord {
     /// Lower-case hex SHA-256 of the whole token, prefix included.
     pub sha256: String,
     pub created: String,
+    /// RFC 3339 instant from which the token is refused; none: no expiry.
+    #[serde(default, rename = "expiresAt", skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+}
+
+impl TokenRecord {
+    /// Whether the token is past its expiry at `now`. An expiry that does
+    /// not parse counts as past: a token must never outlive a limit
+    /// because the limit was garbled.
+    pub fn expired_at(&self, now: OffsetDateTime) -> bool {
+        self.expires_at.as_deref().is_some_and(|at| {
+            OffsetDateTime::parse(at, &Rfc3339).map_or(true, |at| at <= now)
+        })
+    }
 }
 
 /// The content of one tenant's secret: all of its active tokens, so a
@@ -47,6 +63,33 @@ pub struct TokenSet {
     /// has finished.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deleted: Option<String>,
+    /// The most recently revoked tokens (at most [`KEPT_REVOKED`]), never
+    /// accepted: kept so that a request with one is recognised as this
+    /// tenant's (the request log records it) instead of as garbage.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub revoked: Vec<TokenRecord>,
+}
+
+/// How many revoked tokens a tenant's set remembers.
+pub const KEPT_REVOKED: usize = 20;
+
+/// What a presented token is to a tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenMatch<'a> {
+    /// An active token: its id.
+    Valid(&'a str),
+    /// This tenant's token, refused for this reason: its id.
+    Refused(&'a str, Refusal),
+    /// Nothing of this tenant's.
+    Unknown,
+}
+
+/// Why a token of the tenant is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Refusal {
+    Expired,
+    Revoked,
 }
 
 /// Why token material could not be produced.
@@ -77,6 +120,7 @@ pub fn issue(name: Option<&str>, created: &str) -> Result<IssuedToken, RandomErr
             name: name.map(str::to_owned),
             sha256: hash_token(&plain),
             created: created.to_owned(),
+            expires_at: None,
         },
         plain,
     })
@@ -99,28 +143,53 @@ impl TokenSet {
         }
     }
 
-    /// The id of the record matching `token`. Every record is compared, in
-    /// constant time, so timing tells nothing about which or how many match.
+    /// The id of the active, unexpired record matching `token`.
     pub fn verify(&self, token: &str) -> Option<&str> {
-        if self.deleted.is_some() {
-            return None;
+        match self.classify(token, OffsetDateTime::now_utc()) {
+            TokenMatch::Valid(id) => Some(id),
+            _ => None,
         }
+    }
+
+    /// What `token` is to this tenant at `now`. Every record, active and
+    /// revoked, is compared in constant time, so timing tells nothing about
+    /// which or how many match.
+    pub fn classify(&self, token: &str, now: OffsetDateTime) -> TokenMatch<'_> {
         let presented = Sha256::digest(token.as_bytes());
-        let mut found = None;
-        for record in &self.tokens {
+        let matches = |record: &TokenRecord| {
             let stored = hex::decode(&record.sha256).unwrap_or_default();
-            if bool::from(presented.as_slice().ct_eq(stored.as_slice())) {
-                found = Some(record.id.as_str());
+            bool::from(presented.as_slice().ct_eq(stored.as_slice()))
+        };
+        let mut found = TokenMatch::Unknown;
+        for record in &self.tokens {
+            if matches(record) {
+                found = if self.deleted.is_some() {
+                    TokenMatch::Refused(&record.id, Refusal::Revoked)
+                } else if record.expired_at(now) {
+                    TokenMatch::Refused(&record.id, Refusal::Expired)
+                } else {
+                    TokenMatch::Valid(&record.id)
+                };
+            }
+        }
+        for record in &self.revoked {
+            if matches(record) && found == TokenMatch::Unknown {
+                found = TokenMatch::Refused(&record.id, Refusal::Revoked);
             }
         }
         found
     }
 
-    /// Removes a token; `false` when no token has that id.
+    /// Moves a token to the revoked ones; `false` when no active token has
+    /// that id.
     pub fn revoke(&mut self, id: &str) -> bool {
-        let before = self.tokens.len();
-        self.tokens.retain(|t| t.id != id);
-        self.tokens.len() != before
+        let Some(at) = self.tokens.iter().position(|t| t.id == id) else {
+            return false;
+        };
+        let record = self.tokens.remove(at);
+        self.revoked.insert(0, record);
+        self.revoked.truncate(KEPT_REVOKED);
+        true
     }
 }
 
@@ -171,6 +240,49 @@ mod tests {
         assert_eq!(set.verify(&new.plain), Some(new.record.id.as_str()));
         assert_eq!(set.verify(""), None);
         assert_eq!(set.verify(&new.record.sha256), None);
+    }
+
+    #[test]
+    fn expired_and_revoked_tokens_are_recognised_but_refused() {
+        let now = OffsetDateTime::parse("2026-12-07T10:00:00Z", &Rfc3339).unwrap();
+        let mut soon = issue(Some("soon"), "t").unwrap();
+        soon.record.expires_at = Some("2026-12-07T10:00:01Z".into());
+        let mut past = issue(Some("past"), "t").unwrap();
+        past.record.expires_at = Some("2026-12-07T10:00:00Z".into());
+        let mut garbled = issue(Some("garbled"), "t").unwrap();
+        garbled.record.expires_at = Some("next week".into());
+        let gone = issue(Some("gone"), "t").unwrap();
+        let mut set = TokenSet::of(vec![
+            soon.record.clone(),
+            past.record.clone(),
+            garbled.record.clone(),
+            gone.record.clone(),
+        ]);
+        assert!(set.revoke(&gone.record.id));
+        assert_eq!(
+            set.classify(&soon.plain, now),
+            TokenMatch::Valid(&soon.record.id)
+        );
+        assert_eq!(
+            set.classify(&past.plain, now),
+            TokenMatch::Refused(&past.record.id, Refusal::Expired)
+        );
+        assert_eq!(
+            set.classify(&garbled.plain, now),
+            TokenMatch::Refused(&garbled.record.id, Refusal::Expired)
+        );
+        assert_eq!(
+            set.classify(&gone.plain, now),
+            TokenMatch::Refused(&gone.record.id, Refusal::Revoked)
+        );
+        assert_eq!(set.classify("scim_garbage", now), TokenMatch::Unknown);
+        for _ in 0..KEPT_REVOKED + 5 {
+            let t = issue(None, "t").unwrap();
+            set.tokens.push(t.record.clone());
+            set.revoke(&t.record.id);
+        }
+        assert_eq!(set.revoked.len(), KEPT_REVOKED, "bounded");
+        assert_eq!(set.classify(&gone.plain, now), TokenMatch::Unknown);
     }
 
     #[test]

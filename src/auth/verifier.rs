@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use super::AuthError;
 use super::source::TokenSource;
-use super::token::{TokenSet, bearer_token};
+use super::token::{Refusal, TokenMatch, TokenSet, bearer_token};
+use time::OffsetDateTime;
 use crate::tenant::TenantId;
 
 /// Bound on cached tenants: tenant ids come from unauthenticated paths, so
@@ -19,6 +20,13 @@ const MAX_CACHED_TENANTS: usize = 10_000;
 pub enum Verdict {
     /// The token belongs to the tenant; `token_id` names it for audit logs.
     Allowed { tenant: TenantId, token_id: String },
+    /// A token of this tenant that is expired or revoked: refused like
+    /// any other, but the request can be recorded under the tenant.
+    Refused {
+        tenant: TenantId,
+        token_id: String,
+        reason: Refusal,
+    },
     /// Missing, malformed, unknown or foreign token, or unknown tenant.
     Denied,
 }
@@ -61,12 +69,20 @@ impl<S: TokenSource> Verifier<S> {
             return Ok(Verdict::Denied);
         };
         let tokens = self.tokens(tenant).await?;
-        Ok(match tokens.as_ref().and_then(|set| set.verify(token)) {
-            Some(id) => Verdict::Allowed {
+        let Some(set) = tokens else {
+            return Ok(Verdict::Denied);
+        };
+        Ok(match set.classify(token, OffsetDateTime::now_utc()) {
+            TokenMatch::Valid(id) => Verdict::Allowed {
                 tenant: tenant.clone(),
                 token_id: id.to_owned(),
             },
-            None => Verdict::Denied,
+            TokenMatch::Refused(id, reason) => Verdict::Refused {
+                tenant: tenant.clone(),
+                token_id: id.to_owned(),
+                reason,
+            },
+            TokenMatch::Unknown => Verdict::Denied,
         })
     }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use scim_serverless::admin::{
-    AdminError, DEFAULT_DELETE_WAIT, DeleteProgress, IssuedTokenView, Operator,
+    AdminError, DEFAULT_DELETE_WAIT, DeleteProgress, IssuedTokenView, Operator, TenantStatus,
 };
 use scim_serverless::auth::SecretsManagerSource;
 use scim_serverless::config::Config;
@@ -21,6 +21,29 @@ use serde_json::json;
 const EXIT_REFUSED: u8 = 5;
 /// Exit code for invalid arguments (as clap uses for usage errors).
 const EXIT_USAGE: u8 = 2;
+/// Name of a token issued without one.
+const FIRST_TOKEN_NAME: &str = "default";
+/// Tenants read per page by `tenant list`.
+const LIST_PAGE: usize = 200;
+/// Random bytes of the console's operator key (never printed: the console
+/// logs in through its one-time link).
+const DEFAULT_CONSOLE_KEY_LEN: usize = 32;
+
+/// The console's address: loopback only, so that nobody else on the
+/// network reaches an operator's AWS credentials through it.
+fn console_addr(text: String) -> Result<std::net::SocketAddr, Failure> {
+    let addr: std::net::SocketAddr = text.parse().map_err(|_| Failure {
+        code: EXIT_USAGE,
+        message: format!("invalid address '{text}': expected IP:PORT"),
+    })?;
+    if !addr.ip().is_loopback() {
+        return Err(Failure {
+            code: EXIT_USAGE,
+            message: format!("the console listens on loopback only, not {addr}"),
+        });
+    }
+    Ok(addr)
+}
 
 /// Manage the tenants and tokens of a SCIM deployment.
 ///
@@ -53,6 +76,13 @@ enum Command {
     /// The DynamoDB table.
     #[command(subcommand)]
     Table(TableCommand),
+    /// Serve the operator console on this machine, calling AWS with your own
+    /// credentials; prints a one-time login link.
+    Console {
+        /// Where to listen (loopback only).
+        #[arg(long, default_value = "127.0.0.1:8090")]
+        addr: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -111,6 +141,9 @@ struct IssueArgs {
     /// A name for the token (e.g. "okta").
     #[arg(long)]
     name: Option<String>,
+    /// When the token stops working (RFC 3339, e.g. 2027-06-30T00:00:00Z).
+    #[arg(long)]
+    expires_at: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -149,7 +182,10 @@ fn print_issued(json: bool, view: &IssuedTokenView) {
     if let Some(url) = &view.tenant_url {
         println!("Tenant URL: {url}");
     }
-    println!("Token id:   {}", view.token_id);
+    println!("Token id:   {}", view.id);
+    if let Some(at) = &view.expires_at {
+        println!("Expires:    {at}");
+    }
     println!("Token:      {}", view.token);
     println!("The token is shown only now; store it in the identity provider.");
 }
@@ -160,17 +196,18 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         message: e.to_string(),
     })?;
     let aws = scim_serverless::runtime::aws_config(&config).await;
-    let operator = Operator {
-        tokens: SecretsManagerSource::new(
+    let mut operator = Operator::new(
+        SecretsManagerSource::new(
             aws_sdk_secretsmanager::Client::new(&aws),
             config.secret_name_pattern.clone(),
         ),
-        store: DynamoStore::new(
+        DynamoStore::new(
             aws_sdk_dynamodb::Client::new(&aws),
             config.table_name.clone(),
-        ),
-        tenant_url_pattern: cli.tenant_url_pattern,
-    };
+        )
+        .with_request_log_retention(config.request_log_retention),
+        cli.tenant_url_pattern,
+    );
     let json = cli.json;
     match cli.command {
         Command::Table(TableCommand::Create) => {
@@ -192,43 +229,76 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             token_name,
         }) => {
             let tenant = tenant_id(&tenant)?;
+            operator
+                .create_tenant(&tenant, display_name.as_deref())
+                .await?;
             let view = operator
-                .create_tenant(&tenant, display_name.as_deref(), token_name.as_deref())
+                .issue_token(&tenant, token_name.as_deref().unwrap_or(FIRST_TOKEN_NAME), None)
                 .await?;
             print_issued(json, &view);
         }
         Command::Tenant(TenantCommand::List) => {
-            let tenants = operator.list_tenants().await?;
+            let mut ids = Vec::new();
+            let mut cursor: Option<String> = None;
+            loop {
+                let page = operator
+                    .list_tenants(None, cursor.as_deref(), LIST_PAGE)
+                    .await?;
+                ids.extend(page.tenants.into_iter().map(|t| t.id));
+                match page.next_cursor {
+                    Some(next) => cursor = Some(next),
+                    None => break,
+                }
+            }
             if json {
-                let ids: Vec<&str> = tenants.iter().map(TenantId::as_str).collect();
                 println!("{}", json!({ "tenants": ids }));
             } else {
-                for t in tenants {
+                for t in ids {
                     println!("{t}");
                 }
             }
         }
         Command::Tenant(TenantCommand::Show { tenant }) => {
-            let info = operator.show_tenant(&tenant_id(&tenant)?).await?;
+            let tenant = tenant_id(&tenant)?;
+            let info = operator.tenant(&tenant).await?;
+            let tokens = operator.token_list(&tenant).await?;
             if json {
+                let mut shown = serde_json::to_value(&info).unwrap_or_default();
+                shown["tokens"] = serde_json::to_value(&tokens).unwrap_or_default();
                 println!(
                     "{}",
-                    serde_json::to_string_pretty(&info).unwrap_or_default()
+                    serde_json::to_string_pretty(&shown).unwrap_or_default()
                 );
             } else {
-                println!("Tenant:     {}", info.tenant);
+                println!("Tenant:     {}", info.id);
                 if let Some(name) = &info.display_name {
                     println!("Name:       {name}");
                 }
                 if let Some(url) = &info.tenant_url {
                     println!("Tenant URL: {url}");
                 }
+                if let Some(deletion) = &info.deletion {
+                    println!(
+                        "Deleting:   since {}, {} items deleted",
+                        deletion.requested, deletion.items_deleted
+                    );
+                }
                 println!("Tokens:");
-                for t in &info.tokens {
+                for t in &tokens {
                     let name = t.name.as_deref().unwrap_or("-");
-                    println!("  {}  {name}  created {}", t.id, t.created);
+                    let used = t.last_used.as_deref().unwrap_or("never");
+                    println!("  {}  {name}  created {}  last used {used}", t.id, t.created);
                 }
             }
+        }
+        Command::Console { addr } => {
+            let addr = console_addr(addr)?;
+            scim_serverless::api::local::serve_operator_console(operator, addr, DEFAULT_CONSOLE_KEY_LEN)
+                .await
+                .map_err(|e| Failure {
+                    code: 1,
+                    message: format!("the console could not be served: {e}"),
+                })?;
         }
         Command::Tenant(TenantCommand::Migrate { tenant }) => {
             let tenant = tenant_id(&tenant)?;
@@ -282,31 +352,51 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                     ),
                 });
             }
-            let deleted = operator
-                .delete_tenant(&tenant, Duration::from_secs(wait_secs), |p| match p {
+            operator.delete_wait = Duration::from_secs(wait_secs);
+            let before = operator.tenant(&tenant).await.ok();
+            let tokens_revoked = before
+                .as_ref()
+                .filter(|t| t.status == TenantStatus::Active)
+                .map_or(0, |t| t.token_count);
+            let items_deleted = match operator
+                .delete_tenant_now(&tenant, |p| match p {
                     DeleteProgress::Waiting(left) => eprintln!(
                         "tenant {tenant}: tokens refused; waiting {} s for cached tokens and \
                          requests in flight ...",
                         left.as_secs()
                     ),
+                    DeleteProgress::Held => eprintln!(
+                        "tenant {tenant}: the scheduled purge holds it; waiting for its step ..."
+                    ),
                     DeleteProgress::Deleted(n) => eprintln!("deleted {n} items ..."),
                 })
-                .await?;
+                .await
+            {
+                // No secret left, but data: the left-overs of an earlier
+                // deletion are purged all the same.
+                Err(AdminError::NotFound(_)) if before.is_none() => {
+                    operator.purge_leftovers(&tenant).await?
+                }
+                other => other?,
+            };
             if json {
                 println!(
                     "{}",
-                    serde_json::to_string_pretty(&deleted).unwrap_or_default()
+                    json!({"tenant": tenant.as_str(), "tokensRevoked": tokens_revoked, "itemsDeleted": items_deleted})
                 );
             } else {
                 println!(
-                    "tenant {} deleted: {} tokens revoked, {} items deleted",
-                    deleted.tenant, deleted.tokens_revoked, deleted.items_deleted
+                    "tenant {tenant} deleted: {tokens_revoked} tokens revoked, {items_deleted} items deleted"
                 );
             }
         }
         Command::Token(TokenCommand::Issue(args)) => {
             let view = operator
-                .issue_token(&tenant_id(&args.tenant)?, args.name.as_deref())
+                .issue_token(
+                    &tenant_id(&args.tenant)?,
+                    args.name.as_deref().unwrap_or(FIRST_TOKEN_NAME),
+                    args.expires_at.as_deref(),
+                )
                 .await?;
             print_issued(json, &view);
         }

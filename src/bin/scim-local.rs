@@ -1,5 +1,6 @@
-//! `scim-local`: every SCIM route in one process on 127.0.0.1, with the
-//! embedded store and a printed token — the first command a new user runs.
+//! `scim-local`: every SCIM route, the management API and the console in
+//! one process on 127.0.0.1, with the embedded store, a printed token, an
+//! operator key and a console login link: the first command a new user runs.
 
 use std::fs::OpenOptions;
 use std::io::IsTerminal;
@@ -8,9 +9,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::{Parser, ValueEnum};
+use scim_serverless::admin::{Operator, PURGE_STEP_BUDGET};
 use scim_serverless::api::local::{self, LocalApp};
+use scim_serverless::api::manage::ManageApi;
+use scim_serverless::api::operator::{LocalOperatorPlane, OperatorPlane};
 use scim_serverless::api::{HttpConfig, Routes};
-use scim_serverless::auth::token::{RandomError, TokenRecord, hash_token, issue};
+use scim_serverless::auth::token::{RandomError, TOKEN_PREFIX, TokenRecord, hash_token, issue};
 use scim_serverless::auth::{
     MemoryTokenSource, SecretsManagerSource, TokenSet, TokenSource, TokenStore, Verifier,
 };
@@ -20,7 +24,10 @@ use scim_serverless::events::sink::write_lines;
 use scim_serverless::runtime::all_routes;
 use scim_serverless::store::dynamo::stream::StreamReader;
 use scim_serverless::store::dynamo::table::create_table;
-use scim_serverless::store::{DynamoStore, MemoryStore};
+use scim_serverless::request_log::Recorder;
+use scim_serverless::request_log::sink::drain;
+use scim_serverless::store::ops::OpsStore;
+use scim_serverless::store::{DynamoStore, MemoryStore, Store};
 use scim_serverless::tenant::TenantId;
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -80,6 +87,14 @@ struct Args {
     /// Where tokens are checked.
     #[arg(long, env = "SCIM_LOCAL_TOKENS", value_enum, default_value = "memory")]
     tokens: TokenKind,
+    /// The operator key of the management API (`/manage/v1`, `Authorization:
+    /// Bearer <key>`); a random one is printed when not given.
+    #[arg(long, env = "SCIM_LOCAL_OPERATOR_KEY", hide_env_values = true)]
+    operator_key: Option<String>,
+    /// Seconds between a tenant's deletion (its tokens refused at once) and
+    /// the purge of its data; default: the token cache's lifetime plus 5.
+    #[arg(long, env = "SCIM_LOCAL_DELETE_WAIT_SECS")]
+    delete_wait_secs: Option<u64>,
     /// Log format (logs go to stderr).
     #[arg(
         long,
@@ -126,22 +141,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let reader = StreamReader::open(streams, &config.table_name).await?;
                 follow_stream(reader, event_sink(path)?);
             }
-            let store = DynamoStore::new(client, config.table_name.clone());
-            launch(
-                args,
-                tenant,
-                Some(aws.clone()),
-                all_routes(store, &config),
-                &config,
-            )
-            .await
+            let store = DynamoStore::new(client, config.table_name.clone())
+                .with_request_log_retention(config.request_log_retention);
+            launch(args, tenant, Some(aws.clone()), store, &config).await
         }
         _ => {
             let store = match &args.events {
                 Some(path) => MemoryStore::with_feed(event_sink(path)?),
                 None => MemoryStore::new(),
             };
-            launch(args, tenant, aws, all_routes(store, &config), &config).await
+            launch(args, tenant, aws, store, &config).await
         }
     }
 }
@@ -177,32 +186,62 @@ fn follow_stream(mut reader: StreamReader, feed: UnboundedSender<Change>) {
     });
 }
 
-/// Binds, prints the Tenant URL and token, and serves `routes` until Ctrl-C.
-async fn launch<R: Routes + 'static>(
+/// Binds, prints the Tenant URL, the token, the operator key and the
+/// console's login link, and serves every route on `store` until Ctrl-C.
+async fn launch<S: Store + OpsStore + Clone>(
     args: Args,
     tenant: TenantId,
     aws: Option<aws_config::SdkConfig>,
-    routes: R,
+    store: S,
     config: &Config,
 ) -> Result<(), Box<dyn std::error::Error>> {
+    let (records, recorded) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(drain(recorded, store.clone()));
     let http = HttpConfig {
         scheme: "http".to_owned(),
         public_base_url: config.public_base_url.clone(),
+        recorder: Recorder::Channel(records),
     };
     let listener = tokio::net::TcpListener::bind(args.addr).await?;
     let addr = listener.local_addr()?;
+    let origin = config
+        .public_base_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"));
+    let pattern = format!("{origin}/scim/v2/{{tenant}}");
+    let operator_key = match args.operator_key.clone() {
+        Some(key) => key,
+        None => issue(None, "1970-01-01T00:00:00Z")?
+            .plain
+            .replacen(TOKEN_PREFIX, "scimop_", 1),
+    };
+    let routes = all_routes(store.clone(), config);
     println!("SCIM service listening on http://{addr}");
     match args.tokens {
         TokenKind::Memory => {
-            let (token, record) = local_token(args.token)?;
+            let (token, record) = local_token(args.token.clone())?;
             let tokens = MemoryTokenSource::default();
-            tokens.save(&tenant, &TokenSet::of(vec![record])).await?;
+            tokens
+                .save(
+                    &tenant,
+                    &TokenSet {
+                        display_name: Some("scim-local".to_owned()),
+                        created: Some(scim_serverless::request_log::record::now_text()),
+                        ..TokenSet::of(vec![record])
+                    },
+                )
+                .await?;
             let base = format!("http://{addr}/scim/v2/{tenant}");
             println!("Tenant URL: {base}");
             println!("Token:      {token}");
-            println!("Shell:      export B={base} TOKEN={token}");
+            // In one process a revoke needs no cache to expire: tokens are
+            // read from memory on every request.
+            let ttl = std::time::Duration::ZERO;
+            let plane = operator_plane(&args, tokens.clone(), store, &pattern, ttl, &operator_key, addr);
+            println!("Shell:      export B={base} TOKEN={token} OPERATOR_KEY={operator_key}");
             println!("Try:        curl -H \"Authorization: Bearer $TOKEN\" $B/Schemas");
-            serve(listener, routes, tokens, config, http).await?;
+            println!("Manage:     curl -H \"Authorization: Bearer $OPERATOR_KEY\" http://{addr}/manage/v1/tenants");
+            serve(listener, routes, tokens, ttl, plane, http).await?;
         }
         TokenKind::Secretsmanager => {
             let aws = aws.ok_or("AWS configuration was not loaded")?;
@@ -211,19 +250,68 @@ async fn launch<R: Routes + 'static>(
                 config.secret_name_pattern.clone(),
             );
             println!(
-                "Tenant URL: http://{addr}/scim/v2/<tenant>, for each tenant created with scim-admin"
+                "Tenant URL: http://{addr}/scim/v2/<tenant>, for each tenant created with the management API or scim-admin"
             );
             println!(
-                "Tokens:     from Secrets Manager ({}), cached {} s; create them with scim-admin",
+                "Tokens:     from Secrets Manager ({}), cached {} s",
                 config.secret_name_pattern,
                 config.token_cache_ttl.as_secs()
             );
-            serve(listener, routes, tokens, config, http).await?;
+            let ttl = config.token_cache_ttl;
+            let plane = operator_plane(&args, tokens.clone(), store, &pattern, ttl, &operator_key, addr);
+            println!("Manage:     curl -H \"Authorization: Bearer $OPERATOR_KEY\" http://{addr}/manage/v1/tenants");
+            serve(listener, routes, tokens, ttl, plane, http).await?;
         }
     }
     println!("stopped");
     Ok(())
 }
+
+/// The management API and console on `tokens` and `store`, with the purge
+/// worker that finishes deletions in the background; prints the operator
+/// key and the first login link.
+fn operator_plane<T: TokenStore + Clone, S: Store + OpsStore + Clone>(
+    args: &Args,
+    tokens: T,
+    store: S,
+    pattern: &str,
+    token_ttl: std::time::Duration,
+    operator_key: &str,
+    addr: SocketAddr,
+) -> Arc<dyn OperatorPlane> {
+    let delete_wait = std::time::Duration::from_secs(
+        args.delete_wait_secs
+            .unwrap_or(token_ttl.as_secs() + DELETE_WAIT_MARGIN_SECS),
+    );
+    let operator = |tokens: T, store: S| {
+        let mut op = Operator::new(tokens, store, Some(pattern.to_owned()));
+        op.delete_wait = delete_wait;
+        op
+    };
+    let worker = operator(tokens.clone(), store.clone());
+    tokio::spawn(async move {
+        loop {
+            if let Err(e) = worker.advance_purges(PURGE_STEP_BUDGET).await {
+                tracing::error!(cause = %e, operation = "advance_purges", "a purge step failed");
+            }
+            tokio::time::sleep(PURGE_INTERVAL).await;
+        }
+    });
+    let plane = LocalOperatorPlane::new(
+        ManageApi::new(operator(tokens, store)),
+        operator_key.to_owned(),
+        addr,
+    );
+    println!("Operator:   {operator_key}");
+    println!("Console:    {}", plane.login_link());
+    Arc::new(plane)
+}
+
+/// How often the purge worker looks for deletions to advance.
+const PURGE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+/// Added to the token cache's lifetime to let requests in flight end
+/// before a deleted tenant's data goes.
+const DELETE_WAIT_MARGIN_SECS: u64 = 5;
 
 /// The token of `--tenant` in memory mode: `--token` or a random one.
 fn local_token(fixed: Option<String>) -> Result<(String, TokenRecord), RandomError> {
@@ -234,6 +322,7 @@ fn local_token(fixed: Option<String>) -> Result<(String, TokenRecord), RandomErr
                 name: Some("scim-local".to_owned()),
                 sha256: hash_token(&token),
                 created: "1970-01-01T00:00:00Z".to_owned(),
+                expires_at: None,
             };
             (token, record)
         }
@@ -249,13 +338,15 @@ async fn serve<R: Routes + 'static, S: TokenSource>(
     listener: tokio::net::TcpListener,
     routes: R,
     tokens: S,
-    config: &Config,
+    token_ttl: std::time::Duration,
+    plane: Arc<dyn OperatorPlane>,
     http: HttpConfig,
 ) -> std::io::Result<()> {
     let app = Arc::new(LocalApp {
         routes,
-        verifier: Verifier::new(tokens, config.token_cache_ttl),
+        verifier: Verifier::new(tokens, token_ttl),
         config: http,
+        operator: Some(plane),
     });
     let shutdown = async {
         if tokio::signal::ctrl_c().await.is_err() {

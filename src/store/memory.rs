@@ -7,9 +7,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::change::{Change, Changed, current_actor};
+use super::ops::OpsTables;
 use super::{
     Census, Created, GroupCondition, Lookup, MEMBERS_PER_TRANSACTION, ManagerLink, Member, Page,
-    Record, Store, StoreError, UniqueKey,
+    Record, Store, StoreError, TenantCensus, UniqueKey,
 };
 use crate::scim::schema::ResourceKind;
 use crate::tenant::TenantId;
@@ -139,6 +140,7 @@ impl Tables {
 #[derive(Debug, Clone, Default)]
 pub struct MemoryStore {
     tables: Arc<Mutex<Tables>>,
+    ops: Arc<Mutex<OpsTables>>,
     /// Where committed changes of users and groups go, in commit order.
     feed: Option<UnboundedSender<Change>>,
 }
@@ -153,8 +155,14 @@ impl MemoryStore {
     pub fn with_feed(feed: UnboundedSender<Change>) -> Self {
         MemoryStore {
             tables: Arc::default(),
+            ops: Arc::default(),
             feed: Some(feed),
         }
+    }
+
+    /// The operator plane's tables (`store::ops`).
+    pub(crate) fn ops_tables(&self) -> &Mutex<OpsTables> {
+        &self.ops
     }
 
     fn report(&self, tenant: &TenantId, what: Changed) {
@@ -405,7 +413,16 @@ impl Store for MemoryStore {
         t.counts.retain(|(owner, _), _| owner != tenant);
         t.pending.retain(|(owner, _), _| owner != tenant);
         t.edges.retain(|(owner, _, _), _| owner != tenant);
-        Ok(resources.len() + markers.len())
+        let deleted = resources.len() + markers.len();
+        if deleted > 0 {
+            return Ok(deleted);
+        }
+        drop(t);
+        Ok(self
+            .ops
+            .lock()
+            .map_err(|_| StoreError::Unavailable("the operator tables' lock is poisoned".into()))?
+            .purge_tenant(tenant))
     }
 
     async fn find_unique(
@@ -464,6 +481,27 @@ impl Store for MemoryStore {
         Ok(range(&t, tenant, kind, None)
             .nth(skip)
             .map(|r| r.id.clone()))
+    }
+
+    async fn tenant_census(&self, tenant: &TenantId) -> Result<TenantCensus, StoreError> {
+        let t = self.lock()?;
+        let mut census = TenantCensus::default();
+        for ((owner, kind, _), record) in &t.resources {
+            if owner != tenant {
+                continue;
+            }
+            match kind {
+                ResourceKind::User => {
+                    census.users += 1;
+                    if record.document.get("active") == Some(&serde_json::Value::Bool(false)) {
+                        census.inactive_users += 1;
+                    }
+                }
+                ResourceKind::Group => census.groups += 1,
+            }
+        }
+        census.memberships = t.edges.keys().filter(|(owner, _, _)| owner == tenant).count() as u64;
+        Ok(census)
     }
 
     async fn count(&self, tenant: &TenantId, kind: ResourceKind) -> Result<Census, StoreError> {

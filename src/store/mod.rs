@@ -4,6 +4,7 @@
 pub mod change;
 pub mod dynamo;
 pub mod memory;
+pub mod ops;
 
 use std::future::Future;
 
@@ -326,6 +327,16 @@ pub struct Census {
     pub generation: u64,
 }
 
+/// Exact counts of what a tenant holds, for the operator's health view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TenantCensus {
+    pub users: u64,
+    pub inactive_users: u64,
+    pub groups: u64,
+    pub memberships: u64,
+}
+
 /// Why a store operation did not happen. Nothing is half-written in any case.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
@@ -548,4 +559,10 @@ pub trait Store: Send + Sync + 'static {
         tenant: &TenantId,
         kind: ResourceKind,
     ) -> impl Future<Output = Result<Census, StoreError>> + Send;
+
+    /// Exact counts for the operator's health view, strongly consistent.
+    fn tenant_census(
+        &self,
+        tenant: &TenantId,
+    ) -> impl Future<Output = Result<TenantCensus, StoreError>> + Send;
 }

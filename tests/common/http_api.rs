@@ -86,6 +86,7 @@ impl<R: Routes> Api<R> {
         let config = HttpConfig {
             scheme: "http".into(),
             public_base_url: None,
+            ..HttpConfig::default()
         };
         let response = serve(
             &self.routes,

@@ -11,6 +11,7 @@ mod codec;
 pub mod keys;
 mod memberships;
 mod migrate;
+pub mod ops;
 mod purge;
 mod reads;
 mod store;
@@ -30,6 +31,8 @@ use super::StoreError;
 pub struct DynamoStore {
     client: Client,
     table: String,
+    /// How long request records are kept (their TTL).
+    request_log_retention: std::time::Duration,
 }
 
 /// Maps an SDK failure to a [`StoreError`], keeping only the error code
@@ -62,7 +65,15 @@ impl DynamoStore {
         DynamoStore {
             client,
             table: table.into(),
+            request_log_retention: ops::DEFAULT_REQUEST_LOG_RETENTION,
         }
+    }
+
+    /// Keeps request records for `retention` instead of the default 30
+    /// days (`SCIM_REQUEST_LOG_TTL_DAYS`).
+    pub fn with_request_log_retention(mut self, retention: std::time::Duration) -> Self {
+        self.request_log_retention = retention;
+        self
     }
 
     pub fn client(&self) -> &Client {

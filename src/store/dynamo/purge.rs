@@ -79,6 +79,16 @@ impl DynamoStore {
             let counters = s(keys::counter_pk(tenant));
             doomed.extend(self.partition_keys(counters, left).await?);
         }
+        // The operator plane's partitions: activity and request records.
+        for pk in [
+            super::ops::activity_pk(tenant.as_str()),
+            super::ops::request_log_pk(tenant.as_str()),
+        ] {
+            if doomed.len() + roots.len() < limit {
+                let left = limit - doomed.len() - roots.len();
+                doomed.extend(self.partition_keys(s(pk), left).await?);
+            }
+        }
         // An item found twice (the single counter of the layout before
         // issue 13 is also in the auxiliary collection) is deleted once: a
         // batch must not name a key twice.

@@ -249,6 +249,34 @@ impl Store for DynamoStore {
         Ok(None)
     }
 
+    // CENSUS-TEMP: walks the tenant; the census helper replaces it with counter shards.
+    async fn tenant_census(&self, tenant: &TenantId) -> Result<crate::store::TenantCensus, StoreError> {
+        let mut census = crate::store::TenantCensus {
+            users: self.count(tenant, ResourceKind::User).await?.total,
+            groups: self.count(tenant, ResourceKind::Group).await?.total,
+            ..Default::default()
+        };
+        for kind in [ResourceKind::User, ResourceKind::Group] {
+            let mut after: Option<String> = None;
+            loop {
+                let page = self.list(tenant, kind, after.as_deref(), 500).await?;
+                for r in &page.records {
+                    if kind == ResourceKind::User && r.document.get("active") == Some(&serde_json::Value::Bool(false)) {
+                        census.inactive_users += 1;
+                    }
+                    if kind == ResourceKind::Group {
+                        census.memberships += self.members(tenant, &r.id, usize::MAX).await?.map_or(0, |m| m.len() as u64);
+                    }
+                }
+                match page.records.last() {
+                    Some(last) if page.more => after = Some(last.id.clone()),
+                    _ => break,
+                }
+            }
+        }
+        Ok(census)
+    }
+
     async fn count(&self, tenant: &TenantId, kind: ResourceKind) -> Result<Census, StoreError> {
         // Every shard, and the single counter of the layout before issue 13
         // (until `tenant migrate` replaces it), in one `BatchGetItem`.

@@ -1,0 +1,334 @@
+//! The management API (`/manage/v1`): tenants, tokens and health as JSON,
+//! on plain `http` types, every route one call of the operator core.
+//! Who may call is decided before (API Gateway's IAM check on AWS, the
+//! operator key or a console session locally, see `api::operator`).
+
+mod error;
+
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::{Method, StatusCode};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+pub use error::ManageError;
+
+use super::request::RequestId;
+use crate::admin::Operator;
+use crate::auth::TokenStore;
+use crate::store::Store;
+use crate::store::ops::OpsStore;
+use crate::tenant::TenantId;
+
+/// The path every management route starts with (after a stage prefix).
+pub const MANAGE_PREFIX: &str = "/manage/v1";
+/// Largest body a management request takes.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Default page size of the tenant list.
+const DEFAULT_PAGE: usize = 50;
+/// The OpenAPI document of this API.
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+/// Who made a management request, for the logs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    /// An IAM principal, as API Gateway's IAM authorization names it.
+    Iam(String),
+    /// The holder of the local operator key.
+    OperatorKey,
+    /// A console session.
+    Console,
+}
+
+impl Principal {
+    fn kind(&self) -> &'static str {
+        match self {
+            Principal::Iam(_) => "iam",
+            Principal::OperatorKey => "operator-key",
+            Principal::Console => "console",
+        }
+    }
+}
+
+/// The management API over one operator core.
+pub struct ManageApi<T, S> {
+    pub operator: Operator<T, S>,
+}
+
+/// A management route, parsed from the path below [`MANAGE_PREFIX`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Route {
+    OpenApi,
+    Tenants,
+    Tenant(String),
+    Tokens(String),
+    Token(String, String),
+    Health(String),
+}
+
+impl Route {
+    fn parse(rest: &str) -> Option<Route> {
+        let parts: Vec<&str> = rest.trim_matches('/').split('/').collect();
+        Some(match parts.as_slice() {
+            ["openapi.json"] => Route::OpenApi,
+            ["tenants"] => Route::Tenants,
+            ["tenants", id] => Route::Tenant((*id).to_owned()),
+            ["tenants", id, "tokens"] => Route::Tokens((*id).to_owned()),
+            ["tenants", id, "tokens", token] => Route::Token((*id).to_owned(), (*token).to_owned()),
+            ["tenants", id, "health"] => Route::Health((*id).to_owned()),
+            _ => return None,
+        })
+    }
+
+    /// The methods the route takes, for `Allow`.
+    fn allow(&self) -> &'static str {
+        match self {
+            Route::OpenApi | Route::Health(_) => "GET",
+            Route::Tenants | Route::Tokens(_) => "GET, POST",
+            Route::Tenant(_) => "GET, DELETE",
+            Route::Token(..) => "DELETE",
+        }
+    }
+
+    /// A name without ids, for the logs.
+    fn name(&self) -> &'static str {
+        match self {
+            Route::OpenApi => "openapi",
+            Route::Tenants => "tenants",
+            Route::Tenant(_) => "tenant",
+            Route::Tokens(_) => "tokens",
+            Route::Token(..) => "token",
+            Route::Health(_) => "health",
+        }
+    }
+}
+
+/// The path below [`MANAGE_PREFIX`], if the path is a management path
+/// (an API Gateway stage may come before it).
+pub fn manage_rest(path: &str) -> Option<&str> {
+    let at = path.find(MANAGE_PREFIX)?;
+    let rest = &path[at + MANAGE_PREFIX.len()..];
+    (rest.is_empty() || rest.starts_with('/')).then_some(rest)
+}
+
+/// A JSON response.
+pub(crate) fn json_response(status: StatusCode, body: &Value) -> http::Response<Bytes> {
+    let mut response = http::Response::new(Bytes::from(body.to_string()));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    headers.insert(
+        http::header::CACHE_CONTROL,
+        http::HeaderValue::from_static("no-store"),
+    );
+    response
+}
+
+fn to_json(value: impl serde::Serialize) -> Result<Value, ManageError> {
+    serde_json::to_value(value).map_err(|e| ManageError::Internal(format!("serialising: {e}")))
+}
+
+fn tenant_id(id: &str) -> Result<TenantId, ManageError> {
+    // An id that cannot exist names no tenant.
+    TenantId::parse(id).map_err(|_| ManageError::NotFound(format!("tenant {id} does not exist")))
+}
+
+/// The body as `B`: not JSON or not an object is `invalid_json`, a field
+/// of the wrong shape (or unknown) `invalid_request`.
+fn body<B: DeserializeOwned>(bytes: &Bytes) -> Result<B, ManageError> {
+    let value: Value = serde_json::from_slice(bytes).map_err(|_| ManageError::InvalidJson)?;
+    if !value.is_object() {
+        return Err(ManageError::InvalidJson);
+    }
+    serde_json::from_value(value).map_err(|e| ManageError::Invalid(e.to_string()))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct NewTenant {
+    id: String,
+    #[serde(default)]
+    display_name: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct NewToken {
+    name: String,
+    #[serde(default)]
+    expires_at: Option<String>,
+}
+
+/// The query parameters of the tenant list.
+struct ListQuery {
+    limit: usize,
+    cursor: Option<String>,
+    prefix: Option<String>,
+}
+
+impl ListQuery {
+    fn parse(query: Option<&str>) -> Result<ListQuery, ManageError> {
+        let mut list = ListQuery {
+            limit: DEFAULT_PAGE,
+            cursor: None,
+            prefix: None,
+        };
+        for (k, v) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+            match k.as_ref() {
+                "limit" => {
+                    list.limit = v.parse().map_err(|_| {
+                        ManageError::Invalid("limit must be a whole number from 1 to 200".into())
+                    })?;
+                }
+                "cursor" => list.cursor = Some(v.into_owned()),
+                "prefix" => list.prefix = Some(v.into_owned()),
+                _ => {}
+            }
+        }
+        Ok(list)
+    }
+}
+
+impl<T: TokenStore, S: Store + OpsStore> ManageApi<T, S> {
+    pub fn new(operator: Operator<T, S>) -> Self {
+        ManageApi { operator }
+    }
+
+    /// Answers one management request from `principal`, logging one line
+    /// (route, method, status, latency, kind of caller; no ids of
+    /// secrets, no bodies).
+    pub async fn handle(
+        &self,
+        req: http::Request<Bytes>,
+        principal: &Principal,
+    ) -> http::Response<Bytes> {
+        let started = Instant::now();
+        let request_id = RequestId::of(&req);
+        let route = manage_rest(req.uri().path()).and_then(Route::parse);
+        let method = req.method().clone();
+        let answer = match &route {
+            None => Err(ManageError::NotFound("no such management route".into())),
+            Some(_) if req.body().len() > MAX_BODY_BYTES => Err(ManageError::TooLarge(MAX_BODY_BYTES)),
+            Some(route) => Box::pin(self.dispatch(route, &req)).await,
+        };
+        let mut response = match answer {
+            Ok(response) => response,
+            Err(e) => e.response(request_id.as_str()),
+        };
+        if let Ok(v) = http::HeaderValue::from_str(request_id.as_str()) {
+            response.headers_mut().insert(super::X_REQUEST_ID, v);
+        }
+        tracing::info!(
+            request_id = %request_id,
+            route = route.as_ref().map_or("unknown", Route::name),
+            method = %method,
+            status = response.status().as_u16(),
+            latency_ms = started.elapsed().as_millis() as u64,
+            caller = principal.kind(),
+            "management request"
+        );
+        response
+    }
+
+    async fn dispatch(
+        &self,
+        route: &Route,
+        req: &http::Request<Bytes>,
+    ) -> Result<http::Response<Bytes>, ManageError> {
+        let op = &self.operator;
+        let ok = |v: Value| Ok(json_response(StatusCode::OK, &v));
+        match (route, req.method()) {
+            (Route::OpenApi, &Method::GET) => {
+                let mut response = http::Response::new(Bytes::from_static(OPENAPI.as_bytes()));
+                response.headers_mut().insert(
+                    http::header::CONTENT_TYPE,
+                    http::HeaderValue::from_static("application/json"),
+                );
+                Ok(response)
+            }
+            (Route::Tenants, &Method::GET) => {
+                let q = ListQuery::parse(req.uri().query())?;
+                ok(to_json(
+                    op.list_tenants(q.prefix.as_deref(), q.cursor.as_deref(), q.limit)
+                        .await?,
+                )?)
+            }
+            (Route::Tenants, &Method::POST) => {
+                let new: NewTenant = body(req.body())?;
+                let id = TenantId::parse(&new.id).map_err(|e| ManageError::Invalid(format!("id: {e}")))?;
+                let view = op.create_tenant(&id, new.display_name.as_deref()).await?;
+                let mut response = json_response(StatusCode::CREATED, &to_json(&view)?);
+                let location = format!("{MANAGE_PREFIX}/tenants/{id}");
+                if let Ok(v) = http::HeaderValue::from_str(&location) {
+                    response.headers_mut().insert(http::header::LOCATION, v);
+                }
+                Ok(response)
+            }
+            (Route::Tenant(id), &Method::GET) => ok(to_json(op.tenant(&tenant_id(id)?).await?)?),
+            (Route::Tenant(id), &Method::DELETE) => Ok(json_response(
+                StatusCode::ACCEPTED,
+                &to_json(op.delete_tenant(&tenant_id(id)?).await?)?,
+            )),
+            (Route::Tokens(id), &Method::GET) => {
+                let tokens = op.token_list(&tenant_id(id)?).await?;
+                ok(serde_json::json!({ "tokens": to_json(tokens)? }))
+            }
+            (Route::Tokens(id), &Method::POST) => {
+                let tenant = tenant_id(id)?;
+                let new: NewToken = body(req.body())?;
+                let issued = op
+                    .issue_token(&tenant, &new.name, new.expires_at.as_deref())
+                    .await?;
+                Ok(json_response(StatusCode::CREATED, &to_json(issued)?))
+            }
+            (Route::Token(id, token), &Method::DELETE) => {
+                op.revoke_token(&tenant_id(id)?, token).await?;
+                let mut response = http::Response::new(Bytes::new());
+                *response.status_mut() = StatusCode::NO_CONTENT;
+                Ok(response)
+            }
+            (Route::Health(id), &Method::GET) => ok(to_json(op.health(&tenant_id(id)?).await?)?),
+            (route, method) => Err(ManageError::MethodNotAllowed {
+                method: method.clone(),
+                allow: route.allow(),
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_parse_below_the_prefix_and_a_stage() {
+        assert_eq!(manage_rest("/manage/v1/tenants"), Some("/tenants"));
+        assert_eq!(manage_rest("/prod/manage/v1/tenants/a"), Some("/tenants/a"));
+        assert_eq!(manage_rest("/manage/v10/tenants"), None);
+        assert_eq!(manage_rest("/scim/v2/acme/Users"), None);
+        assert_eq!(Route::parse("/tenants"), Some(Route::Tenants));
+        assert_eq!(Route::parse("/tenants/"), Some(Route::Tenants));
+        assert_eq!(
+            Route::parse("/tenants/a/tokens/tok_1"),
+            Some(Route::Token("a".into(), "tok_1".into()))
+        );
+        assert_eq!(Route::parse("/tenants/a/health"), Some(Route::Health("a".into())));
+        assert_eq!(Route::parse("/tenants/a/other"), None);
+        assert_eq!(Route::parse(""), None);
+    }
+
+    #[test]
+    fn bodies_are_objects_of_known_fields() {
+        let parse = |b: &'static str| body::<NewToken>(&Bytes::from_static(b.as_bytes()));
+        assert!(matches!(parse("not json"), Err(ManageError::InvalidJson)));
+        assert!(matches!(parse("[1]"), Err(ManageError::InvalidJson)));
+        assert!(matches!(parse(r#"{"name": 5}"#), Err(ManageError::Invalid(_))));
+        assert!(matches!(parse(r#"{"name": "x", "extra": 1}"#), Err(ManageError::Invalid(_))));
+        assert_eq!(parse(r#"{"name": "x"}"#).unwrap().name, "x");
+    }
+}

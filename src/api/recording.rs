@@ -1,0 +1,146 @@
+//! What the front door tells the request log about one request: the
+//! record built from the parsed request and the answer, handed to the
+//! deployment's [`Recorder`](crate::request_log::Recorder).
+
+use http::Method;
+
+use super::request::{Endpoint, ScimRequest};
+use super::response::ScimResponse;
+use crate::request_log::RequestRecord;
+use crate::request_log::record::{bounded, now_text};
+
+/// What a request did, read from its method, endpoint and answer.
+pub fn action(req: &ScimRequest, status: u16) -> &'static str {
+    if status >= 400 {
+        return "rejected";
+    }
+    let looked_up = || {
+        req.query_param("filter").is_some_and(|f| {
+            let f = f.to_ascii_lowercase();
+            f.contains("username") || f.contains("externalid")
+        })
+    };
+    match (&req.endpoint, &req.method) {
+        (Endpoint::Users(None), &Method::POST) => "user.created",
+        (Endpoint::Users(Some(_)), &Method::PUT | &Method::PATCH) => "user.updated",
+        (Endpoint::Users(Some(_)), &Method::DELETE) => "user.deleted",
+        (Endpoint::Users(Some(_)), _) => "user.read",
+        (Endpoint::Users(None), _) if looked_up() => "user.lookup",
+        (Endpoint::Groups(None), &Method::POST) => "group.created",
+        (Endpoint::Groups(Some(_)), &Method::PUT | &Method::PATCH) => "group.updated",
+        (Endpoint::Groups(Some(_)), &Method::DELETE) => "group.deleted",
+        (Endpoint::Groups(Some(_)), _) => "group.read",
+        (Endpoint::Schemas(_) | Endpoint::ResourceTypes(_) | Endpoint::ServiceProviderConfig, _) => {
+            "discovery"
+        }
+        _ => "list",
+    }
+}
+
+/// The resource type and id a request is about.
+fn target(req: &ScimRequest, response: &ScimResponse) -> (Option<&'static str>, Option<String>) {
+    let created_id = || {
+        response
+            .body
+            .as_ref()
+            .and_then(|b| b.get("id"))
+            .and_then(|v| v.as_str())
+            .map(str::to_owned)
+    };
+    match &req.endpoint {
+        Endpoint::Users(Some(id)) => (Some("User"), Some(id.clone())),
+        Endpoint::Groups(Some(id)) => (Some("Group"), Some(id.clone())),
+        Endpoint::Users(None) if req.method == Method::POST => (Some("User"), created_id()),
+        Endpoint::Groups(None) if req.method == Method::POST => (Some("Group"), created_id()),
+        Endpoint::Users(_) | Endpoint::UsersSearch => (Some("User"), None),
+        Endpoint::Groups(_) | Endpoint::GroupsSearch => (Some("Group"), None),
+        _ => (None, None),
+    }
+}
+
+/// Masks every double-quoted value of a query (filter values are user
+/// names and addresses) beyond its first two characters.
+pub fn mask_quoted(query: &str) -> String {
+    let mut out = String::with_capacity(query.len());
+    let mut in_quotes = false;
+    let mut kept = 0;
+    for c in query.chars() {
+        if c == '"' {
+            if in_quotes && kept > 2 {
+                out.push_str("***");
+            }
+            in_quotes = !in_quotes;
+            kept = 0;
+            out.push(c);
+        } else if in_quotes {
+            kept += 1;
+            if kept <= 2 {
+                out.push(c);
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The record of an answered request; `token_id` is the id of the token
+/// it came with (never the token).
+pub fn record_of(
+    req: &ScimRequest,
+    path: &str,
+    raw_query: Option<&str>,
+    token_id: Option<&str>,
+    response: &ScimResponse,
+    duration_ms: u64,
+) -> RequestRecord {
+    let status = response.status.as_u16();
+    let error = status >= 400;
+    let body = response.body.as_ref();
+    let field = |name: &str| {
+        body.filter(|_| error)
+            .and_then(|b| b.get(name))
+            .and_then(|v| v.as_str())
+            .map(bounded)
+    };
+    let (resource_type, resource_id) = target(req, response);
+    let decoded_query = raw_query.map(|q| {
+        form_urlencoded::parse(q.as_bytes())
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("&")
+    });
+    RequestRecord {
+        time: now_text(),
+        tenant: req.tenant.to_string(),
+        request_id: req.request_id.as_str().to_owned(),
+        token_id: token_id.map(str::to_owned),
+        user_agent: super::request::user_agent(&req.headers),
+        method: req.method.to_string(),
+        path: bounded(path),
+        query: decoded_query.filter(|q| !q.is_empty()).map(|q| bounded(&mask_quoted(&q))),
+        status,
+        scim_type: field("scimType"),
+        detail: field("detail"),
+        duration_ms,
+        action: action(req, status).to_owned(),
+        resource_type: resource_type.map(str::to_owned),
+        resource_id,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoted_values_are_masked_beyond_two_characters() {
+        assert_eq!(
+            mask_quoted(r#"filter=userName eq "ada@example.com""#),
+            r#"filter=userName eq "ad***""#
+        );
+        assert_eq!(mask_quoted(r#"a="xy" and b="""#), r#"a="xy" and b="""#);
+        assert_eq!(mask_quoted("count=10"), "count=10");
+        assert_eq!(mask_quoted(r#"x="éàü…""#), r#"x="éà***""#);
+    }
+}

@@ -1,0 +1,380 @@
+//! [`OpsStore`] on the table: request records, tenant activity and purge
+//! jobs, in partitions of their own that no SCIM read touches.
+//!
+//! | item | pk | sk | attributes |
+//! |---|---|---|---|
+//! | request record | `T#{t}#L` | `Q#{time}#{request id}` | `r` record JSON, `ttl` |
+//! | last request | `T#{t}#A` | `LAST` | `t`, `m`, `p`, `st`, `ua` |
+//! | a token's last use | `T#{t}#A` | `TOK#{token id}` | `lu` |
+//! | status counts | `T#{t}#A` | `B#{bucket start, 12 digits}` | `s{status}` counts, `ttl` |
+//! | purge job | `OPS#PURGE` | `{tenant}` | `req`, `nb`, `del`, `lease` |
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+use time::OffsetDateTime;
+
+use super::codec::{Item, n, s, text};
+use super::keys::{PK, SK};
+use super::table::TTL_ATTRIBUTE;
+use super::{DynamoStore, build_err, sdk_failure};
+use crate::request_log::activity::BUCKET_RETENTION_SECONDS;
+use crate::request_log::{Activity, ActivityDelta, LastRequest, RequestRecord, StatusCounts};
+use crate::store::StoreError;
+use crate::store::ops::{OpsStore, PurgeJob};
+use crate::tenant::TenantId;
+
+/// Most items one `BatchWriteItem` takes.
+const BATCH_WRITE_LIMIT: usize = 25;
+/// The partition of purge jobs.
+const PURGE_PK: &str = "OPS#PURGE";
+const LAST_SK: &str = "LAST";
+const TOKEN_SK_PREFIX: &str = "TOK#";
+const BUCKET_SK_PREFIX: &str = "B#";
+/// Default retention of request records.
+pub const DEFAULT_REQUEST_LOG_RETENTION: Duration = Duration::from_secs(30 * 86_400);
+
+/// `T#{tenant}#A`: the tenant's activity.
+pub fn activity_pk(tenant: &str) -> String {
+    format!("T#{tenant}#A")
+}
+
+/// `T#{tenant}#L`: the tenant's request records.
+pub fn request_log_pk(tenant: &str) -> String {
+    format!("T#{tenant}#L")
+}
+
+fn number(item: &Item, name: &str) -> i64 {
+    match item.get(name) {
+        Some(AttributeValue::N(v)) => v.parse().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+fn is_condition_failure(err: &impl aws_sdk_dynamodb::error::ProvideErrorMetadata) -> bool {
+    err.code() == Some("ConditionalCheckFailedException")
+}
+
+impl DynamoStore {
+    async fn put_batch(&self, items: Vec<Item>) -> Result<(), StoreError> {
+        let mut pending: Vec<WriteRequest> = items
+            .into_iter()
+            .map(|item| {
+                PutRequest::builder()
+                    .set_item(Some(item))
+                    .build()
+                    .map(|p| WriteRequest::builder().put_request(p).build())
+                    .map_err(build_err)
+            })
+            .collect::<Result<_, _>>()?;
+        for attempt in 0..8u32 {
+            if pending.is_empty() {
+                return Ok(());
+            }
+            let output = self
+                .client
+                .batch_write_item()
+                .request_items(&self.table, pending)
+                .send()
+                .await
+                .map_err(|e| sdk_failure("BatchWriteItem", &e))?;
+            pending = output
+                .unprocessed_items()
+                .and_then(|u| u.get(&self.table))
+                .cloned()
+                .unwrap_or_default();
+            if !pending.is_empty() {
+                tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
+            }
+        }
+        Err(StoreError::Unavailable(
+            "DynamoDB BatchWriteItem left request records unprocessed".into(),
+        ))
+    }
+
+    /// A conditional update whose condition failing means "a newer value
+    /// is there already": not an error.
+    async fn update_unless_newer(
+        &self,
+        key: Item,
+        update: &str,
+        condition: &str,
+        values: HashMap<String, AttributeValue>,
+    ) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .update_expression(update)
+            .condition_expression(condition)
+            .set_expression_attribute_values(Some(values))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(is_condition_failure) => Ok(()),
+            Err(e) => Err(sdk_failure("UpdateItem", &e)),
+        }
+    }
+
+    async fn apply_delta(&self, delta: &ActivityDelta) -> Result<(), StoreError> {
+        let pk = activity_pk(&delta.tenant);
+        let key = |sk: String| Item::from([(PK.to_owned(), s(pk.clone())), (SK.to_owned(), s(sk))]);
+        if let Some(last) = &delta.last {
+            let mut values = HashMap::from([
+                (":t".to_owned(), s(&last.time)),
+                (":m".to_owned(), s(&last.method)),
+                (":p".to_owned(), s(&last.path)),
+                (":st".to_owned(), n(last.status)),
+            ]);
+            let mut update = "SET t = :t, m = :m, p = :p, st = :st".to_owned();
+            match &last.user_agent {
+                Some(ua) => {
+                    values.insert(":ua".to_owned(), s(ua));
+                    update.push_str(", ua = :ua");
+                }
+                None => update.push_str(" REMOVE ua"),
+            }
+            self.update_unless_newer(
+                key(LAST_SK.to_owned()),
+                &update,
+                "attribute_not_exists(t) OR t < :t",
+                values,
+            )
+            .await?;
+        }
+        for (token, time) in &delta.tokens {
+            self.update_unless_newer(
+                key(format!("{TOKEN_SK_PREFIX}{token}")),
+                "SET lu = :t",
+                "attribute_not_exists(lu) OR lu < :t",
+                HashMap::from([(":t".to_owned(), s(time))]),
+            )
+            .await?;
+        }
+        for (start, counts) in &delta.buckets {
+            let mut values = HashMap::from([(
+                ":ttl".to_owned(),
+                n(start + BUCKET_RETENTION_SECONDS),
+            )]);
+            let adds: Vec<String> = counts
+                .0
+                .iter()
+                .map(|(status, count)| {
+                    values.insert(format!(":s{status}"), n(count));
+                    format!("s{status} :s{status}")
+                })
+                .collect();
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(key(format!("{BUCKET_SK_PREFIX}{start:012}"))))
+                .update_expression(format!("ADD {} SET #ttl = :ttl", adds.join(", ")))
+                .expression_attribute_names("#ttl", TTL_ATTRIBUTE)
+                .set_expression_attribute_values(Some(values))
+                .send()
+                .await
+                .map_err(|e| sdk_failure("UpdateItem", &e))?;
+        }
+        Ok(())
+    }
+
+    fn purge_key(tenant: &TenantId) -> Item {
+        Item::from([
+            (PK.to_owned(), s(PURGE_PK)),
+            (SK.to_owned(), s(tenant.as_str())),
+        ])
+    }
+}
+
+fn decode_job(item: &Item) -> Option<PurgeJob> {
+    Some(PurgeJob {
+        tenant: TenantId::parse(text(item, SK)?).ok()?,
+        requested: text(item, "req").unwrap_or_default().to_owned(),
+        not_before: number(item, "nb"),
+        items_deleted: number(item, "del").max(0) as u64,
+        lease_until: number(item, "lease"),
+    })
+}
+
+impl OpsStore for DynamoStore {
+    async fn record_requests(&self, records: &[RequestRecord]) -> Result<(), StoreError> {
+        let retention = self.request_log_retention.as_secs() as i64;
+        let items: Vec<Item> = records
+            .iter()
+            .map(|r| {
+                let expires = r
+                    .instant()
+                    .unwrap_or_else(OffsetDateTime::now_utc)
+                    .unix_timestamp()
+                    + retention;
+                Item::from([
+                    (PK.to_owned(), s(request_log_pk(&r.tenant))),
+                    (SK.to_owned(), s(format!("Q#{}#{}", r.time, r.request_id))),
+                    ("r".to_owned(), s(serde_json::to_string(r).unwrap_or_default())),
+                    (TTL_ATTRIBUTE.to_owned(), n(expires)),
+                ])
+            })
+            .collect();
+        for chunk in items.chunks(BATCH_WRITE_LIMIT) {
+            self.put_batch(chunk.to_vec()).await?;
+        }
+        for delta in ActivityDelta::of(records) {
+            self.apply_delta(&delta).await?;
+        }
+        Ok(())
+    }
+
+    async fn activity(&self, tenant: &TenantId) -> Result<Activity, StoreError> {
+        let oldest = OffsetDateTime::now_utc().unix_timestamp() - BUCKET_RETENTION_SECONDS;
+        let mut activity = Activity::default();
+        let mut start: Option<Item> = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("#pk = :pk")
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_values(":pk", s(activity_pk(tenant.as_str())))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| sdk_failure("Query", &e))?;
+            for item in page.items() {
+                let sk = text(item, SK).unwrap_or_default();
+                if sk == LAST_SK {
+                    activity.last = Some(LastRequest {
+                        time: text(item, "t").unwrap_or_default().to_owned(),
+                        method: text(item, "m").unwrap_or_default().to_owned(),
+                        path: text(item, "p").unwrap_or_default().to_owned(),
+                        status: u16::try_from(number(item, "st")).unwrap_or(0),
+                        user_agent: text(item, "ua").map(str::to_owned),
+                    });
+                } else if let Some(token) = sk.strip_prefix(TOKEN_SK_PREFIX) {
+                    if let Some(at) = text(item, "lu") {
+                        activity.tokens.insert(token.to_owned(), at.to_owned());
+                    }
+                } else if let Some(bucket) = sk.strip_prefix(BUCKET_SK_PREFIX) {
+                    let Ok(bucket) = bucket.parse::<i64>() else {
+                        continue;
+                    };
+                    if bucket < oldest {
+                        continue;
+                    }
+                    let counts = item
+                        .iter()
+                        .filter_map(|(name, v)| {
+                            let status = name.strip_prefix('s')?.parse::<u16>().ok()?;
+                            let AttributeValue::N(count) = v else {
+                                return None;
+                            };
+                            Some((status, count.parse().ok()?))
+                        })
+                        .collect();
+                    activity.buckets.insert(bucket, StatusCounts(counts));
+                }
+            }
+            match page.last_evaluated_key() {
+                Some(key) if !key.is_empty() => start = Some(key.clone()),
+                _ => return Ok(activity),
+            }
+        }
+    }
+
+    async fn start_purge(&self, job: &PurgeJob) -> Result<PurgeJob, StoreError> {
+        let mut item = Self::purge_key(&job.tenant);
+        item.insert("req".to_owned(), s(&job.requested));
+        item.insert("nb".to_owned(), n(job.not_before));
+        item.insert("del".to_owned(), n(job.items_deleted));
+        item.insert("lease".to_owned(), n(job.lease_until));
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(job.clone()),
+            Err(e) if e.as_service_error().is_some_and(is_condition_failure) => self
+                .purge_job(&job.tenant)
+                .await?
+                .ok_or_else(|| StoreError::Unavailable("a purge job vanished while read".into())),
+            Err(e) => Err(sdk_failure("PutItem", &e)),
+        }
+    }
+
+    async fn purge_job(&self, tenant: &TenantId) -> Result<Option<PurgeJob>, StoreError> {
+        let got = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::purge_key(tenant)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_failure("GetItem", &e))?;
+        Ok(got.item().and_then(decode_job))
+    }
+
+    async fn purge_jobs(&self, limit: usize) -> Result<Vec<PurgeJob>, StoreError> {
+        let page = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_values(":pk", s(PURGE_PK))
+            .consistent_read(true)
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(|e| sdk_failure("Query", &e))?;
+        Ok(page.items().iter().filter_map(decode_job).collect())
+    }
+
+    async fn lease_purge(&self, tenant: &TenantId, now: i64, until: i64) -> Result<bool, StoreError> {
+        let leased = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::purge_key(tenant)))
+            .update_expression("SET lease = :until")
+            .condition_expression("attribute_exists(pk) AND lease <= :now")
+            .expression_attribute_values(":until", n(until))
+            .expression_attribute_values(":now", n(now))
+            .send()
+            .await;
+        match leased {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(is_condition_failure) => Ok(false),
+            Err(e) => Err(sdk_failure("UpdateItem", &e)),
+        }
+    }
+
+    async fn advance_purge(&self, tenant: &TenantId, deleted: u64) -> Result<(), StoreError> {
+        self.update_unless_newer(
+            Self::purge_key(tenant),
+            "ADD del :d",
+            "attribute_exists(pk)",
+            HashMap::from([(":d".to_owned(), n(deleted))]),
+        )
+        .await
+    }
+
+    async fn finish_purge(&self, tenant: &TenantId) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::purge_key(tenant)))
+            .send()
+            .await
+            .map_err(|e| sdk_failure("DeleteItem", &e))?;
+        Ok(())
+    }
+}

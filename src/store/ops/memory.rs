@@ -1,0 +1,113 @@
+//! [`OpsStore`] of the embedded store.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::MutexGuard;
+
+use time::OffsetDateTime;
+
+use super::{OpsStore, PurgeJob};
+use crate::request_log::{Activity, ActivityDelta, RequestRecord};
+use crate::store::{MemoryStore, StoreError};
+use crate::tenant::TenantId;
+
+/// Most request records the embedded store keeps per tenant (the oldest
+/// go first): a long-running `scim-local` must not grow without bound.
+const MAX_RECORDS_PER_TENANT: usize = 50_000;
+
+/// The operator plane's part of the embedded store.
+#[derive(Debug, Default)]
+pub(crate) struct OpsTables {
+    activity: HashMap<TenantId, Activity>,
+    /// Per tenant, by time then request id (the order of the request log).
+    records: HashMap<TenantId, BTreeMap<(String, String), RequestRecord>>,
+    purges: BTreeMap<TenantId, PurgeJob>,
+}
+
+impl OpsTables {
+    /// Forgets a purged tenant's records and activity (its purge job
+    /// stays: it tracks the purge).
+    pub(crate) fn purge_tenant(&mut self, tenant: &TenantId) -> usize {
+        let records = self.records.remove(tenant).map_or(0, |r| r.len());
+        records + usize::from(self.activity.remove(tenant).is_some())
+    }
+}
+
+impl MemoryStore {
+    fn ops(&self) -> Result<MutexGuard<'_, OpsTables>, StoreError> {
+        self.ops_tables()
+            .lock()
+            .map_err(|_| StoreError::Unavailable("the operator tables' lock is poisoned".into()))
+    }
+}
+
+impl OpsStore for MemoryStore {
+    async fn record_requests(&self, records: &[RequestRecord]) -> Result<(), StoreError> {
+        let mut ops = self.ops()?;
+        for delta in ActivityDelta::of(records) {
+            let Ok(tenant) = TenantId::parse(&delta.tenant) else {
+                continue;
+            };
+            let activity = ops.activity.entry(tenant).or_default();
+            activity.apply(&delta);
+            activity.forget_before(OffsetDateTime::now_utc());
+        }
+        for record in records {
+            let Ok(tenant) = TenantId::parse(&record.tenant) else {
+                continue;
+            };
+            let log = ops.records.entry(tenant).or_default();
+            log.insert(
+                (record.time.clone(), record.request_id.clone()),
+                record.clone(),
+            );
+            while log.len() > MAX_RECORDS_PER_TENANT {
+                log.pop_first();
+            }
+        }
+        Ok(())
+    }
+
+    async fn activity(&self, tenant: &TenantId) -> Result<Activity, StoreError> {
+        Ok(self.ops()?.activity.get(tenant).cloned().unwrap_or_default())
+    }
+
+    async fn start_purge(&self, job: &PurgeJob) -> Result<PurgeJob, StoreError> {
+        Ok(self
+            .ops()?
+            .purges
+            .entry(job.tenant.clone())
+            .or_insert_with(|| job.clone())
+            .clone())
+    }
+
+    async fn purge_job(&self, tenant: &TenantId) -> Result<Option<PurgeJob>, StoreError> {
+        Ok(self.ops()?.purges.get(tenant).cloned())
+    }
+
+    async fn purge_jobs(&self, limit: usize) -> Result<Vec<PurgeJob>, StoreError> {
+        Ok(self.ops()?.purges.values().take(limit).cloned().collect())
+    }
+
+    async fn lease_purge(&self, tenant: &TenantId, now: i64, until: i64) -> Result<bool, StoreError> {
+        let mut ops = self.ops()?;
+        match ops.purges.get_mut(tenant) {
+            Some(job) if job.lease_until <= now => {
+                job.lease_until = until;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn advance_purge(&self, tenant: &TenantId, deleted: u64) -> Result<(), StoreError> {
+        if let Some(job) = self.ops()?.purges.get_mut(tenant) {
+            job.items_deleted += deleted;
+        }
+        Ok(())
+    }
+
+    async fn finish_purge(&self, tenant: &TenantId) -> Result<(), StoreError> {
+        self.ops()?.purges.remove(tenant);
+        Ok(())
+    }
+}
