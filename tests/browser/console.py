@@ -335,9 +335,17 @@ def run(server, shots, docs):
         # ---- the secret is never shown again
         page.get_by_test_id("issue-token").click()
         page.get_by_test_id("token-name-input").fill("okta-browser")
+        page.get_by_test_id("token-expiry-input").fill("2020-01-01")
+        check("an expiry in the past is refused inline", page.get_by_test_id("issue-token-submit").is_disabled())
+        next_year = time.strftime("%Y-%m-%d", time.gmtime(time.time() + 365 * 86400))
+        page.get_by_test_id("token-expiry-input").fill(next_year)
         page.get_by_test_id("issue-token-submit").click()
         page.get_by_test_id("token-secret-panel").wait_for()
         secret2 = page.get_by_test_id("token-secret").input_value()
+        _, listed = manage("GET", f"/tenants/{TENANT}/tokens")
+        expiries = [t.get("expiresAt") for t in (listed or {}).get("tokens", []) if t.get("name") == "okta-browser"]
+        check("a token issued with an expiry date expires at the start of that day (UTC)",
+              expiries == [f"{next_year}T00:00:00Z"], expiries)
         page.get_by_test_id("nav-tenants").click()
         page.get_by_test_id(f"tenant-row-{TENANT}").wait_for()
         page.go_back()
