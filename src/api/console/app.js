@@ -478,7 +478,7 @@ function tenantsView(token) {
   }
 
   async function refreshDeleting() {
-    const deleting = [...state.rows.values()].filter((t) => t.status === 'deleting' || t.pending);
+    const deleting = [...state.rows.values()].filter((t) => t.status === 'deleting');
     for (const t of deleting) {
       try {
         const fresh = await api('GET', `/tenants/${enc(t.id)}`);
