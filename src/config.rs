@@ -137,7 +137,12 @@ impl Config {
                 .parse()
                 .ok()
                 .filter(|d| (1..=3650).contains(d))
-                .ok_or_else(|| invalid("SCIM_REQUEST_LOG_TTL_DAYS", "must be whole days from 1 to 3650"))?;
+                .ok_or_else(|| {
+                    invalid(
+                        "SCIM_REQUEST_LOG_TTL_DAYS",
+                        "must be whole days from 1 to 3650",
+                    )
+                })?;
             config.request_log_retention = Duration::from_secs(days * SECONDS_PER_DAY);
         }
         if let Some(v) = get("SCIM_EXTENSION_URN") {

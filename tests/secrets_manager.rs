@@ -252,19 +252,10 @@ async fn concurrent_issue_and_revoke_lose_nothing() {
     }
     let set = op.tokens.load(&tenant).await.unwrap().unwrap();
     for t in &doomed {
-        assert_eq!(
-            set.verify(&t.token),
-            None,
-            "revoked {} came back",
-            t.id
-        );
+        assert_eq!(set.verify(&t.token), None, "revoked {} came back", t.id);
     }
     for t in &issued {
-        assert!(
-            set.verify(&t.token).is_some(),
-            "issued {} was lost",
-            t.id
-        );
+        assert!(set.verify(&t.token).is_some(), "issued {} was lost", t.id);
     }
     assert_eq!(set.tokens.len(), issued.len());
 }

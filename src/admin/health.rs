@@ -136,8 +136,8 @@ mod tests {
     use crate::request_log::RequestRecord;
     use crate::request_log::record::format_time;
     use crate::scim::schema::ResourceKind;
-    use crate::store::{Record, Store};
     use crate::store::ops::OpsStore;
+    use crate::store::{Record, Store};
     use time::OffsetDateTime;
 
     fn record(token: &str, status: u16, ago_secs: i64) -> RequestRecord {
@@ -189,7 +189,11 @@ mod tests {
             .unwrap();
         let health = op.health(&acme()).await.unwrap();
         assert_eq!(
-            (health.users.total, health.users.active, health.users.inactive),
+            (
+                health.users.total,
+                health.users.active,
+                health.users.inactive
+            ),
             (3, 2, 1)
         );
         let last = health.last_request.unwrap();

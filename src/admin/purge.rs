@@ -126,19 +126,19 @@ impl<T: TokenStore, S: Store + OpsStore> Operator<T, S> {
                 continue;
             }
             let before = report.items_deleted;
-            match self
+            let step = self
                 .purge_step(tenant, Instant::now() + PURGE_STEP_BUDGET, &mut report)
-                .await?
-            {
+                .await?;
+            if report.items_deleted != before {
+                progress(DeleteProgress::Deleted(report.items_deleted));
+            }
+            match step {
                 Step::Finished => return Ok(report.items_deleted),
                 Step::Held => {
                     progress(DeleteProgress::Held);
                     tokio::time::sleep(LEASE_MARGIN).await;
                 }
                 Step::OutOfTime | Step::Waiting => {}
-            }
-            if report.items_deleted != before {
-                progress(DeleteProgress::Deleted(report.items_deleted));
             }
         }
     }
@@ -205,8 +205,18 @@ mod tests {
         op.delete_tenant(&acme()).await.unwrap();
         let waiting = op.advance_purges(PURGE_STEP_BUDGET).await.unwrap();
         assert_eq!(waiting.waiting, 1);
-        assert_eq!(waiting.items_deleted, 0, "nothing deleted while caches drain");
-        assert_eq!(op.store.count(&acme(), ResourceKind::User).await.unwrap().total, 250);
+        assert_eq!(
+            waiting.items_deleted, 0,
+            "nothing deleted while caches drain"
+        );
+        assert_eq!(
+            op.store
+                .count(&acme(), ResourceKind::User)
+                .await
+                .unwrap()
+                .total,
+            250
+        );
 
         let mut job = op.store.purge_job(&acme()).await.unwrap().unwrap();
         job.not_before = 0;
@@ -227,12 +237,22 @@ mod tests {
         let done = op.advance_purges(PURGE_STEP_BUDGET).await.unwrap();
         assert_eq!(done.finished, ["acme"]);
         assert_eq!(done.items_deleted, 500, "250 users and their markers");
-        assert!(matches!(op.tenant(&acme()).await, Err(AdminError::NotFound(_))));
+        assert!(matches!(
+            op.tenant(&acme()).await,
+            Err(AdminError::NotFound(_))
+        ));
         assert!(!valid(&op, &acme(), &token.token).await);
         assert_eq!(op.store.purge_tenant(&acme(), 10).await.unwrap(), 0);
         let fresh = op.create_tenant(&acme(), None).await.unwrap();
         assert_eq!(fresh.status, TenantStatus::Active);
-        assert_eq!(op.store.count(&acme(), ResourceKind::User).await.unwrap().total, 0);
+        assert_eq!(
+            op.store
+                .count(&acme(), ResourceKind::User)
+                .await
+                .unwrap()
+                .total,
+            0
+        );
     }
 
     #[tokio::test]
@@ -248,6 +268,9 @@ mod tests {
         assert_eq!(deleted, 300);
         assert_eq!(reports, [DeleteProgress::Deleted(300)]);
         assert!(op.store.purge_job(&acme()).await.unwrap().is_none());
-        assert!(matches!(op.tenant(&acme()).await, Err(AdminError::NotFound(_))));
+        assert!(matches!(
+            op.tenant(&acme()).await,
+            Err(AdminError::NotFound(_))
+        ));
     }
 }

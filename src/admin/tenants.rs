@@ -229,7 +229,7 @@ impl<T: TokenStore, S: Store + OpsStore> Operator<T, S> {
             })
             .await?;
         let not_before = OffsetDateTime::parse(&since, &Rfc3339)
-            .map_or_else(|_| OffsetDateTime::now_utc(), |t| t)
+            .unwrap_or_else(|_| OffsetDateTime::now_utc())
             .unix_timestamp()
             + self.delete_wait.as_secs() as i64;
         let job = self
@@ -255,7 +255,10 @@ mod tests {
     #[tokio::test]
     async fn create_list_show_and_refuse_duplicates() {
         let op = operator();
-        let view = op.create_tenant(&acme(), Some(" Acme Corp ")).await.unwrap();
+        let view = op
+            .create_tenant(&acme(), Some(" Acme Corp "))
+            .await
+            .unwrap();
         assert_eq!(view.display_name.as_deref(), Some("Acme Corp"));
         assert_eq!(view.status, TenantStatus::Active);
         assert_eq!(

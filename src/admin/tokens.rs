@@ -66,10 +66,14 @@ fn expiry(at: Option<&str>) -> Result<Option<String>, AdminError> {
         return Ok(None);
     };
     let parsed = OffsetDateTime::parse(at, &Rfc3339).map_err(|_| {
-        AdminError::Invalid("expiresAt must be an RFC 3339 date-time such as 2027-01-31T00:00:00Z".into())
+        AdminError::Invalid(
+            "expiresAt must be an RFC 3339 date-time such as 2027-01-31T00:00:00Z".into(),
+        )
     })?;
     if parsed <= OffsetDateTime::now_utc() {
-        return Err(AdminError::Invalid("expiresAt must be in the future".into()));
+        return Err(AdminError::Invalid(
+            "expiresAt must be in the future".into(),
+        ));
     }
     Ok(Some(
         parsed
@@ -189,7 +193,9 @@ mod tests {
         assert!(valid(&op, &acme(), &first.token).await);
         let rotated = op.rotate_token(&acme(), &first.id, None).await.unwrap();
         assert_eq!(rotated.name.as_deref(), Some("entra"));
-        assert!(valid(&op, &acme(), &first.token).await && valid(&op, &acme(), &rotated.token).await);
+        assert!(
+            valid(&op, &acme(), &first.token).await && valid(&op, &acme(), &rotated.token).await
+        );
         op.store
             .record_requests(&[RequestRecord {
                 time: "2026-12-07T10:00:00.000Z".into(),
@@ -212,12 +218,17 @@ mod tests {
             .unwrap();
         let listed = op.token_list(&acme()).await.unwrap();
         assert_eq!(listed.len(), 2);
-        assert_eq!(listed[0].last_used.as_deref(), Some("2026-12-07T10:00:00.000Z"));
+        assert_eq!(
+            listed[0].last_used.as_deref(),
+            Some("2026-12-07T10:00:00.000Z")
+        );
         assert_eq!(listed[1].last_used, None);
         let shown = serde_json::to_string(&listed).unwrap();
         assert!(!shown.contains(&first.token) && !shown.contains("sha256"));
         op.revoke_token(&acme(), &first.id).await.unwrap();
-        assert!(!valid(&op, &acme(), &first.token).await && valid(&op, &acme(), &rotated.token).await);
+        assert!(
+            !valid(&op, &acme(), &first.token).await && valid(&op, &acme(), &rotated.token).await
+        );
         let err = op.revoke_token(&acme(), &first.id).await.unwrap_err();
         assert_eq!(err.exit_code(), 3);
     }
@@ -233,7 +244,10 @@ mod tests {
             ("ok", Some("2020-01-01T00:00:00Z")),
         ] {
             let err = op.issue_token(&acme(), name, at).await.unwrap_err();
-            assert!(matches!(err, AdminError::Invalid(_)), "{name:?} {at:?}: {err}");
+            assert!(
+                matches!(err, AdminError::Invalid(_)),
+                "{name:?} {at:?}: {err}"
+            );
         }
         let soon = (OffsetDateTime::now_utc() + time::Duration::seconds(1))
             .format(&Rfc3339)
@@ -250,7 +264,9 @@ mod tests {
         let op = operator();
         op.create_tenant(&acme(), None).await.unwrap();
         for i in 0..MAX_TOKENS {
-            op.issue_token(&acme(), &format!("t{i}"), None).await.unwrap();
+            op.issue_token(&acme(), &format!("t{i}"), None)
+                .await
+                .unwrap();
         }
         let err = op.issue_token(&acme(), "one more", None).await.unwrap_err();
         assert!(matches!(err, AdminError::Invalid(_)), "{err}");

@@ -197,10 +197,16 @@ impl<T: TokenStore, S: Store + OpsStore> LocalOperatorPlane<T, S> {
             return page(StatusCode::UNAUTHORIZED, LOGIN_NEEDED);
         };
         tracing::info!("console login");
-        println!("Console:    {} (the next one-time login link)", self.login_link());
+        println!(
+            "Console:    {} (the next one-time login link)",
+            self.login_link()
+        );
         let mut response = page(StatusCode::SEE_OTHER, "");
         let headers = response.headers_mut();
-        headers.insert(http::header::LOCATION, HeaderValue::from_static(CONSOLE_PREFIX));
+        headers.insert(
+            http::header::LOCATION,
+            HeaderValue::from_static(CONSOLE_PREFIX),
+        );
         if let Ok(v) = HeaderValue::from_str(&format!(
             "{SESSION_COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}",
             SESSION_TTL.as_secs()
@@ -266,17 +272,32 @@ fn cookie(req: &http::Request<Bytes>, name: &str) -> Option<String> {
 /// no referrer (the login link holds a secret), no caching.
 fn secure(response: &mut http::Response<Bytes>, content_type: &'static str) {
     let headers = response.headers_mut();
-    headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static(content_type),
+    );
     headers.insert(
         http::header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
             "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
         ),
     );
-    headers.insert(http::header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    headers.insert(http::header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    headers.insert(http::header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(http::header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        http::header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        http::header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(
+        http::header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store"),
+    );
+    headers.insert(
+        http::header::X_FRAME_OPTIONS,
+        HeaderValue::from_static("DENY"),
+    );
 }
 
 fn page(status: StatusCode, html: &str) -> http::Response<Bytes> {
@@ -293,7 +314,7 @@ fn asset(text: &'static str, content_type: &'static str) -> http::Response<Bytes
 }
 
 const LOGIN_NEEDED: &str = concat!(
-    "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Log in - SCIM console</title>",
+    "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Log in - SCIM console</title><link rel=\"icon\" href=\"data:,\">",
     "<link rel=\"stylesheet\" href=\"/console/app.css\"></head><body class=\"login-needed\">",
     "<main class=\"card narrow\" data-testid=\"login-needed\"><h1>Log in to the console</h1>",
     "<p>Open the one-time login link that <code>scim-local</code> (or <code>scim-admin console</code>) printed in its terminal. ",

@@ -30,9 +30,10 @@ pub fn action(req: &ScimRequest, status: u16) -> &'static str {
         (Endpoint::Groups(Some(_)), &Method::PUT | &Method::PATCH) => "group.updated",
         (Endpoint::Groups(Some(_)), &Method::DELETE) => "group.deleted",
         (Endpoint::Groups(Some(_)), _) => "group.read",
-        (Endpoint::Schemas(_) | Endpoint::ResourceTypes(_) | Endpoint::ServiceProviderConfig, _) => {
-            "discovery"
-        }
+        (
+            Endpoint::Schemas(_) | Endpoint::ResourceTypes(_) | Endpoint::ServiceProviderConfig,
+            _,
+        ) => "discovery",
         _ => "list",
     }
 }
@@ -118,7 +119,9 @@ pub fn record_of(
         user_agent: super::request::user_agent(&req.headers),
         method: req.method.to_string(),
         path: bounded(path),
-        query: decoded_query.filter(|q| !q.is_empty()).map(|q| bounded(&mask_quoted(&q))),
+        query: decoded_query
+            .filter(|q| !q.is_empty())
+            .map(|q| bounded(&mask_quoted(&q))),
         status,
         scim_type: field("scimType"),
         detail: field("detail"),

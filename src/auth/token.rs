@@ -42,9 +42,9 @@ impl TokenRecord {
     /// not parse counts as past: a token must never outlive a limit
     /// because the limit was garbled.
     pub fn expired_at(&self, now: OffsetDateTime) -> bool {
-        self.expires_at.as_deref().is_some_and(|at| {
-            OffsetDateTime::parse(at, &Rfc3339).map_or(true, |at| at <= now)
-        })
+        self.expires_at
+            .as_deref()
+            .is_some_and(|at| OffsetDateTime::parse(at, &Rfc3339).map_or(true, |at| at <= now))
     }
 }
 

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use super::AuthError;
 use super::source::TokenSource;
 use super::token::{Refusal, TokenMatch, TokenSet, bearer_token};
-use time::OffsetDateTime;
 use crate::tenant::TenantId;
+use time::OffsetDateTime;
 
 /// Bound on cached tenants: tenant ids come from unauthenticated paths, so
 /// the cache must not grow without limit.

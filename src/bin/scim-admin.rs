@@ -233,7 +233,11 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 .create_tenant(&tenant, display_name.as_deref())
                 .await?;
             let view = operator
-                .issue_token(&tenant, token_name.as_deref().unwrap_or(FIRST_TOKEN_NAME), None)
+                .issue_token(
+                    &tenant,
+                    token_name.as_deref().unwrap_or(FIRST_TOKEN_NAME),
+                    None,
+                )
                 .await?;
             print_issued(json, &view);
         }
@@ -287,18 +291,25 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 for t in &tokens {
                     let name = t.name.as_deref().unwrap_or("-");
                     let used = t.last_used.as_deref().unwrap_or("never");
-                    println!("  {}  {name}  created {}  last used {used}", t.id, t.created);
+                    println!(
+                        "  {}  {name}  created {}  last used {used}",
+                        t.id, t.created
+                    );
                 }
             }
         }
         Command::Console { addr } => {
             let addr = console_addr(addr)?;
-            scim_serverless::api::local::serve_operator_console(operator, addr, DEFAULT_CONSOLE_KEY_LEN)
-                .await
-                .map_err(|e| Failure {
-                    code: 1,
-                    message: format!("the console could not be served: {e}"),
-                })?;
+            scim_serverless::api::local::serve_operator_console(
+                operator,
+                addr,
+                DEFAULT_CONSOLE_KEY_LEN,
+            )
+            .await
+            .map_err(|e| Failure {
+                code: 1,
+                message: format!("the console could not be served: {e}"),
+            })?;
         }
         Command::Tenant(TenantCommand::Migrate { tenant }) => {
             let tenant = tenant_id(&tenant)?;

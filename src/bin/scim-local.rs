@@ -21,11 +21,11 @@ use scim_serverless::auth::{
 use scim_serverless::config::Config;
 use scim_serverless::events::Change;
 use scim_serverless::events::sink::write_lines;
+use scim_serverless::request_log::Recorder;
+use scim_serverless::request_log::sink::drain;
 use scim_serverless::runtime::all_routes;
 use scim_serverless::store::dynamo::stream::StreamReader;
 use scim_serverless::store::dynamo::table::create_table;
-use scim_serverless::request_log::Recorder;
-use scim_serverless::request_log::sink::drain;
 use scim_serverless::store::ops::OpsStore;
 use scim_serverless::store::{DynamoStore, MemoryStore, Store};
 use scim_serverless::tenant::TenantId;
@@ -237,10 +237,20 @@ async fn launch<S: Store + OpsStore + Clone>(
             // In one process a revoke needs no cache to expire: tokens are
             // read from memory on every request.
             let ttl = std::time::Duration::ZERO;
-            let plane = operator_plane(&args, tokens.clone(), store, &pattern, ttl, &operator_key, addr);
+            let plane = operator_plane(
+                &args,
+                tokens.clone(),
+                store,
+                &pattern,
+                ttl,
+                &operator_key,
+                addr,
+            );
             println!("Shell:      export B={base} TOKEN={token} OPERATOR_KEY={operator_key}");
             println!("Try:        curl -H \"Authorization: Bearer $TOKEN\" $B/Schemas");
-            println!("Manage:     curl -H \"Authorization: Bearer $OPERATOR_KEY\" http://{addr}/manage/v1/tenants");
+            println!(
+                "Manage:     curl -H \"Authorization: Bearer $OPERATOR_KEY\" http://{addr}/manage/v1/tenants"
+            );
             serve(listener, routes, tokens, ttl, plane, http).await?;
         }
         TokenKind::Secretsmanager => {
@@ -258,8 +268,18 @@ async fn launch<S: Store + OpsStore + Clone>(
                 config.token_cache_ttl.as_secs()
             );
             let ttl = config.token_cache_ttl;
-            let plane = operator_plane(&args, tokens.clone(), store, &pattern, ttl, &operator_key, addr);
-            println!("Manage:     curl -H \"Authorization: Bearer $OPERATOR_KEY\" http://{addr}/manage/v1/tenants");
+            let plane = operator_plane(
+                &args,
+                tokens.clone(),
+                store,
+                &pattern,
+                ttl,
+                &operator_key,
+                addr,
+            );
+            println!(
+                "Manage:     curl -H \"Authorization: Bearer $OPERATOR_KEY\" http://{addr}/manage/v1/tenants"
+            );
             serve(listener, routes, tokens, ttl, plane, http).await?;
         }
     }

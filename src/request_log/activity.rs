@@ -249,8 +249,9 @@ mod tests {
         let day = activity.window(now, 86_400);
         assert_eq!(day.requests, 3, "the 500 of yesterday 09:00 is older");
         assert_eq!(day.errors.0, BTreeMap::from([(401, 1), (409, 1)]));
+        assert_eq!(activity.buckets.len(), 3, "09:58 and 09:59 share a bucket");
         activity.forget_before(at("2026-12-09T08:30:00Z"));
-        assert_eq!(activity.buckets.len(), 2);
+        assert_eq!(activity.buckets.len(), 1, "older than two days: forgotten");
     }
 
     #[test]

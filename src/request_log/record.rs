@@ -130,9 +130,15 @@ mod tests {
     fn a_record_round_trips_through_its_log_line_and_other_lines_are_not_records() {
         let record = sample();
         let line = record.to_line();
-        assert!(line.starts_with(r#"{"type":"scim.request","record":{"#), "{line}");
+        assert!(
+            line.starts_with(r#"{"type":"scim.request","record":{"#),
+            "{line}"
+        );
         assert_eq!(RequestRecord::from_line(&line), Some(record));
-        assert_eq!(RequestRecord::from_line(r#"{"type":"other","record":{}}"#), None);
+        assert_eq!(
+            RequestRecord::from_line(r#"{"type":"other","record":{}}"#),
+            None
+        );
         assert_eq!(RequestRecord::from_line("not json"), None);
         assert_eq!(
             RequestRecord::from_line(r#"{"level":"INFO","message":"request"}"#),

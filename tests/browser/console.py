@@ -44,6 +44,13 @@ passed = 0
 failed = 0
 
 
+
+def keep_for_readme(source, target):
+    """Refresh the README's screenshot only when asked (SCIM_README_SHOTS=1):
+    every run differs (port, time), so a plain run leaves the tree clean."""
+    if os.environ.get("SCIM_README_SHOTS") == "1":
+        shutil.copy(source, target)
+
 def check(name, ok, detail=""):
     global passed, failed
     if ok:
@@ -272,7 +279,7 @@ def run(server, shots, docs):
         page.get_by_test_id(f"tenant-row-{TENANT}").wait_for()
         rows = page.locator("[data-testid^=tenant-row-]").count()
         check("the tenants list shows every tenant", rows == 5, rows)
-        shutil.copy(shot(page, "06-tenants"), docs / "console-tenants.png")
+        keep_for_readme(shot(page, "06-tenants"), docs / "console-tenants.png")
         page.get_by_test_id("tenant-search").fill("acme")
         wait_js(page, "document.querySelectorAll('[data-testid^=tenant-row-]').length === 1")
         check("the search filters the list by id prefix", page.get_by_test_id(f"tenant-row-{TENANT}").is_visible())
@@ -330,7 +337,7 @@ def run(server, shots, docs):
         check("the token's last use is shown", "Never" not in page.get_by_test_id("token-last-used").first.inner_text())
         page.get_by_test_id("secret-done").click()
         check("closing the secret panel removes the secret", secret not in page.content())
-        shutil.copy(shot(page, "08-tenant-health"), docs / "console-tenant.png")
+        keep_for_readme(shot(page, "08-tenant-health"), docs / "console-tenant.png")
 
         # ---- the secret is never shown again
         page.get_by_test_id("issue-token").click()

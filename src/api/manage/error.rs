@@ -79,7 +79,8 @@ impl ManageError {
         if let ManageError::Internal(cause) = self {
             tracing::error!(cause = %cause, request_id, "management request failed");
         }
-        let body = json!({"code": self.code(), "message": self.to_string(), "requestId": request_id});
+        let body =
+            json!({"code": self.code(), "message": self.to_string(), "requestId": request_id});
         let mut response = super::json_response(self.status(), &body);
         if let ManageError::MethodNotAllowed { allow, .. } = self
             && let Ok(v) = http::HeaderValue::from_str(allow)

@@ -28,8 +28,6 @@ pub const MANAGE_PREFIX: &str = "/manage/v1";
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// Default page size of the tenant list.
 const DEFAULT_PAGE: usize = 50;
-/// The OpenAPI document of this API.
-pub const OPENAPI: &str = include_str!("openapi.json");
 
 /// Who made a management request, for the logs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,7 +58,6 @@ pub struct ManageApi<T, S> {
 /// A management route, parsed from the path below [`MANAGE_PREFIX`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Route {
-    OpenApi,
     Tenants,
     Tenant(String),
     Tokens(String),
@@ -72,7 +69,6 @@ impl Route {
     fn parse(rest: &str) -> Option<Route> {
         let parts: Vec<&str> = rest.trim_matches('/').split('/').collect();
         Some(match parts.as_slice() {
-            ["openapi.json"] => Route::OpenApi,
             ["tenants"] => Route::Tenants,
             ["tenants", id] => Route::Tenant((*id).to_owned()),
             ["tenants", id, "tokens"] => Route::Tokens((*id).to_owned()),
@@ -85,7 +81,7 @@ impl Route {
     /// The methods the route takes, for `Allow`.
     fn allow(&self) -> &'static str {
         match self {
-            Route::OpenApi | Route::Health(_) => "GET",
+            Route::Health(_) => "GET",
             Route::Tenants | Route::Tokens(_) => "GET, POST",
             Route::Tenant(_) => "GET, DELETE",
             Route::Token(..) => "DELETE",
@@ -95,7 +91,6 @@ impl Route {
     /// A name without ids, for the logs.
     fn name(&self) -> &'static str {
         match self {
-            Route::OpenApi => "openapi",
             Route::Tenants => "tenants",
             Route::Tenant(_) => "tenant",
             Route::Tokens(_) => "tokens",
@@ -213,7 +208,9 @@ impl<T: TokenStore, S: Store + OpsStore> ManageApi<T, S> {
         let method = req.method().clone();
         let answer = match &route {
             None => Err(ManageError::NotFound("no such management route".into())),
-            Some(_) if req.body().len() > MAX_BODY_BYTES => Err(ManageError::TooLarge(MAX_BODY_BYTES)),
+            Some(_) if req.body().len() > MAX_BODY_BYTES => {
+                Err(ManageError::TooLarge(MAX_BODY_BYTES))
+            }
             Some(route) => Box::pin(self.dispatch(route, &req)).await,
         };
         let mut response = match answer {
@@ -243,14 +240,6 @@ impl<T: TokenStore, S: Store + OpsStore> ManageApi<T, S> {
         let op = &self.operator;
         let ok = |v: Value| Ok(json_response(StatusCode::OK, &v));
         match (route, req.method()) {
-            (Route::OpenApi, &Method::GET) => {
-                let mut response = http::Response::new(Bytes::from_static(OPENAPI.as_bytes()));
-                response.headers_mut().insert(
-                    http::header::CONTENT_TYPE,
-                    http::HeaderValue::from_static("application/json"),
-                );
-                Ok(response)
-            }
             (Route::Tenants, &Method::GET) => {
                 let q = ListQuery::parse(req.uri().query())?;
                 ok(to_json(
@@ -260,7 +249,8 @@ impl<T: TokenStore, S: Store + OpsStore> ManageApi<T, S> {
             }
             (Route::Tenants, &Method::POST) => {
                 let new: NewTenant = body(req.body())?;
-                let id = TenantId::parse(&new.id).map_err(|e| ManageError::Invalid(format!("id: {e}")))?;
+                let id = TenantId::parse(&new.id)
+                    .map_err(|e| ManageError::Invalid(format!("id: {e}")))?;
                 let view = op.create_tenant(&id, new.display_name.as_deref()).await?;
                 let mut response = json_response(StatusCode::CREATED, &to_json(&view)?);
                 let location = format!("{MANAGE_PREFIX}/tenants/{id}");
@@ -317,7 +307,10 @@ mod tests {
             Route::parse("/tenants/a/tokens/tok_1"),
             Some(Route::Token("a".into(), "tok_1".into()))
         );
-        assert_eq!(Route::parse("/tenants/a/health"), Some(Route::Health("a".into())));
+        assert_eq!(
+            Route::parse("/tenants/a/health"),
+            Some(Route::Health("a".into()))
+        );
         assert_eq!(Route::parse("/tenants/a/other"), None);
         assert_eq!(Route::parse(""), None);
     }
@@ -327,8 +320,14 @@ mod tests {
         let parse = |b: &'static str| body::<NewToken>(&Bytes::from_static(b.as_bytes()));
         assert!(matches!(parse("not json"), Err(ManageError::InvalidJson)));
         assert!(matches!(parse("[1]"), Err(ManageError::InvalidJson)));
-        assert!(matches!(parse(r#"{"name": 5}"#), Err(ManageError::Invalid(_))));
-        assert!(matches!(parse(r#"{"name": "x", "extra": 1}"#), Err(ManageError::Invalid(_))));
+        assert!(matches!(
+            parse(r#"{"name": 5}"#),
+            Err(ManageError::Invalid(_))
+        ));
+        assert!(matches!(
+            parse(r#"{"name": "x", "extra": 1}"#),
+            Err(ManageError::Invalid(_))
+        ));
         assert_eq!(parse(r#"{"name": "x"}"#).unwrap().name, "x");
     }
 }

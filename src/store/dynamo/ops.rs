@@ -155,10 +155,8 @@ impl DynamoStore {
             .await?;
         }
         for (start, counts) in &delta.buckets {
-            let mut values = HashMap::from([(
-                ":ttl".to_owned(),
-                n(start + BUCKET_RETENTION_SECONDS),
-            )]);
+            let mut values =
+                HashMap::from([(":ttl".to_owned(), n(start + BUCKET_RETENTION_SECONDS))]);
             let adds: Vec<String> = counts
                 .0
                 .iter()
@@ -213,7 +211,10 @@ impl OpsStore for DynamoStore {
                 Item::from([
                     (PK.to_owned(), s(request_log_pk(&r.tenant))),
                     (SK.to_owned(), s(format!("Q#{}#{}", r.time, r.request_id))),
-                    ("r".to_owned(), s(serde_json::to_string(r).unwrap_or_default())),
+                    (
+                        "r".to_owned(),
+                        s(serde_json::to_string(r).unwrap_or_default()),
+                    ),
                     (TTL_ATTRIBUTE.to_owned(), n(expires)),
                 ])
             })
@@ -338,7 +339,12 @@ impl OpsStore for DynamoStore {
         Ok(page.items().iter().filter_map(decode_job).collect())
     }
 
-    async fn lease_purge(&self, tenant: &TenantId, now: i64, until: i64) -> Result<bool, StoreError> {
+    async fn lease_purge(
+        &self,
+        tenant: &TenantId,
+        now: i64,
+        until: i64,
+    ) -> Result<bool, StoreError> {
         let leased = self
             .client
             .update_item()

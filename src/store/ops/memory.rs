@@ -68,7 +68,12 @@ impl OpsStore for MemoryStore {
     }
 
     async fn activity(&self, tenant: &TenantId) -> Result<Activity, StoreError> {
-        Ok(self.ops()?.activity.get(tenant).cloned().unwrap_or_default())
+        Ok(self
+            .ops()?
+            .activity
+            .get(tenant)
+            .cloned()
+            .unwrap_or_default())
     }
 
     async fn start_purge(&self, job: &PurgeJob) -> Result<PurgeJob, StoreError> {
@@ -88,7 +93,12 @@ impl OpsStore for MemoryStore {
         Ok(self.ops()?.purges.values().take(limit).cloned().collect())
     }
 
-    async fn lease_purge(&self, tenant: &TenantId, now: i64, until: i64) -> Result<bool, StoreError> {
+    async fn lease_purge(
+        &self,
+        tenant: &TenantId,
+        now: i64,
+        until: i64,
+    ) -> Result<bool, StoreError> {
         let mut ops = self.ops()?;
         match ops.purges.get_mut(tenant) {
             Some(job) if job.lease_until <= now => {

@@ -45,8 +45,10 @@ pub trait OpsStore: Send + Sync + 'static {
 
     /// Stores `job` unless the tenant already has one; the stored job
     /// either way.
-    fn start_purge(&self, job: &PurgeJob)
-    -> impl Future<Output = Result<PurgeJob, StoreError>> + Send;
+    fn start_purge(
+        &self,
+        job: &PurgeJob,
+    ) -> impl Future<Output = Result<PurgeJob, StoreError>> + Send;
 
     /// The tenant's purge job, if a deletion is in progress.
     fn purge_job(
@@ -77,6 +79,8 @@ pub trait OpsStore: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Removes the job: the tenant is gone.
-    fn finish_purge(&self, tenant: &TenantId)
-    -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn finish_purge(
+        &self,
+        tenant: &TenantId,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
