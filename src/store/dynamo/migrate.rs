@@ -41,7 +41,7 @@ use super::codec::{
     ATTR_MEMBERSHIPS, ATTR_VERSION, ATTR_WRITER, Item, decode, key, n, number, text,
 };
 use super::keys::{self, GSI1_PK, GSI1_SK, MARKER_SK, PK, SK};
-use super::{DynamoStore, build_err, sdk_failure};
+use super::{DynamoStore, applied, build_err, sdk_failure};
 use crate::scim::schema::ResourceKind;
 use crate::store::{Record, StoreError};
 use crate::tenant::TenantId;
@@ -440,14 +440,5 @@ impl DynamoStore {
         // Not applied: deleted or rewritten by the current code since it
         // was listed.
         applied(updated, "UpdateItem")
-    }
-}
-
-/// Whether a conditional write was applied (`false`: its condition failed).
-fn applied<T, E: ProvideErrorMetadata>(result: Result<T, E>, op: &str) -> Result<bool, StoreError> {
-    match result {
-        Ok(_) => Ok(true),
-        Err(e) if e.code() == Some("ConditionalCheckFailedException") => Ok(false),
-        Err(e) => Err(sdk_failure(op, &e)),
     }
 }

@@ -21,6 +21,7 @@ mod transaction;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use aws_sdk_dynamodb::types::WriteRequest;
 
 pub use migrate::{Migrated, MigrationProgress};
 
@@ -49,6 +50,15 @@ pub(crate) fn sdk_failure(op: &str, err: &impl ProvideErrorMetadata) -> StoreErr
     }
 }
 
+/// Whether a conditional write was applied (`false`: its condition failed).
+fn applied<T, E: ProvideErrorMetadata>(result: Result<T, E>, op: &str) -> Result<bool, StoreError> {
+    match result {
+        Ok(_) => Ok(true),
+        Err(e) if e.code() == Some("ConditionalCheckFailedException") => Ok(false),
+        Err(e) => Err(sdk_failure(op, &e)),
+    }
+}
+
 /// Whether a partition key can exist: DynamoDB refuses to even look up a
 /// key over 2048 bytes (a `ValidationException`), and the service never
 /// writes one, so a longer key is simply not found.
@@ -59,6 +69,9 @@ fn can_exist(pk: &str) -> bool {
 fn build_err(e: impl std::fmt::Display) -> StoreError {
     StoreError::Unavailable(format!("invalid DynamoDB request: {e}"))
 }
+
+/// Most items one `BatchWriteItem` takes.
+const BATCH_WRITE_LIMIT: usize = 25;
 
 impl DynamoStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
@@ -74,6 +87,35 @@ impl DynamoStore {
     pub fn with_request_log_retention(mut self, retention: std::time::Duration) -> Self {
         self.request_log_retention = retention;
         self
+    }
+
+    /// Sends up to [`BATCH_WRITE_LIMIT`] writes as one `BatchWriteItem`,
+    /// retrying what DynamoDB leaves unprocessed (throttling) with a
+    /// growing pause.
+    async fn write_batch(&self, mut pending: Vec<WriteRequest>) -> Result<(), StoreError> {
+        for attempt in 0..8u32 {
+            if pending.is_empty() {
+                return Ok(());
+            }
+            let output = self
+                .client
+                .batch_write_item()
+                .request_items(&self.table, pending)
+                .send()
+                .await
+                .map_err(|e| sdk_failure("BatchWriteItem", &e))?;
+            pending = output
+                .unprocessed_items()
+                .and_then(|u| u.get(&self.table))
+                .cloned()
+                .unwrap_or_default();
+            if !pending.is_empty() {
+                tokio::time::sleep(std::time::Duration::from_millis(50 << attempt)).await;
+            }
+        }
+        Err(StoreError::Unavailable(
+            "DynamoDB BatchWriteItem left items unprocessed".into(),
+        ))
     }
 
     pub fn client(&self) -> &Client {

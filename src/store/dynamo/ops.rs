@@ -18,15 +18,13 @@ use time::OffsetDateTime;
 use super::codec::{Item, n, s, text};
 use super::keys::{PK, SK};
 use super::table::TTL_ATTRIBUTE;
-use super::{DynamoStore, build_err, sdk_failure};
+use super::{BATCH_WRITE_LIMIT, DynamoStore, applied, build_err, sdk_failure};
 use crate::request_log::activity::BUCKET_RETENTION_SECONDS;
 use crate::request_log::{Activity, ActivityDelta, LastRequest, RequestRecord, StatusCounts};
 use crate::store::StoreError;
 use crate::store::ops::{OpsStore, PurgeJob};
 use crate::tenant::TenantId;
 
-/// Most items one `BatchWriteItem` takes.
-const BATCH_WRITE_LIMIT: usize = 25;
 /// The partition of purge jobs.
 const PURGE_PK: &str = "OPS#PURGE";
 const LAST_SK: &str = "LAST";
@@ -52,13 +50,10 @@ fn number(item: &Item, name: &str) -> i64 {
     }
 }
 
-fn is_condition_failure(err: &impl aws_sdk_dynamodb::error::ProvideErrorMetadata) -> bool {
-    err.code() == Some("ConditionalCheckFailedException")
-}
-
 impl DynamoStore {
+    /// Stores up to [`BATCH_WRITE_LIMIT`] items.
     async fn put_batch(&self, items: Vec<Item>) -> Result<(), StoreError> {
-        let mut pending: Vec<WriteRequest> = items
+        let puts = items
             .into_iter()
             .map(|item| {
                 PutRequest::builder()
@@ -68,29 +63,7 @@ impl DynamoStore {
                     .map_err(build_err)
             })
             .collect::<Result<_, _>>()?;
-        for attempt in 0..8u32 {
-            if pending.is_empty() {
-                return Ok(());
-            }
-            let output = self
-                .client
-                .batch_write_item()
-                .request_items(&self.table, pending)
-                .send()
-                .await
-                .map_err(|e| sdk_failure("BatchWriteItem", &e))?;
-            pending = output
-                .unprocessed_items()
-                .and_then(|u| u.get(&self.table))
-                .cloned()
-                .unwrap_or_default();
-            if !pending.is_empty() {
-                tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
-            }
-        }
-        Err(StoreError::Unavailable(
-            "DynamoDB BatchWriteItem left request records unprocessed".into(),
-        ))
+        self.write_batch(puts).await
     }
 
     /// A conditional update whose condition failing means "a newer value
@@ -112,11 +85,7 @@ impl DynamoStore {
             .set_expression_attribute_values(Some(values))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(is_condition_failure) => Ok(()),
-            Err(e) => Err(sdk_failure("UpdateItem", &e)),
-        }
+        applied(result, "UpdateItem").map(drop)
     }
 
     async fn apply_delta(&self, delta: &ActivityDelta) -> Result<(), StoreError> {
@@ -234,12 +203,7 @@ impl OpsStore for DynamoStore {
         let mut start: Option<Item> = None;
         loop {
             let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("#pk = :pk")
-                .expression_attribute_names("#pk", PK)
-                .expression_attribute_values(":pk", s(activity_pk(tenant.as_str())))
+                .query_partition(activity_pk(tenant.as_str()))
                 .consistent_read(true)
                 .set_exclusive_start_key(start)
                 .send()
@@ -300,14 +264,12 @@ impl OpsStore for DynamoStore {
             .condition_expression("attribute_not_exists(pk)")
             .send()
             .await;
-        match put {
-            Ok(_) => Ok(job.clone()),
-            Err(e) if e.as_service_error().is_some_and(is_condition_failure) => self
-                .purge_job(&job.tenant)
-                .await?
-                .ok_or_else(|| StoreError::Unavailable("a purge job vanished while read".into())),
-            Err(e) => Err(sdk_failure("PutItem", &e)),
+        if applied(put, "PutItem")? {
+            return Ok(job.clone());
         }
+        self.purge_job(&job.tenant)
+            .await?
+            .ok_or_else(|| StoreError::Unavailable("a purge job vanished while read".into()))
     }
 
     async fn purge_job(&self, tenant: &TenantId) -> Result<Option<PurgeJob>, StoreError> {
@@ -325,12 +287,7 @@ impl OpsStore for DynamoStore {
 
     async fn purge_jobs(&self, limit: usize) -> Result<Vec<PurgeJob>, StoreError> {
         let page = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("#pk = :pk")
-            .expression_attribute_names("#pk", PK)
-            .expression_attribute_values(":pk", s(PURGE_PK))
+            .query_partition(PURGE_PK.to_owned())
             .consistent_read(true)
             .limit(i32::try_from(limit).unwrap_or(i32::MAX))
             .send()
@@ -356,11 +313,7 @@ impl OpsStore for DynamoStore {
             .expression_attribute_values(":now", n(now))
             .send()
             .await;
-        match leased {
-            Ok(_) => Ok(true),
-            Err(e) if e.as_service_error().is_some_and(is_condition_failure) => Ok(false),
-            Err(e) => Err(sdk_failure("UpdateItem", &e)),
-        }
+        applied(leased, "UpdateItem")
     }
 
     async fn advance_purge(&self, tenant: &TenantId, deleted: u64) -> Result<(), StoreError> {

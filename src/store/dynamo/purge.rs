@@ -5,17 +5,14 @@
 
 use std::collections::HashSet;
 
-use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, WriteRequest};
+use aws_sdk_dynamodb::types::{DeleteRequest, WriteRequest};
 
-use super::codec::{self, Item, decode, s, text};
+use super::codec::{self, Item, decode, text};
 use super::keys::{self, PK, RESOURCE_SK, SK};
-use super::{DynamoStore, build_err, sdk_failure};
+use super::{BATCH_WRITE_LIMIT, DynamoStore, build_err, sdk_failure};
 use crate::scim::schema::ResourceKind;
 use crate::store::StoreError;
 use crate::tenant::TenantId;
-
-/// Most items one `BatchWriteItem` takes.
-const BATCH_WRITE_LIMIT: usize = 25;
 
 impl DynamoStore {
     /// Deletes up to `limit` items of the tenant; the number deleted.
@@ -62,7 +59,7 @@ impl DynamoStore {
                 if room <= markers.len() && !(doomed.is_empty() && roots.is_empty()) {
                     break;
                 }
-                let pk = item.get(PK).cloned().unwrap_or_else(|| s(""));
+                let pk = text(item, PK).unwrap_or_default().to_owned();
                 let take = room.saturating_sub(markers.len()).max(1);
                 let mut items = self.partition_keys(pk, take).await?;
                 if items.last().and_then(|i| text(i, SK)) == Some(RESOURCE_SK) {
@@ -76,8 +73,7 @@ impl DynamoStore {
         // resources they count are gone.
         if doomed.len() + roots.len() < limit {
             let left = limit - doomed.len() - roots.len();
-            let counters = s(keys::counter_pk(tenant));
-            doomed.extend(self.partition_keys(counters, left).await?);
+            doomed.extend(self.partition_keys(keys::counter_pk(tenant), left).await?);
         }
         // The operator plane's partitions: activity and request records.
         for pk in [
@@ -86,7 +82,7 @@ impl DynamoStore {
         ] {
             if doomed.len() + roots.len() < limit {
                 let left = limit - doomed.len() - roots.len();
-                doomed.extend(self.partition_keys(s(pk), left).await?);
+                doomed.extend(self.partition_keys(pk, left).await?);
             }
         }
         // An item found twice (the single counter of the layout before
@@ -109,18 +105,9 @@ impl DynamoStore {
     }
 
     /// The keys of up to `limit` items of the partition `pk`, in key order.
-    async fn partition_keys(
-        &self,
-        pk: AttributeValue,
-        limit: usize,
-    ) -> Result<Vec<Item>, StoreError> {
+    async fn partition_keys(&self, pk: String, limit: usize) -> Result<Vec<Item>, StoreError> {
         let partition = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("#pk = :pk")
-            .expression_attribute_names("#pk", PK)
-            .expression_attribute_values(":pk", pk)
+            .query_partition(pk)
             .projection_expression("pk, sk")
             .limit(i32::try_from(limit).unwrap_or(i32::MAX))
             .send()
@@ -129,10 +116,9 @@ impl DynamoStore {
         Ok(partition.items().to_vec())
     }
 
-    /// Deletes up to 25 items by key, retrying what DynamoDB leaves
-    /// unprocessed (throttling) with a growing pause.
+    /// Deletes up to [`BATCH_WRITE_LIMIT`] items by key.
     async fn delete_batch(&self, keys: &[Item]) -> Result<(), StoreError> {
-        let mut pending: Vec<WriteRequest> = keys
+        let deletes = keys
             .iter()
             .map(|k| {
                 DeleteRequest::builder()
@@ -142,28 +128,6 @@ impl DynamoStore {
                     .map_err(build_err)
             })
             .collect::<Result<_, _>>()?;
-        for attempt in 0..8u32 {
-            if pending.is_empty() {
-                return Ok(());
-            }
-            let output = self
-                .client
-                .batch_write_item()
-                .request_items(&self.table, pending)
-                .send()
-                .await
-                .map_err(|e| sdk_failure("BatchWriteItem", &e))?;
-            pending = output
-                .unprocessed_items()
-                .and_then(|u| u.get(&self.table))
-                .cloned()
-                .unwrap_or_default();
-            if !pending.is_empty() {
-                tokio::time::sleep(std::time::Duration::from_millis(50 << attempt)).await;
-            }
-        }
-        Err(StoreError::Unavailable(
-            "DynamoDB BatchWriteItem left items unprocessed".into(),
-        ))
+        self.write_batch(deletes).await
     }
 }

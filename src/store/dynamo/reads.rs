@@ -76,6 +76,16 @@ impl DynamoStore {
         Ok(items)
     }
 
+    /// A `Query` of one partition of the table itself.
+    pub(super) fn query_partition(&self, pk: String) -> QueryFluentBuilder {
+        self.client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", keys::PK)
+            .expression_attribute_values(":pk", s(pk))
+    }
+
     /// A `Query` of one partition of an index: `INDEXES[index]`.
     pub(super) fn query_index(&self, index: usize, pk: String) -> QueryFluentBuilder {
         let (name, (pk_name, _)) = table::INDEXES[index];
