@@ -16,11 +16,12 @@ use std::collections::{BTreeSet, HashMap};
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
+use common::census;
 use common::http_api::{Api, api};
 use scim_serverless::api::Routes;
 use scim_serverless::scim::schema::ResourceKind;
 use scim_serverless::store::dynamo::{Migrated, MigrationProgress};
-use scim_serverless::store::{DynamoStore, GroupCondition, Member, Record, Store, TenantCensus};
+use scim_serverless::store::{DynamoStore, GroupCondition, Member, Record, Store};
 use scim_serverless::tenant::TenantId;
 use serde_json::{Value, json};
 
@@ -39,15 +40,6 @@ const REWRITTEN: usize = 6;
 const MIGRATION_WRITE_UNITS: f64 = 117.0;
 
 type Item = HashMap<String, AttributeValue>;
-
-fn census(users: u64, inactive_users: u64, groups: u64, memberships: u64) -> TenantCensus {
-    TenantCensus {
-        users,
-        inactive_users,
-        groups,
-        memberships,
-    }
-}
 
 /// A DynamoDB-JSON value as the SDK's.
 fn attribute(v: &Value) -> AttributeValue {

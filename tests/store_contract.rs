@@ -3,6 +3,8 @@
 
 mod common;
 
+use common::census;
+
 use std::sync::Arc;
 
 use scim_serverless::scim::schema::ResourceKind;
@@ -2176,15 +2178,6 @@ async fn membership_steps_require_the_version_they_expect(store: &impl Store) {
 }
 
 // ---------------------------------------------------------------- census
-
-fn census(users: u64, inactive_users: u64, groups: u64, memberships: u64) -> TenantCensus {
-    TenantCensus {
-        users,
-        inactive_users,
-        groups,
-        memberships,
-    }
-}
 
 async fn census_of(store: &impl Store, t: &TenantId) -> TenantCensus {
     store.tenant_census(t).await.unwrap()

@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use super::{AdminError, Operator};
 use crate::auth::TokenStore;
@@ -126,10 +125,7 @@ impl<T: TokenStore, S: Store + OpsStore> Operator<T, S> {
                 return Ok(report.items_deleted);
             };
             let now = OffsetDateTime::now_utc().unix_timestamp();
-            let not_before = OffsetDateTime::parse(&job.requested, &Rfc3339)
-                .map_or(job.not_before, |at| {
-                    at.unix_timestamp() + self.delete_wait.as_secs() as i64
-                });
+            let not_before = self.drained_at(&job.requested).unwrap_or(job.not_before);
             if now < not_before {
                 let wait = Duration::from_secs((not_before - now) as u64);
                 progress(DeleteProgress::Waiting(wait));
@@ -198,6 +194,7 @@ mod tests {
     use crate::admin::TenantStatus;
     use crate::scim::schema::ResourceKind;
     use crate::store::Record;
+    use crate::store::ops::PurgeJob;
 
     async fn with_users(op: &super::super::tests::Local, n: usize) {
         for i in 0..n {
@@ -209,6 +206,22 @@ mod tests {
             );
             op.store.create(&acme(), &record).await.unwrap();
         }
+    }
+
+    async fn users(op: &super::super::tests::Local) -> u64 {
+        op.store
+            .count(&acme(), ResourceKind::User)
+            .await
+            .unwrap()
+            .total
+    }
+
+    /// Changes the stored purge job (as time passing would).
+    async fn rewrite_job(op: &super::super::tests::Local, change: impl FnOnce(&mut PurgeJob)) {
+        let mut job = op.store.purge_job(&acme()).await.unwrap().unwrap();
+        change(&mut job);
+        op.store.finish_purge(&acme()).await.unwrap();
+        op.store.start_purge(&job).await.unwrap();
     }
 
     #[tokio::test]
@@ -225,19 +238,9 @@ mod tests {
             waiting.items_deleted, 0,
             "nothing deleted while caches drain"
         );
-        assert_eq!(
-            op.store
-                .count(&acme(), ResourceKind::User)
-                .await
-                .unwrap()
-                .total,
-            250
-        );
+        assert_eq!(users(&op).await, 250);
 
-        let mut job = op.store.purge_job(&acme()).await.unwrap().unwrap();
-        job.not_before = 0;
-        op.store.finish_purge(&acme()).await.unwrap();
-        op.store.start_purge(&job).await.unwrap();
+        rewrite_job(&op, |job| job.not_before = 0).await;
         // A zero budget does nothing; a held lease keeps other workers out.
         let none = op.advance_purges(Duration::ZERO).await.unwrap();
         assert_eq!((none.items_deleted, none.remaining), (0, 1));
@@ -245,10 +248,7 @@ mod tests {
         assert!(op.store.lease_purge(&acme(), now, now + 60).await.unwrap());
         let held = op.advance_purges(PURGE_STEP_BUDGET).await.unwrap();
         assert_eq!((held.items_deleted, held.remaining), (0, 1));
-        let mut job = op.store.purge_job(&acme()).await.unwrap().unwrap();
-        job.lease_until = 0;
-        op.store.finish_purge(&acme()).await.unwrap();
-        op.store.start_purge(&job).await.unwrap();
+        rewrite_job(&op, |job| job.lease_until = 0).await;
 
         let done = op.advance_purges(PURGE_STEP_BUDGET).await.unwrap();
         assert_eq!(done.finished, ["acme"]);
@@ -261,14 +261,7 @@ mod tests {
         assert_eq!(op.store.purge_tenant(&acme(), 10).await.unwrap(), 0);
         let fresh = op.create_tenant(&acme(), None).await.unwrap();
         assert_eq!(fresh.status, TenantStatus::Active);
-        assert_eq!(
-            op.store
-                .count(&acme(), ResourceKind::User)
-                .await
-                .unwrap()
-                .total,
-            0
-        );
+        assert_eq!(users(&op).await, 0);
     }
 
     #[tokio::test]

@@ -90,16 +90,20 @@ fn display_name(name: Option<&str>) -> Result<Option<String>, AdminError> {
 }
 
 impl<T: TokenStore, S: Store + OpsStore> Operator<T, S> {
+    /// When a deletion asked for at `since` (RFC 3339) may start deleting
+    /// data: `delete_wait` later, in Unix seconds.
+    pub(super) fn drained_at(&self, since: &str) -> Option<i64> {
+        OffsetDateTime::parse(since, &Rfc3339)
+            .ok()
+            .map(|t| t.unix_timestamp() + self.delete_wait.as_secs() as i64)
+    }
+
     fn view(&self, tenant: &TenantId, set: &TokenSet, job: Option<&PurgeJob>) -> TenantView {
         let deletion = set.deleted.as_ref().map(|since| {
-            let waiting_until = job.map_or_else(
-                || {
-                    OffsetDateTime::parse(since, &Rfc3339).map_or(0, |t| {
-                        t.unix_timestamp() + self.delete_wait.as_secs() as i64
-                    })
-                },
-                |j| j.not_before,
-            );
+            let waiting_until = job
+                .map(|j| j.not_before)
+                .or_else(|| self.drained_at(since))
+                .unwrap_or(0);
             Deletion {
                 requested: job.map_or_else(|| since.clone(), |j| j.requested.clone()),
                 phase: if OffsetDateTime::now_utc().unix_timestamp() < waiting_until {
@@ -217,21 +221,19 @@ impl<T: TokenStore, S: Store + OpsStore> Operator<T, S> {
     /// (see [`Operator::advance_purges`]) once `delete_wait` has passed.
     /// Asking again changes nothing and answers the same progress.
     pub async fn delete_tenant(&self, tenant: &TenantId) -> Result<TenantView, AdminError> {
-        let since = self
+        let set = self
             .change_tokens(tenant, |set| {
                 if set.deleted.is_none() {
-                    let ids: Vec<String> = set.tokens.iter().map(|t| t.id.clone()).collect();
-                    for id in ids {
-                        set.revoke(&id);
-                    }
+                    set.revoke_all();
+                    set.deleted = Some(now());
                 }
-                Ok(set.deleted.get_or_insert_with(now).clone())
+                Ok(set.clone())
             })
             .await?;
-        let not_before = OffsetDateTime::parse(&since, &Rfc3339)
-            .unwrap_or_else(|_| OffsetDateTime::now_utc())
-            .unix_timestamp()
-            + self.delete_wait.as_secs() as i64;
+        let since = set.deleted.clone().unwrap_or_else(now);
+        let not_before = self.drained_at(&since).unwrap_or_else(|| {
+            OffsetDateTime::now_utc().unix_timestamp() + self.delete_wait.as_secs() as i64
+        });
         let job = self
             .store
             .start_purge(&PurgeJob {
@@ -242,7 +244,6 @@ impl<T: TokenStore, S: Store + OpsStore> Operator<T, S> {
                 lease_until: 0,
             })
             .await?;
-        let set = self.existing(tenant).await?;
         Ok(self.view(tenant, &set, Some(&job)))
     }
 }

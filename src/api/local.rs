@@ -126,7 +126,6 @@ impl Handler for PlaneOnly {
 pub async fn serve_operator_console<T, S>(
     operator: crate::admin::Operator<T, S>,
     addr: std::net::SocketAddr,
-    key_bytes: usize,
 ) -> std::io::Result<()>
 where
     T: crate::auth::TokenStore,
@@ -134,14 +133,15 @@ where
 {
     let listener = TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
-    let mut key = vec![0u8; key_bytes];
-    getrandom::fill(&mut key).map_err(|e| std::io::Error::other(e.to_string()))?;
+    let random = |e: crate::auth::token::RandomError| std::io::Error::other(e.to_string());
+    let key =
+        crate::auth::token::random_secret(super::operator::OPERATOR_KEY_PREFIX).map_err(random)?;
     let plane = super::operator::LocalOperatorPlane::new(
         super::manage::ManageApi::new(operator),
-        hex::encode(key),
+        key,
         addr,
     );
-    println!("Console:    {}", plane.login_link());
+    println!("Console:    {}", plane.login_link().map_err(random)?);
     let shutdown = async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;

@@ -9,8 +9,6 @@ use std::pin::Pin;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::Bytes;
 use http::{HeaderValue, Method, StatusCode};
 use subtle::ConstantTimeEq;
@@ -18,12 +16,15 @@ use subtle::ConstantTimeEq;
 use super::manage::{ManageApi, ManageError, Principal, manage_rest};
 use super::request::RequestId;
 use crate::auth::TokenStore;
-use crate::auth::token::bearer_token;
+use crate::auth::token::{RandomError, bearer_token, random_secret};
 use crate::store::Store;
 use crate::store::ops::OpsStore;
 
 /// The console's path.
 pub const CONSOLE_PREFIX: &str = "/console";
+/// What every operator key starts with, so a leaked one is recognisable
+/// (and told apart from a tenant's `scim_` token).
+pub const OPERATOR_KEY_PREFIX: &str = "scimop_";
 /// The session cookie.
 const SESSION_COOKIE: &str = "scim_console";
 /// The header a state-changing console call carries.
@@ -53,17 +54,6 @@ pub trait OperatorPlane: Send + Sync {
 
 fn is_console(path: &str) -> bool {
     path == CONSOLE_PREFIX || path.starts_with("/console/")
-}
-
-/// A random secret, URL-safe.
-fn secret(prefix: &str) -> String {
-    let mut bytes = [0u8; 32];
-    // Without randomness no secret can be made: fail closed with one nobody
-    // can guess either (a fresh UUID's worth of it is still random).
-    if getrandom::fill(&mut bytes).is_err() {
-        bytes[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
-    }
-    format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes))
 }
 
 fn same(a: &str, b: &str) -> bool {
@@ -114,12 +104,12 @@ impl<T: TokenStore, S: Store + OpsStore> LocalOperatorPlane<T, S> {
     }
 
     /// A new one-time console login link (the previous one stops working).
-    pub fn login_link(&self) -> String {
-        let key = secret("");
+    pub fn login_link(&self) -> Result<String, RandomError> {
+        let key = random_secret("")?;
         if let Ok(mut s) = self.sessions.lock() {
             s.login = Some(key.clone());
         }
-        format!("{}{CONSOLE_PREFIX}/login?key={key}", self.origin)
+        Ok(format!("{}{CONSOLE_PREFIX}/login?key={key}", self.origin))
     }
 
     fn host_allowed(&self, req: &http::Request<Bytes>) -> bool {
@@ -168,6 +158,14 @@ impl<T: TokenStore, S: Store + OpsStore> LocalOperatorPlane<T, S> {
             .find(|(k, _)| k == "key")
             .map(|(_, v)| v.into_owned())
             .unwrap_or_default();
+        let (Ok(id), Ok(csrf)) = (random_secret(""), random_secret("")) else {
+            tracing::error!(
+                operation = "console login",
+                cause = "no randomness for a session",
+                "console login failed"
+            );
+            return page(StatusCode::INTERNAL_SERVER_ERROR, SESSION_FAILED);
+        };
         let started = self.sessions.lock().ok().and_then(|mut s| {
             let login = s.login.take()?;
             if !same(&presented, &login) {
@@ -183,11 +181,10 @@ impl<T: TokenStore, S: Store + OpsStore> LocalOperatorPlane<T, S> {
             {
                 s.sessions.remove(&oldest);
             }
-            let id = secret("");
             s.sessions.insert(
                 id.clone(),
                 Session {
-                    csrf: secret(""),
+                    csrf,
                     started: Instant::now(),
                 },
             );
@@ -197,10 +194,12 @@ impl<T: TokenStore, S: Store + OpsStore> LocalOperatorPlane<T, S> {
             return page(StatusCode::UNAUTHORIZED, LOGIN_NEEDED);
         };
         tracing::info!("console login");
-        println!(
-            "Console:    {} (the next one-time login link)",
-            self.login_link()
-        );
+        match self.login_link() {
+            Ok(link) => println!("Console:    {link} (the next one-time login link)"),
+            Err(e) => {
+                tracing::error!(operation = "console login link", cause = %e, "no next login link")
+            }
+        }
         let mut response = page(StatusCode::SEE_OTHER, "");
         let headers = response.headers_mut();
         headers.insert(
@@ -268,9 +267,15 @@ fn cookie(req: &http::Request<Bytes>, name: &str) -> Option<String> {
         .map(|(_, v)| v.to_owned())
 }
 
-/// Headers every console answer carries: no framing, no inline script,
-/// no referrer (the login link holds a secret), no caching.
-fn secure(response: &mut http::Response<Bytes>, content_type: &'static str) {
+/// A console answer, with the headers every one carries: no framing, no
+/// inline script, no referrer (the login link holds a secret), no caching.
+fn console_response(
+    status: StatusCode,
+    body: Bytes,
+    content_type: &'static str,
+) -> http::Response<Bytes> {
+    let mut response = http::Response::new(body);
+    *response.status_mut() = status;
     let headers = response.headers_mut();
     headers.insert(
         http::header::CONTENT_TYPE,
@@ -298,19 +303,23 @@ fn secure(response: &mut http::Response<Bytes>, content_type: &'static str) {
         http::header::X_FRAME_OPTIONS,
         HeaderValue::from_static("DENY"),
     );
+    response
 }
 
 fn page(status: StatusCode, html: &str) -> http::Response<Bytes> {
-    let mut response = http::Response::new(Bytes::from(html.to_owned()));
-    *response.status_mut() = status;
-    secure(&mut response, "text/html; charset=utf-8");
-    response
+    console_response(
+        status,
+        Bytes::from(html.to_owned()),
+        "text/html; charset=utf-8",
+    )
 }
 
 fn asset(text: &'static str, content_type: &'static str) -> http::Response<Bytes> {
-    let mut response = http::Response::new(Bytes::from_static(text.as_bytes()));
-    secure(&mut response, content_type);
-    response
+    console_response(
+        StatusCode::OK,
+        Bytes::from_static(text.as_bytes()),
+        content_type,
+    )
 }
 
 const LOGIN_NEEDED: &str = concat!(
@@ -320,5 +329,7 @@ const LOGIN_NEEDED: &str = concat!(
     "<p>Open the one-time login link that <code>scim-local</code> (or <code>scim-admin console</code>) printed in its terminal. ",
     "Each link works once; after you use it, the next one is printed.</p></main></body></html>"
 );
+
+const SESSION_FAILED: &str = "<!doctype html><title>Console</title><p>No session could be started; see the server's log.</p>";
 
 const NOT_FOUND_PAGE: &str = "<!doctype html><title>Not found</title><p>Not found.</p>";

@@ -108,12 +108,18 @@ pub fn hash_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
+/// A random secret: `prefix`, then 256 bits in URL-safe base64 (tokens,
+/// operator keys, console sessions and login links).
+pub fn random_secret(prefix: &str) -> Result<String, RandomError> {
+    Ok(format!(
+        "{prefix}{}",
+        URL_SAFE_NO_PAD.encode(random_bytes::<TOKEN_BYTES>()?)
+    ))
+}
+
 /// A new random token with its record; `created` is an RFC 3339 instant.
 pub fn issue(name: Option<&str>, created: &str) -> Result<IssuedToken, RandomError> {
-    let plain = format!(
-        "{TOKEN_PREFIX}{}",
-        URL_SAFE_NO_PAD.encode(random_bytes::<TOKEN_BYTES>()?)
-    );
+    let plain = random_secret(TOKEN_PREFIX)?;
     Ok(IssuedToken {
         record: TokenRecord {
             id: format!("tok_{}", hex::encode(random_bytes::<6>()?)),
@@ -187,9 +193,22 @@ impl TokenSet {
             return false;
         };
         let record = self.tokens.remove(at);
-        self.revoked.insert(0, record);
-        self.revoked.truncate(KEPT_REVOKED);
+        self.retire([record]);
         true
+    }
+
+    /// Moves every active token to the revoked ones.
+    pub fn revoke_all(&mut self) {
+        let all = std::mem::take(&mut self.tokens);
+        self.retire(all);
+    }
+
+    /// Remembers `records` as revoked, newest first, bounded.
+    fn retire(&mut self, records: impl IntoIterator<Item = TokenRecord>) {
+        for record in records {
+            self.revoked.insert(0, record);
+        }
+        self.revoked.truncate(KEPT_REVOKED);
     }
 }
 

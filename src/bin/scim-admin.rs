@@ -25,9 +25,6 @@ const EXIT_USAGE: u8 = 2;
 const FIRST_TOKEN_NAME: &str = "default";
 /// Tenants read per page by `tenant list`.
 const LIST_PAGE: usize = 200;
-/// Random bytes of the console's operator key (never printed: the console
-/// logs in through its one-time link).
-const DEFAULT_CONSOLE_KEY_LEN: usize = 32;
 
 /// The console's address: loopback only, so that nobody else on the
 /// network reaches an operator's AWS credentials through it.
@@ -300,16 +297,12 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Console { addr } => {
             let addr = console_addr(addr)?;
-            scim_serverless::api::local::serve_operator_console(
-                operator,
-                addr,
-                DEFAULT_CONSOLE_KEY_LEN,
-            )
-            .await
-            .map_err(|e| Failure {
-                code: 1,
-                message: format!("the console could not be served: {e}"),
-            })?;
+            scim_serverless::api::local::serve_operator_console(operator, addr)
+                .await
+                .map_err(|e| Failure {
+                    code: 1,
+                    message: format!("the console could not be served: {e}"),
+                })?;
         }
         Command::Tenant(TenantCommand::Migrate { tenant }) => {
             let tenant = tenant_id(&tenant)?;

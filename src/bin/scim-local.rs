@@ -12,9 +12,9 @@ use clap::{Parser, ValueEnum};
 use scim_serverless::admin::{Operator, PURGE_STEP_BUDGET};
 use scim_serverless::api::local::{self, LocalApp};
 use scim_serverless::api::manage::ManageApi;
-use scim_serverless::api::operator::{LocalOperatorPlane, OperatorPlane};
+use scim_serverless::api::operator::{LocalOperatorPlane, OPERATOR_KEY_PREFIX, OperatorPlane};
 use scim_serverless::api::{HttpConfig, Routes};
-use scim_serverless::auth::token::{RandomError, TOKEN_PREFIX, TokenRecord, hash_token, issue};
+use scim_serverless::auth::token::{RandomError, TokenRecord, hash_token, issue, random_secret};
 use scim_serverless::auth::{
     MemoryTokenSource, SecretsManagerSource, TokenSet, TokenSource, TokenStore, Verifier,
 };
@@ -208,12 +208,15 @@ async fn launch<S: Store + OpsStore + Clone>(
         .public_base_url
         .clone()
         .unwrap_or_else(|| format!("http://{addr}"));
-    let pattern = format!("{origin}/scim/v2/{{tenant}}");
     let operator_key = match args.operator_key.clone() {
         Some(key) => key,
-        None => issue(None, "1970-01-01T00:00:00Z")?
-            .plain
-            .replacen(TOKEN_PREFIX, "scimop_", 1),
+        None => random_secret(OPERATOR_KEY_PREFIX)?,
+    };
+    let setup = PlaneSetup {
+        pattern: format!("{origin}/scim/v2/{{tenant}}"),
+        operator_key: operator_key.clone(),
+        addr,
+        delete_wait_secs: args.delete_wait_secs,
     };
     let routes = all_routes(store.clone(), config);
     println!("SCIM service listening on http://{addr}");
@@ -237,15 +240,7 @@ async fn launch<S: Store + OpsStore + Clone>(
             // In one process a revoke needs no cache to expire: tokens are
             // read from memory on every request.
             let ttl = std::time::Duration::ZERO;
-            let plane = operator_plane(
-                &args,
-                tokens.clone(),
-                store,
-                &pattern,
-                ttl,
-                &operator_key,
-                addr,
-            );
+            let plane = setup.start(tokens.clone(), store, ttl)?;
             println!("Shell:      export B={base} TOKEN={token} OPERATOR_KEY={operator_key}");
             println!("Try:        curl -H \"Authorization: Bearer $TOKEN\" $B/Schemas");
             println!(
@@ -268,15 +263,7 @@ async fn launch<S: Store + OpsStore + Clone>(
                 config.token_cache_ttl.as_secs()
             );
             let ttl = config.token_cache_ttl;
-            let plane = operator_plane(
-                &args,
-                tokens.clone(),
-                store,
-                &pattern,
-                ttl,
-                &operator_key,
-                addr,
-            );
+            let plane = setup.start(tokens.clone(), store, ttl)?;
             println!(
                 "Manage:     curl -H \"Authorization: Bearer $OPERATOR_KEY\" http://{addr}/manage/v1/tenants"
             );
@@ -287,44 +274,54 @@ async fn launch<S: Store + OpsStore + Clone>(
     Ok(())
 }
 
-/// The management API and console on `tokens` and `store`, with the purge
-/// worker that finishes deletions in the background; prints the operator
-/// key and the first login link.
-fn operator_plane<T: TokenStore + Clone, S: Store + OpsStore + Clone>(
-    args: &Args,
-    tokens: T,
-    store: S,
-    pattern: &str,
-    token_ttl: std::time::Duration,
-    operator_key: &str,
+/// What the operator plane of this server is set up with, whichever
+/// token store serves it.
+struct PlaneSetup {
+    /// `http://127.0.0.1:8080/scim/v2/{tenant}`: how Tenant URLs are shown.
+    pattern: String,
+    operator_key: String,
     addr: SocketAddr,
-) -> Arc<dyn OperatorPlane> {
-    let delete_wait = std::time::Duration::from_secs(
-        args.delete_wait_secs
-            .unwrap_or(token_ttl.as_secs() + DELETE_WAIT_MARGIN_SECS),
-    );
-    let operator = |tokens: T, store: S| {
-        let mut op = Operator::new(tokens, store, Some(pattern.to_owned()));
-        op.delete_wait = delete_wait;
-        op
-    };
-    let worker = operator(tokens.clone(), store.clone());
-    tokio::spawn(async move {
-        loop {
-            if let Err(e) = worker.advance_purges(PURGE_STEP_BUDGET).await {
-                tracing::error!(cause = %e, operation = "advance_purges", "a purge step failed");
+    /// `--delete-wait-secs`, if given.
+    delete_wait_secs: Option<u64>,
+}
+
+impl PlaneSetup {
+    /// The management API and console on `tokens` and `store`, with the
+    /// purge worker that finishes deletions in the background; prints the
+    /// operator key and the first login link.
+    fn start<T: TokenStore + Clone, S: Store + OpsStore + Clone>(
+        &self,
+        tokens: T,
+        store: S,
+        token_ttl: std::time::Duration,
+    ) -> Result<Arc<dyn OperatorPlane>, RandomError> {
+        let delete_wait = std::time::Duration::from_secs(
+            self.delete_wait_secs
+                .unwrap_or(token_ttl.as_secs() + DELETE_WAIT_MARGIN_SECS),
+        );
+        let operator = |tokens: T, store: S| {
+            let mut op = Operator::new(tokens, store, Some(self.pattern.clone()));
+            op.delete_wait = delete_wait;
+            op
+        };
+        let worker = operator(tokens.clone(), store.clone());
+        tokio::spawn(async move {
+            loop {
+                if let Err(e) = worker.advance_purges(PURGE_STEP_BUDGET).await {
+                    tracing::error!(cause = %e, operation = "advance_purges", "a purge step failed");
+                }
+                tokio::time::sleep(PURGE_INTERVAL).await;
             }
-            tokio::time::sleep(PURGE_INTERVAL).await;
-        }
-    });
-    let plane = LocalOperatorPlane::new(
-        ManageApi::new(operator(tokens, store)),
-        operator_key.to_owned(),
-        addr,
-    );
-    println!("Operator:   {operator_key}");
-    println!("Console:    {}", plane.login_link());
-    Arc::new(plane)
+        });
+        let plane = LocalOperatorPlane::new(
+            ManageApi::new(operator(tokens, store)),
+            self.operator_key.clone(),
+            self.addr,
+        );
+        println!("Operator:   {}", self.operator_key);
+        println!("Console:    {}", plane.login_link()?);
+        Ok(Arc::new(plane))
+    }
 }
 
 /// How often the purge worker looks for deletions to advance.

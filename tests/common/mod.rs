@@ -3,8 +3,8 @@
 
 #![allow(dead_code)] // each test binary uses a different part of this module
 
-use scim_serverless::store::DynamoStore;
 use scim_serverless::store::dynamo::table::create_table;
+use scim_serverless::store::{DynamoStore, TenantCensus};
 use scim_serverless::tenant::TenantId;
 
 /// The DynamoDB Streams events in `events/`, one per event type: fed to
@@ -22,6 +22,16 @@ pub const STREAM_EVENT_FILES: &[&str] = &[
     "dynamodb-group-member-added.json",
     "dynamodb-group-member-removed.json",
 ];
+
+/// A tenant's expected census: users, inactive users, groups, memberships.
+pub fn census(users: u64, inactive_users: u64, groups: u64, memberships: u64) -> TenantCensus {
+    TenantCensus {
+        users,
+        inactive_users,
+        groups,
+        memberships,
+    }
+}
 
 /// Table shared by the DynamoDB tests; tests isolate by tenant.
 pub const TEST_TABLE: &str = "scim-contract-tests";
