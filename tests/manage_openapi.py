@@ -123,6 +123,7 @@ class Walk:
         self.failed = 0
         self.succeeded: set[str] = set()
         self.problems: list[str] = []
+        self.login_link = ""
 
     # ------------------------------------------------------------ transport
 
@@ -135,6 +136,7 @@ class Walk:
         raw: bytes | None = None,
         auth: str | None = "key",
         host: str | None = None,
+        extra: dict[str, str] | None = None,
         request_valid: bool | None = None,
     ) -> tuple[int, dict[str, str], bytes, object]:
         """Sends one request and checks its answer against the document.
@@ -165,6 +167,8 @@ class Walk:
                 conn.putheader("Authorization", f"Bearer {self.scim_token}")
             elif auth is not None:
                 conn.putheader("Authorization", auth)
+            for name, value in (extra or {}).items():
+                conn.putheader(name, value)
             if data is not None:
                 conn.putheader("Content-Type", "application/json")
                 conn.putheader("Content-Length", str(len(data)))
@@ -280,11 +284,12 @@ def main() -> int:
             if not line:
                 break
             banner.append(line.rstrip())
-            if line.startswith("Operator:"):
+            if line.startswith("Console:"):
                 break
         if not any(line.startswith("Operator:   " + key) for line in banner):
             print("\n".join(banner))
             raise SystemExit("scim-local did not print its operator key")
+        walk.login_link = next(line.split()[1] for line in banner if line.startswith("Console:"))
         run(walk)
     finally:
         server.terminate()
@@ -502,6 +507,35 @@ def run(w: Walk) -> None:
             expect_error(w.send(method, M + path, body, host="evil.example"), 403, "forbidden")
 
     w.check("a foreign Host (DNS rebinding): 403 forbidden", foreign_host)
+
+    def console_session():
+        link = urlsplit(w.login_link)
+        conn = http.client.HTTPConnection("127.0.0.1", w.port, timeout=30)
+        conn.request("GET", f"{link.path}?{link.query}")
+        login = conn.getresponse()
+        login.read()
+        cookie = (login.getheader("Set-Cookie") or "").split(";")[0]
+        conn.request("GET", "/console", headers={"Cookie": cookie})
+        page = conn.getresponse().read().decode()
+        conn.close()
+        expect(login.status == 303 and cookie.startswith("scim_console="), f"login: {login.status} {cookie!r}")
+        found = re.search(r'<meta name="csrf-token" content="([^"]+)"', page)
+        expect(found is not None, "no csrf-token meta on the console page")
+        session = {"Cookie": cookie}
+        status, _, _, body = w.send("GET", f"{M}/tenants/oa-acme", auth=None, extra=session)
+        expect(status == 200, f"a console session GET: {status} {body}")
+        body = {"id": "oa-console"}
+        expect_error(w.send("POST", f"{M}/tenants", body, auth=None, extra=session, request_valid=True), 403, "forbidden")
+        expect_error(w.send("POST", f"{M}/tenants", body, auth=None, request_valid=True,
+                            extra={**session, "X-CSRF-Token": "wrong"}), 403, "forbidden")
+        status, _, _, got = w.send("POST", f"{M}/tenants", body, auth=None, request_valid=True,
+                                   extra={**session, "X-CSRF-Token": found.group(1)})
+        expect(status == 201, f"a console POST with its CSRF header: {status} {got}")
+        status, _, _, got = w.send("DELETE", f"{M}/tenants/oa-console", auth=None,
+                                   extra={**session, "X-CSRF-Token": found.group(1)})
+        expect(status == 202, f"a console DELETE with its CSRF header: {status} {got}")
+
+    w.check("console session: GET 200; POST without or with a wrong X-CSRF-Token 403 forbidden, with it 201", console_session)
 
     def not_allowed():
         for method, path, allow in (("PUT", "/tenants", "GET, POST"), ("PATCH", "/tenants/oa-acme", "GET, DELETE"),
