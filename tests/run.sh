@@ -437,7 +437,8 @@ openapi_test() {
     sleep 0.2
   done
   "$TEST_VENV/bin/openapi-spec-validator" src/api/manage/openapi.json || status=1
-  SCHEMATHESIS_HOOKS=tests/manage_openapi_hooks.py "$TEST_VENV/bin/schemathesis" run src/api/manage/openapi.json \
+  SCHEMATHESIS_HOOKS=tests/manage_openapi_hooks.py "$TEST_VENV/bin/schemathesis" --config-file tests/schemathesis.toml \
+    run src/api/manage/openapi.json \
     --url "http://127.0.0.1:$port" -H "Authorization: Bearer $key" --checks all --exclude-checks use_after_free \
     --max-examples 10 --max-time "${SCIM_OPENAPI_FUZZ_SECONDS:-60}" \
     --generation-database target/schemathesis-db --no-color 2>&1 | tee -a "$WORK_DIR/tests.log" || status=1
