@@ -279,8 +279,10 @@ fn the_printed_export_line_works_and_piped_logs_are_json_with_metrics() {
     );
     let export = lines.last().unwrap().strip_prefix("Shell:").unwrap().trim();
     let vars = export.strip_prefix("export B=").unwrap();
-    let (base, token) = vars.split_once(" TOKEN=").unwrap();
+    let (base, rest) = vars.split_once(" TOKEN=").unwrap();
+    let (token, operator_key) = rest.split_once(" OPERATOR_KEY=").unwrap();
     assert_eq!(token, "fixed-dev-token");
+    assert!(operator_key.starts_with("scimop_"), "{operator_key}");
     let rest = base.strip_prefix("http://").unwrap();
     let (addr, path) = rest.split_once('/').unwrap();
     assert_eq!(path, "scim/v2/demo");

@@ -9,6 +9,7 @@ use scim_serverless::admin::Operator;
 use scim_serverless::auth::authorizer::{
     AuthorizerRequest, CONTEXT_TENANT, CONTEXT_UNAVAILABLE, authorize,
 };
+use scim_serverless::auth::token::Refusal;
 use scim_serverless::auth::token::issue;
 use scim_serverless::auth::{
     AuthError, SecretsManagerSource, TokenSet, TokenSource, TokenStore, Verdict, Verifier,
@@ -79,9 +80,15 @@ async fn rotation_keeps_both_tokens_valid_until_the_old_one_is_revoked() {
     assert!(set.revoke(&old.record.id));
     source.save(&tenant, &set).await.unwrap();
     let old_header = format!("Bearer {}", old.plain);
-    assert_eq!(
-        verifier.verify(&tenant, Some(&old_header)).await.unwrap(),
-        Verdict::Denied
+    assert!(
+        matches!(
+            verifier.verify(&tenant, Some(&old_header)).await.unwrap(),
+            Verdict::Refused {
+                reason: Refusal::Revoked,
+                ..
+            }
+        ),
+        "a revoked token is refused, and recognised as the tenant's"
     );
     let new_header = format!("Bearer {}", new.plain);
     assert!(matches!(

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
 use super::{AdminError, Operator};
 use crate::auth::TokenStore;
@@ -60,7 +61,10 @@ impl<T: TokenStore, S: Store + OpsStore> Operator<T, S> {
                 report.remaining += 1;
                 continue;
             }
-            match self.purge_step(&job.tenant, deadline, &mut report).await? {
+            match self
+                .purge_step(&job.tenant, deadline, None, &mut report)
+                .await?
+            {
                 Step::Finished => report.finished.push(job.tenant.to_string()),
                 Step::Waiting => report.waiting += 1,
                 Step::OutOfTime | Step::Held => report.remaining += 1,
@@ -76,13 +80,14 @@ impl<T: TokenStore, S: Store + OpsStore> Operator<T, S> {
         &self,
         tenant: &TenantId,
         deadline: Instant,
+        not_before: Option<i64>,
         report: &mut PurgeReport,
     ) -> Result<Step, AdminError> {
         let Some(job) = self.store.purge_job(tenant).await? else {
             return Ok(Step::Finished);
         };
         let now = OffsetDateTime::now_utc().unix_timestamp();
-        if now < job.not_before {
+        if now < not_before.unwrap_or(job.not_before) {
             return Ok(Step::Waiting);
         }
         let left = deadline.saturating_duration_since(Instant::now());
@@ -105,8 +110,10 @@ impl<T: TokenStore, S: Store + OpsStore> Operator<T, S> {
     }
 
     /// Deletes a tenant in the foreground (`scim-admin tenant delete`):
-    /// asks for the deletion, waits out the drain, then purges step by
-    /// step until it is gone, reporting the items deleted so far.
+    /// asks for the deletion, waits out the drain (this operator's
+    /// `delete_wait` from when the deletion was first asked for, so a
+    /// re-run only waits for what is left), then purges step by step until
+    /// it is gone, reporting the items deleted so far.
     pub async fn delete_tenant_now(
         &self,
         tenant: &TenantId,
@@ -119,15 +126,24 @@ impl<T: TokenStore, S: Store + OpsStore> Operator<T, S> {
                 return Ok(report.items_deleted);
             };
             let now = OffsetDateTime::now_utc().unix_timestamp();
-            if now < job.not_before {
-                let wait = Duration::from_secs((job.not_before - now) as u64);
+            let not_before = OffsetDateTime::parse(&job.requested, &Rfc3339)
+                .map_or(job.not_before, |at| {
+                    at.unix_timestamp() + self.delete_wait.as_secs() as i64
+                });
+            if now < not_before {
+                let wait = Duration::from_secs((not_before - now) as u64);
                 progress(DeleteProgress::Waiting(wait));
                 tokio::time::sleep(wait).await;
                 continue;
             }
             let before = report.items_deleted;
             let step = self
-                .purge_step(tenant, Instant::now() + PURGE_STEP_BUDGET, &mut report)
+                .purge_step(
+                    tenant,
+                    Instant::now() + PURGE_STEP_BUDGET,
+                    Some(not_before),
+                    &mut report,
+                )
                 .await?;
             if report.items_deleted != before {
                 progress(DeleteProgress::Deleted(report.items_deleted));
