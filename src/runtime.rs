@@ -2,6 +2,7 @@
 //! once per container, then requests handed to the library.
 
 use crate::events::{self, publish::Publisher};
+use aws_lambda_events::event::cloudwatch_logs::LogsEvent;
 use aws_lambda_events::event::dynamodb::Event as StreamEvent;
 use std::future::Future;
 use std::sync::Arc;
@@ -11,17 +12,21 @@ use aws_smithy_http_client::tls;
 use lambda_runtime::{LambdaEvent, service_fn};
 use tokio::sync::watch;
 
+use crate::admin::PURGE_STEP_BUDGET;
 use crate::api::discovery::Discovery;
 use crate::api::groups::Groups;
 use crate::api::listing::ListSettings;
+use crate::api::manage::lambda::ManageFunction;
 use crate::api::users::Users;
 use crate::api::{HttpConfig, lambda};
 use crate::auth::authorizer::{AuthorizerRequest, SimpleResponse, authorize};
 use crate::auth::{SecretsManagerSource, Verifier};
 use crate::config::Config;
+use crate::request_log::subscription::records_of;
 use crate::scim::discovery::Capabilities;
 use crate::scim::schema::Registry;
 use crate::store::dynamo::table::TABLE_KEY;
+use crate::store::ops::OpsStore;
 use crate::store::{DynamoStore, Store};
 
 /// Behind API Gateway clients always use HTTPS; request records leave as
@@ -189,7 +194,12 @@ pub async fn authorizer_function() -> Result<(), lambda_runtime::Error> {
         move |event: LambdaEvent<AuthorizerRequest>| async move {
             warm_up.finished().await;
             Ok::<SimpleResponse, std::convert::Infallible>(
-                authorize(verifier, &event.payload).await,
+                authorize(
+                    verifier,
+                    &event.payload,
+                    &crate::request_log::Recorder::Lines,
+                )
+                .await,
             )
         },
     ))
@@ -212,5 +222,80 @@ pub async fn events_function() -> Result<(), lambda_runtime::Error> {
             )
         },
     ))
+    .await
+}
+
+/// How long a deleted tenant's tokens may still be honoured somewhere: a
+/// warm authorizer's token cache plus API Gateway's authorizer cache
+/// (`SCIM_AUTHORIZER_CACHE_TTL_SECS`, the template passes both), and a
+/// margin. Its data is purged only after that.
+fn delete_wait(config: &Config) -> Result<Duration, crate::config::ConfigError> {
+    let gateway = match std::env::var("SCIM_AUTHORIZER_CACHE_TTL_SECS") {
+        Ok(v) if !v.trim().is_empty() => {
+            v.trim()
+                .parse::<u64>()
+                .map_err(|_| crate::config::ConfigError::Invalid {
+                    name: "SCIM_AUTHORIZER_CACHE_TTL_SECS",
+                    reason: format!("{v:?} is not a number of seconds"),
+                })?
+        }
+        _ => 0,
+    };
+    Ok(config.token_cache_ttl + Duration::from_secs(gateway) + Duration::from_secs(30))
+}
+
+/// The `manage` function: the management API behind the HTTP API's IAM
+/// authorization, and the schedule's purge steps.
+pub async fn manage_function() -> Result<(), lambda_runtime::Error> {
+    crate::logging::init(true);
+    let config = Config::from_env()?;
+    let (store, warm_up) = dynamo_store(&config).await;
+    let store = store.with_request_log_retention(config.request_log_retention);
+    let aws = aws_config(&config).await;
+    let tokens = SecretsManagerSource::new(
+        aws_sdk_secretsmanager::Client::new(&aws),
+        config.secret_name_pattern.clone(),
+    );
+    let function = &ManageFunction {
+        tokens,
+        store,
+        public_base_url: config.public_base_url.clone(),
+        delete_wait: delete_wait(&config)?,
+        purge_budget: PURGE_STEP_BUDGET,
+    };
+    let warm_up = &warm_up;
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<serde_json::Value>| async move {
+            warm_up.finished().await;
+            Box::pin(function.handle(event.payload))
+                .await
+                .map_err(|e| {
+                    tracing::error!(cause = %e, request_id = %event.context.request_id, operation = "advance_purges", "manage invocation failed");
+                    lambda_runtime::Error::from(e)
+                })
+        },
+    ))
+    .await
+}
+
+/// The `recorder` function: request records from the functions' log
+/// lines (a CloudWatch Logs subscription) into the request log. A batch
+/// that cannot be written fails the invocation, and CloudWatch Logs
+/// delivers it again.
+pub async fn recorder_function() -> Result<(), lambda_runtime::Error> {
+    crate::logging::init(true);
+    let config = Config::from_env()?;
+    let (store, warm_up) = dynamo_store(&config).await;
+    let store = &store.with_request_log_retention(config.request_log_retention);
+    let warm_up = &warm_up;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<LogsEvent>| async move {
+        warm_up.finished().await;
+        let records = records_of(&event.payload);
+        store.record_requests(&records).await.map_err(|e| {
+            tracing::error!(cause = %e, request_id = %event.context.request_id, records = records.len(), operation = "record_requests", "request records were not written");
+            lambda_runtime::Error::from(e)
+        })?;
+        Ok::<_, lambda_runtime::Error>(serde_json::json!({ "recorded": records.len() }))
+    }))
     .await
 }

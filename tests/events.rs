@@ -10,6 +10,7 @@ use scim_serverless::auth::authorizer::{AuthorizerRequest, authorize};
 use scim_serverless::auth::token::{TokenRecord, hash_token};
 use scim_serverless::auth::{MemoryTokenSource, TokenSet, TokenStore, Verifier};
 use scim_serverless::config::Config;
+use scim_serverless::request_log::Recorder;
 use scim_serverless::runtime::all_routes;
 use scim_serverless::scim::schema::ResourceKind;
 use scim_serverless::store::{GroupCondition, Member, MemoryStore, Record, Store};
@@ -877,7 +878,7 @@ async fn authorizer_allows_the_tenants_token_and_vouches_for_the_tenant() {
     let verifier = verifier_with_example_token().await;
     let request: AuthorizerRequest =
         serde_json::from_str(&read("authorizer-request.json")).unwrap();
-    let response = authorize(&verifier, &request).await;
+    let response = authorize(&verifier, &request, &Recorder::Off).await;
     assert!(response.is_authorized);
     assert_eq!(response.context["tenant"], "acme");
     assert_eq!(response.context["tokenId"], "tok_example");
@@ -890,13 +891,58 @@ async fn authorizer_denies_missing_token_and_other_tenants() {
     let verifier = verifier_with_example_token().await;
     let missing: AuthorizerRequest =
         serde_json::from_str(&read("authorizer-missing-token.json")).unwrap();
-    assert!(!authorize(&verifier, &missing).await.is_authorized);
+    assert!(
+        !authorize(&verifier, &missing, &Recorder::Off)
+            .await
+            .is_authorized
+    );
     let mut other: AuthorizerRequest =
         serde_json::from_str(&read("authorizer-request.json")).unwrap();
     other
         .path_parameters
         .insert("tenant".into(), "globex".into());
-    let response = authorize(&verifier, &other).await;
+    let response = authorize(&verifier, &other, &Recorder::Off).await;
     assert!(!response.is_authorized);
     assert!(response.context.is_empty());
+}
+
+/// An identity provider still calling with a revoked token: API Gateway
+/// answers 403 without invoking a function, so the tenant's request log
+/// hears of it from the authorizer.
+#[tokio::test]
+async fn authorizer_records_a_revoked_tokens_refusal_in_the_tenants_log() {
+    let source = MemoryTokenSource::default();
+    let issued =
+        scim_serverless::auth::token::issue(Some("entra"), "2026-11-22T00:00:00Z").unwrap();
+    let mut set = TokenSet::of(vec![issued.record.clone()]);
+    assert!(set.revoke(&issued.record.id));
+    source.save(&acme(), &set).await.unwrap();
+    let verifier = Verifier::new(source, std::time::Duration::from_secs(60));
+    let mut request: AuthorizerRequest =
+        serde_json::from_str(&read("authorizer-request.json")).unwrap();
+    request
+        .headers
+        .insert("authorization".into(), format!("Bearer {}", issued.plain));
+    let (feed, mut records) = tokio::sync::mpsc::unbounded_channel();
+    let response = authorize(&verifier, &request, &Recorder::Channel(feed)).await;
+    assert!(!response.is_authorized);
+    let record = records.try_recv().expect("the refusal is recorded");
+    assert_eq!(record.tenant, "acme");
+    assert_eq!(record.status, 403);
+    assert_eq!(record.action, "rejected");
+    assert_eq!(record.token_id.as_deref(), Some(issued.record.id.as_str()));
+    assert_eq!(record.detail.as_deref(), Some("the token was revoked"));
+    assert!(records.try_recv().is_err(), "one record per refusal");
+
+    // A token the tenant never had is not the tenant's business.
+    let (feed, mut records) = tokio::sync::mpsc::unbounded_channel();
+    request
+        .headers
+        .insert("authorization".into(), "Bearer scim_never_issued".into());
+    assert!(
+        !authorize(&verifier, &request, &Recorder::Channel(feed))
+            .await
+            .is_authorized
+    );
+    assert!(records.try_recv().is_err());
 }

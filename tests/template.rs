@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use scim_serverless::store::dynamo::keys::{MEMBER_SK_PREFIX, RESOURCE_SK};
+use scim_serverless::store::dynamo::ops::{activity_pk, request_log_pk};
 use scim_serverless::store::dynamo::table::{INDEXES, STREAM_VIEW, TABLE_KEY, TTL_ATTRIBUTE};
 use serde_yaml_ng::Value;
 
@@ -83,6 +85,8 @@ fn every_function_builds_an_existing_binary() {
             "authorizer",
             "events",
             "groups",
+            "manage",
+            "recorder",
             "resource_types",
             "schemas",
             "service_provider_config",
@@ -143,7 +147,11 @@ fn every_function_logs_to_its_own_group_with_the_retention_parameter() {
     }
     groups.sort();
     groups.dedup();
-    assert_eq!(groups.len(), 7, "one log group per function");
+    assert_eq!(
+        groups.len(),
+        functions(&t).len(),
+        "one log group per function"
+    );
     assert_eq!(t["Parameters"]["LogRetentionDays"]["Default"], 30);
     assert!(
         text(&t["Globals"]["Function"]["Environment"]["Variables"]["SCIM_METRICS_NAMESPACE"])
@@ -159,6 +167,8 @@ fn alarms_cover_5xx_rate_throttles_and_authorizer_errors_and_notify_the_topic() 
         "ServerErrorRateAlarm",
         "ThrottlesAlarm",
         "AuthorizerErrorsAlarm",
+        "ManageErrorsAlarm",
+        "RecorderErrorsAlarm",
     ];
     for alarm in alarms {
         let properties = &resources[alarm]["Properties"];
@@ -294,4 +304,182 @@ fn the_table_streams_to_the_events_function_which_publishes_to_its_bus_only() {
         "!GetAtt EventsDeadLetterQueue.QueueName"
     );
     assert!(text(&alarm["AlarmActions"]).contains("HasAlarmTopic"));
+}
+
+/// The statements of a function's inline policies as (action, resource) pairs.
+fn grants(function: &Value) -> Vec<(String, String)> {
+    let mut grants = Vec::new();
+    for policy in function["Properties"]["Policies"]
+        .as_sequence()
+        .into_iter()
+        .flatten()
+    {
+        for s in policy["Statement"].as_sequence().unwrap() {
+            assert_eq!(s["Effect"], "Allow");
+            let actions: Vec<String> = match &s["Action"] {
+                Value::Sequence(a) => a.iter().map(|a| a.as_str().unwrap().to_owned()).collect(),
+                a => vec![a.as_str().unwrap().to_owned()],
+            };
+            for a in actions {
+                grants.push((a, text(&s["Resource"])));
+            }
+        }
+    }
+    grants
+}
+
+#[test]
+fn only_the_stream_items_that_become_events_reach_the_events_function() {
+    let t = template();
+    let mapping =
+        &t["Resources"]["EventsFunction"]["Properties"]["Events"]["TableStream"]["Properties"];
+    let filters = mapping["FilterCriteria"]["Filters"].as_sequence().unwrap();
+    assert_eq!(filters.len(), 1);
+    let pattern: serde_json::Value =
+        serde_json::from_str(filters[0]["Pattern"].as_str().unwrap()).unwrap();
+    // Exactly the items `stream::change_of` decodes: a resource, a membership edge.
+    assert_eq!(
+        pattern,
+        serde_json::json!({"dynamodb": {"Keys": {TABLE_KEY.1: {"S": [RESOURCE_SK, {"prefix": MEMBER_SK_PREFIX}]}}}})
+    );
+}
+
+#[test]
+fn the_management_api_is_iam_authorized_and_alone_writes_secrets_and_purges() {
+    let t = template();
+    let r = &t["Resources"];
+    assert_eq!(
+        r["ScimApi"]["Properties"]["Auth"]["EnableIamAuthorizer"],
+        true
+    );
+    let manage = &r["ManageFunction"];
+    let events = &manage["Properties"]["Events"];
+    assert_eq!(events["Api"]["Type"], "HttpApi");
+    assert_eq!(events["Api"]["Properties"]["Path"], "/manage/v1/{proxy+}");
+    assert_eq!(events["Api"]["Properties"]["Auth"]["Authorizer"], "AWS_IAM");
+    assert_eq!(events["PurgeSchedule"]["Type"], "Schedule");
+    // A purge step's budget (40 s) fits in one invocation.
+    assert!(manage["Properties"]["Timeout"].as_u64().unwrap() >= 45);
+    let variables = &manage["Properties"]["Environment"]["Variables"];
+    assert_eq!(
+        text(&variables["SCIM_AUTHORIZER_CACHE_TTL_SECS"]),
+        "!Ref AuthorizerCacheTtlSeconds"
+    );
+    assert_eq!(
+        text(&variables["SCIM_TOKEN_CACHE_TTL_SECS"]),
+        "!Ref TokenCacheTtlSeconds"
+    );
+
+    // Every other function: no secret writes, no batch deletes.
+    let writes = [
+        "secretsmanager:CreateSecret",
+        "secretsmanager:PutSecretValue",
+        "secretsmanager:DeleteSecret",
+    ];
+    for (name, function) in functions(&t) {
+        let grants = grants(&function);
+        let writes_secrets = grants.iter().any(|(a, _)| writes.contains(&a.as_str()));
+        assert_eq!(writes_secrets, name == "ManageFunction", "{name}");
+        let batch_writes = grants.iter().any(|(a, _)| a == "dynamodb:BatchWriteItem");
+        assert_eq!(
+            batch_writes,
+            name == "ManageFunction" || name == "RecorderFunction",
+            "{name}"
+        );
+        for (action, resource) in &grants {
+            if action.starts_with("secretsmanager:") && action != "secretsmanager:ListSecrets" {
+                assert!(
+                    resource.contains("secret:${SecretPrefix}*"),
+                    "{name} {action}"
+                );
+            }
+        }
+    }
+    assert!(text(&t["Outputs"]["ManageApiUrl"]["Value"]).contains("/${Stage}/manage/v1"));
+}
+
+/// A `StringLike` pattern (only `*` is special) against a value.
+fn like(pattern: &str, value: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    let (first, rest) = parts.split_first().unwrap();
+    let Some(mut tail) = value.strip_prefix(first) else {
+        return false;
+    };
+    for (i, part) in rest.iter().enumerate() {
+        if i == rest.len() - 1 {
+            return tail.ends_with(part);
+        }
+        match tail.find(part) {
+            Some(at) => tail = &tail[at + part.len()..],
+            None => return false,
+        }
+    }
+    tail.is_empty()
+}
+
+#[test]
+fn the_recorder_writes_only_request_logs_and_activity_from_every_request_line() {
+    let t = template();
+    let r = &t["Resources"];
+    let recorder = &r["RecorderFunction"];
+    let mut actions: Vec<String> = grants(recorder).into_iter().map(|(a, _)| a).collect();
+    actions.sort();
+    assert_eq!(
+        actions,
+        [
+            "dynamodb:BatchWriteItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem"
+        ]
+    );
+    let statement = &recorder["Properties"]["Policies"][0]["Statement"][0];
+    let keys: Vec<&str> = statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap())
+        .collect();
+    let allowed = |pk: &str| keys.iter().any(|k| like(k, pk));
+    assert!(allowed(&request_log_pk("acme")) && allowed(&activity_pk("acme")));
+    for scim_item in [
+        "T#acme#U#8f14e45f",
+        "T#acme#G#c9f0f895",
+        "OPS#PURGE",
+        "T#acme",
+    ] {
+        assert!(!allowed(scim_item), "{scim_item}");
+    }
+
+    // Every function that answers requests hands its request lines to it.
+    let mut subscribed: Vec<String> = r
+        .as_mapping()
+        .unwrap()
+        .values()
+        .filter(|x| x["Type"] == "AWS::Logs::SubscriptionFilter")
+        .map(|x| {
+            assert_eq!(
+                x["Properties"]["FilterPattern"],
+                "{ $.type = \"scim.request\" }"
+            );
+            assert_eq!(
+                text(&x["Properties"]["DestinationArn"]),
+                "!GetAtt RecorderFunction.Arn"
+            );
+            assert_eq!(x["DependsOn"], "RecorderInvokedByLogs");
+            text(&x["Properties"]["LogGroupName"])
+        })
+        .collect();
+    subscribed.sort();
+    let mut answering: Vec<String> = functions(&t)
+        .into_iter()
+        .filter(|(name, _)| {
+            !["EventsFunction", "ManageFunction", "RecorderFunction"].contains(&name.as_str())
+        })
+        .map(|(_, f)| text(&f["Properties"]["LoggingConfig"]["LogGroup"]))
+        .collect();
+    answering.sort();
+    assert_eq!(subscribed, answering);
+    let permission = &r["RecorderInvokedByLogs"]["Properties"];
+    assert_eq!(permission["Principal"], "logs.amazonaws.com");
+    assert!(text(&permission["SourceArn"]).contains("log-group:/aws/lambda/${AWS::StackName}-*"));
 }

@@ -79,8 +79,24 @@ async fn read_body(
     req: http::Request<Incoming>,
 ) -> Result<http::Request<Bytes>, http::Response<Bytes>> {
     let (parts, body) = req.into_parts();
-    match Limited::new(body, MAX_BODY_BYTES).collect().await {
+    // Management paths take far less than SCIM, and answer in their own
+    // error format.
+    let manage = super::manage::manage_rest(parts.uri.path()).is_some();
+    let limit = if manage {
+        super::manage::MAX_BODY_BYTES
+    } else {
+        MAX_BODY_BYTES
+    };
+    match Limited::new(body, limit).collect().await {
         Ok(collected) => Ok(http::Request::from_parts(parts, collected.to_bytes())),
+        Err(e) if manage => {
+            let error = if e.is::<LengthLimitError>() {
+                super::manage::ManageError::TooLarge(limit)
+            } else {
+                super::manage::ManageError::InvalidJson
+            };
+            Err(error.response(super::request::RequestId::generate().as_str()))
+        }
         Err(e) => {
             let error = if e.is::<LengthLimitError>() {
                 ScimError::from(LimitError::Body)

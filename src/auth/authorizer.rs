@@ -8,7 +8,10 @@ use serde_json::{Map, Value, json};
 use tracing::Instrument;
 
 use super::source::TokenSource;
+use super::token::Refusal;
 use super::verifier::{Verdict, Verifier};
+use crate::request_log::record::{bounded, now_text};
+use crate::request_log::{Recorder, RequestRecord};
 use crate::tenant::TenantId;
 
 /// Context key carrying the tenant the authorizer vouches for.
@@ -42,7 +45,22 @@ pub struct AuthorizerContext {
     /// log line of the decision carries it.
     #[serde(default)]
     pub request_id: Option<String>,
+    #[serde(default)]
+    pub http: AuthorizerHttp,
 }
+
+/// `requestContext.http`: what the refused request asked for.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthorizerHttp {
+    #[serde(default)]
+    pub method: Option<String>,
+    #[serde(default)]
+    pub user_agent: Option<String>,
+}
+
+/// What API Gateway answers when the authorizer says no.
+const DENIED_STATUS: u16 = 403;
 
 /// API Gateway's simple authorizer response.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -64,6 +82,39 @@ impl AuthorizerRequest {
                 .map(|(t, _)| t)
         };
         TenantId::parse(from_params.or_else(from_path)?).ok()
+    }
+
+    /// The request log's record of a request refused for a token the
+    /// tenant once had: the function never sees it, so the authorizer
+    /// tells the log (the identity provider is calling with a revoked or
+    /// expired token, and the tenant's log should say so).
+    fn refusal_record(&self, tenant: &TenantId, token_id: &str, reason: Refusal) -> RequestRecord {
+        let detail = match reason {
+            Refusal::Expired => "the token has expired",
+            Refusal::Revoked => "the token was revoked",
+        };
+        RequestRecord {
+            time: now_text(),
+            tenant: tenant.to_string(),
+            request_id: self.request_context.request_id.clone().unwrap_or_default(),
+            token_id: Some(token_id.to_owned()),
+            user_agent: self.request_context.http.user_agent.as_deref().map(bounded),
+            method: self
+                .request_context
+                .http
+                .method
+                .clone()
+                .unwrap_or_else(|| "GET".to_owned()),
+            path: bounded(self.raw_path.as_deref().unwrap_or("")),
+            query: None,
+            status: DENIED_STATUS,
+            scim_type: None,
+            detail: Some(detail.to_owned()),
+            duration_ms: 0,
+            action: "rejected".to_owned(),
+            resource_type: None,
+            resource_id: None,
+        }
     }
 
     fn authorization(&self) -> Option<&str> {
@@ -93,10 +144,12 @@ fn allow(context: Value) -> SimpleResponse {
 
 /// Decides one request. Never errors: an unreachable token store yields an
 /// allow flagged [`CONTEXT_UNAVAILABLE`], which the functions turn into 503
-/// without touching data.
+/// without touching data. A token refused as revoked or expired is told to
+/// `recorder`.
 pub async fn authorize<S: TokenSource>(
     verifier: &Verifier<S>,
     request: &AuthorizerRequest,
+    recorder: &Recorder,
 ) -> SimpleResponse {
     let span = tracing::info_span!(
         "authorize",
@@ -104,12 +157,15 @@ pub async fn authorize<S: TokenSource>(
     );
     // Boxed: the SDK's futures nested in the runtime's are deeper than the
     // compiler's default layout depth.
-    Box::pin(decide(verifier, request)).instrument(span).await
+    Box::pin(decide(verifier, request, recorder))
+        .instrument(span)
+        .await
 }
 
 async fn decide<S: TokenSource>(
     verifier: &Verifier<S>,
     request: &AuthorizerRequest,
+    recorder: &Recorder,
 ) -> SimpleResponse {
     let Some(tenant) = request.tenant() else {
         return deny();
@@ -125,6 +181,7 @@ async fn decide<S: TokenSource>(
             reason,
         }) => {
             tracing::info!(tenant = %tenant, token_id = %token_id, reason = ?reason, "token refused");
+            recorder.record(request.refusal_record(&tenant, &token_id, reason));
             deny()
         }
         Ok(Verdict::Denied) => {
@@ -167,7 +224,7 @@ mod tests {
     #[tokio::test]
     async fn an_unreachable_store_is_flagged_so_the_function_answers_503() {
         let verifier = Verifier::new(Down, Duration::from_secs(60));
-        let response = authorize(&verifier, &request("acme")).await;
+        let response = authorize(&verifier, &request("acme"), &Recorder::Off).await;
         assert!(response.is_authorized);
         assert_eq!(response.context[CONTEXT_UNAVAILABLE], true);
         assert_eq!(response.context[CONTEXT_TENANT], "acme");
@@ -178,7 +235,7 @@ mod tests {
     async fn a_path_without_a_valid_tenant_is_denied_without_asking_the_store() {
         let verifier = Verifier::new(Down, Duration::from_secs(60));
         for path in ["Not_A_Tenant", ""] {
-            let response = authorize(&verifier, &request(path)).await;
+            let response = authorize(&verifier, &request(path), &Recorder::Off).await;
             assert!(!response.is_authorized, "{path:?}");
         }
     }

@@ -7,6 +7,7 @@
 pub mod activity;
 pub mod record;
 pub mod sink;
+pub mod subscription;
 
 pub use activity::{Activity, ActivityDelta, BUCKET_SECONDS, LastRequest, StatusCounts};
 pub use record::RequestRecord;

@@ -142,7 +142,7 @@ class Handler(BaseHTTPRequestHandler):
                 return self.manage(method, path[len("/manage/v1"):], url.query, raw)
             csrf = self.session()
             if not csrf:
-                return self.err(401, "unauthorized", "an operator key or a console session is required")
+                return self.err(401, "unauthorized", "valid credentials are required: a SigV4 signature on AWS, the operator key or a console session locally")
             if method != "GET" and self.headers.get("X-CSRF-Token") != csrf:
                 return self.err(403, "forbidden", "a console call that changes something needs the X-CSRF-Token header")
             return self.manage(method, path[len("/manage/v1"):], url.query, raw)

@@ -13,7 +13,9 @@ pub enum ManageError {
     InvalidJson,
     #[error("{0}")]
     Invalid(String),
-    #[error("an operator key or a console session is required")]
+    #[error(
+        "valid credentials are required: a SigV4 signature on AWS, the operator key or a console session locally"
+    )]
     Unauthorized,
     #[error("{0}")]
     Forbidden(&'static str),

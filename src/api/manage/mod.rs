@@ -4,6 +4,7 @@
 //! operator key or a console session locally, see `api::operator`).
 
 mod error;
+pub mod lambda;
 
 use std::time::Instant;
 
