@@ -158,6 +158,21 @@ const HANDLER_EVENTS: &[&str] = &[
     "groups-delete.json",
 ];
 const AUTHORIZER_EVENTS: &[&str] = &["authorizer-request.json", "authorizer-missing-token.json"];
+/// In the order a vendor's backend sends them for one tenant.
+const MANAGE_EVENTS: &[&str] = &[
+    "manage-without-iam.json",
+    "manage-openapi.json",
+    "manage-create-tenant.json",
+    "manage-get-tenant.json",
+    "manage-list-tenants.json",
+    "manage-issue-token.json",
+    "manage-list-tokens.json",
+    "manage-health.json",
+    "manage-revoke-token.json",
+    "manage-delete-tenant.json",
+    "manage-schedule.json",
+];
+const RECORDER_EVENTS: &[&str] = &["recorder-subscription.json"];
 
 #[test]
 fn every_event_file_is_exercised_here() {
@@ -170,6 +185,8 @@ fn every_event_file_is_exercised_here() {
     let tested: BTreeSet<String> = HANDLER_EVENTS
         .iter()
         .chain(AUTHORIZER_EVENTS)
+        .chain(MANAGE_EVENTS)
+        .chain(RECORDER_EVENTS)
         .chain(common::STREAM_EVENT_FILES)
         .map(|s| (*s).to_owned())
         .collect();
@@ -945,4 +962,78 @@ async fn authorizer_records_a_revoked_tokens_refusal_in_the_tenants_log() {
             .is_authorized
     );
     assert!(records.try_recv().is_err());
+}
+
+/// The `manage` function's handler on the embedded stores, fed the
+/// `manage-*.json` fixtures in order: each answers what `events/README.md`
+/// says it does.
+#[tokio::test]
+async fn manage_events_walk_a_tenant_from_creation_to_deletion() {
+    use scim_serverless::api::manage::lambda::ManageFunction;
+    let function = ManageFunction {
+        tokens: MemoryTokenSource::default(),
+        store: MemoryStore::new(),
+        public_base_url: None,
+        delete_wait: std::time::Duration::from_secs(60),
+        purge_budget: std::time::Duration::from_secs(5),
+    };
+    let mut token_id = String::new();
+    let mut answers = Vec::new();
+    for name in MANAGE_EVENTS {
+        let text = read(name).replace("tok_EXAMPLE", &token_id);
+        let answer = function
+            .handle(serde_json::from_str(&text).unwrap())
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        if *name == "manage-schedule.json" {
+            assert_eq!(answer["waiting"], 1, "{answer}");
+            continue;
+        }
+        let body: Value = match answer["body"].as_str().unwrap() {
+            "" => Value::Null,
+            text => serde_json::from_str(text).unwrap(),
+        };
+        if *name == "manage-issue-token.json" {
+            token_id = body["id"].as_str().unwrap().to_owned();
+            assert_eq!(
+                body["tenantUrl"],
+                "https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com/prod/scim/v2/acme"
+            );
+        }
+        answers.push((*name, answer["statusCode"].as_u64().unwrap(), body));
+    }
+    let statuses: Vec<(&str, u64)> = answers.iter().map(|(n, s, _)| (*n, *s)).collect();
+    assert_eq!(
+        statuses,
+        [
+            ("manage-without-iam.json", 401),
+            ("manage-openapi.json", 200),
+            ("manage-create-tenant.json", 201),
+            ("manage-get-tenant.json", 200),
+            ("manage-list-tenants.json", 200),
+            ("manage-issue-token.json", 201),
+            ("manage-list-tokens.json", 200),
+            ("manage-health.json", 200),
+            ("manage-revoke-token.json", 204),
+            ("manage-delete-tenant.json", 202),
+        ]
+    );
+    assert_eq!(answers[0].2["code"], "unauthorized");
+    assert_eq!(answers[4].2["tenants"][0]["id"], "acme");
+    assert_eq!(answers[9].2["status"], "deleting");
+}
+
+#[test]
+fn the_recorder_fixture_carries_two_records_of_acme() {
+    let event: aws_lambda_events::event::cloudwatch_logs::LogsEvent =
+        serde_json::from_str(&read("recorder-subscription.json")).unwrap();
+    let records = scim_serverless::request_log::subscription::records_of(&event);
+    let seen: Vec<(&str, u16, &str)> = records
+        .iter()
+        .map(|r| (r.tenant.as_str(), r.status, r.action.as_str()))
+        .collect();
+    assert_eq!(
+        seen,
+        [("acme", 201, "user.created"), ("acme", 400, "error")]
+    );
 }

@@ -3,7 +3,8 @@
 //! `AWS_LAMBDA_RUNTIME_API`), fed every file of `events/` meant for it, and
 //! its answers checked. `users` and `groups` run against DynamoDB Local,
 //! `authorizer` against moto, `events` publishes to an EventBridge bus on
-//! moto (both started by `tests/run.sh`).
+//! moto (both started by `tests/run.sh`), `manage` against both, and
+//! `recorder` writes a subscription batch into DynamoDB Local.
 
 mod common;
 
@@ -81,6 +82,23 @@ const EVENTS: &[(&str, &[&str])] = &[
         &["authorizer-request.json", "authorizer-missing-token.json"],
     ),
     ("events", common::STREAM_EVENT_FILES),
+    (
+        "manage",
+        &[
+            "manage-without-iam.json",
+            "manage-openapi.json",
+            "manage-create-tenant.json",
+            "manage-get-tenant.json",
+            "manage-list-tenants.json",
+            "manage-issue-token.json",
+            "manage-list-tokens.json",
+            "manage-health.json",
+            "manage-revoke-token.json",
+            "manage-delete-tenant.json",
+            "manage-schedule.json",
+        ],
+    ),
+    ("recorder", &["recorder-subscription.json"]),
 ];
 
 /// The binary of `function`: the cargo-built one, or with
@@ -101,6 +119,8 @@ fn binary(function: &str) -> String {
         "groups" => (env!("CARGO_BIN_EXE_groups"), "GroupsFunction"),
         "authorizer" => (env!("CARGO_BIN_EXE_authorizer"), "AuthorizerFunction"),
         "events" => (env!("CARGO_BIN_EXE_events"), "EventsFunction"),
+        "manage" => (env!("CARGO_BIN_EXE_manage"), "ManageFunction"),
+        "recorder" => (env!("CARGO_BIN_EXE_recorder"), "RecorderFunction"),
         other => panic!("no function {other}"),
     };
     match std::env::var("SCIM_LAMBDA_ARTIFACTS") {
@@ -523,4 +543,245 @@ async fn init_and_first_request_end_when_the_table_never_answers() {
     .unwrap_or_else(|_| panic!("the first request hangs: {:?}", process.logs()));
     assert_eq!(first.status, 503, "{}", first.body);
     assert_eq!(first.header("retry-after"), Some("5"));
+}
+
+/// A management API answer: the payload 2.0 document, its JSON body, and
+/// every error in the management format (`code`, `message`).
+async fn invoke_manage(api: &RuntimeApi, name: &str, event: &str) -> (u16, Value) {
+    let Outcome::Response(document) = api.invoke(event).await else {
+        panic!("{name}: the function reported an error");
+    };
+    let status = document["statusCode"].as_u64().unwrap() as u16;
+    let text = document["body"].as_str().unwrap_or("");
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        assert_eq!(
+            document["headers"]["content-type"], "application/json",
+            "{name}"
+        );
+        serde_json::from_str(text).unwrap_or_else(|e| panic!("{name}: body not JSON ({e})"))
+    };
+    if status >= 400 {
+        assert!(
+            body["code"].is_string() && body["message"].is_string(),
+            "{name}: {body}"
+        );
+    }
+    (status, body)
+}
+
+/// A `manage-*.json` event for `tenant` (the fixtures name `acme`).
+fn manage_event(name: &str, tenant: &TenantId) -> String {
+    let text = std::fs::read_to_string(format!("{}/events/{name}", env!("CARGO_MANIFEST_DIR")))
+        .unwrap_or_else(|e| panic!("events/{name}: {e}"));
+    text.replace("acme", tenant.as_str())
+}
+
+/// The management API's life of a tenant through the real `manage`
+/// binary, on DynamoDB Local and moto's Secrets Manager, with the real
+/// `authorizer` binary checking the tokens it issues and revokes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn manage_function_on_dynamodb_local_and_moto() {
+    let Some(_store) = common::dynamo_store().await else {
+        return;
+    };
+    if common::aws_config("AWS_ENDPOINT_URL_SECRETS_MANAGER")
+        .await
+        .is_none()
+    {
+        return;
+    }
+    let tenant = common::unique_tenant();
+    let pattern = format!("scim-harness-{}/{{tenant}}", uuid::Uuid::new_v4().simple());
+    let env = [
+        ("SCIM_TABLE_NAME", common::TEST_TABLE),
+        ("SCIM_SECRET_NAME_PATTERN", pattern.as_str()),
+        ("SCIM_TOKEN_CACHE_TTL_SECS", "0"),
+        ("SCIM_AUTHORIZER_CACHE_TTL_SECS", "0"),
+    ];
+    let (api, _process) = launch("manage", &env).await;
+    let (authorizer, _authorizer_process) = launch("authorizer", &env[1..3]).await;
+    let call = |file: &'static str| {
+        let text = manage_event(file, &tenant);
+        let api = &api;
+        async move { invoke_manage(api, file, &text).await }
+    };
+    let authorized = |token: String| {
+        let mut request: Value =
+            serde_json::from_str(&event("authorizer-request.json", &tenant)).unwrap();
+        request["headers"]["authorization"] = json!(format!("Bearer {token}"));
+        let authorizer = &authorizer;
+        async move {
+            let Outcome::Response(answer) = authorizer.invoke(&request.to_string()).await else {
+                panic!("authorizer error");
+            };
+            answer["isAuthorized"] == true
+        }
+    };
+
+    let (status, body) = call("manage-without-iam.json").await;
+    assert_eq!((status, body["code"].as_str()), (401, Some("unauthorized")));
+    let (status, document) = call("manage-openapi.json").await;
+    assert_eq!(status, 200);
+    assert!(document["openapi"].as_str().unwrap().starts_with("3.1"));
+
+    let (status, created) = call("manage-create-tenant.json").await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["id"], tenant.as_str());
+    let (status, body) = call("manage-create-tenant.json").await;
+    assert_eq!((status, body["code"].as_str()), (409, Some("conflict")));
+    let (status, got) = call("manage-get-tenant.json").await;
+    assert_eq!(status, 200, "{got}");
+    assert_eq!(got["displayName"], "Acme Corporation");
+    let (status, page) = call("manage-list-tenants.json").await;
+    assert_eq!(status, 200, "{page}");
+    let ids: Vec<&str> = page["tenants"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{page}"))
+        .iter()
+        .map(|t| t["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [tenant.as_str()]);
+
+    let (status, issued) = call("manage-issue-token.json").await;
+    assert_eq!(status, 201, "{issued}");
+    let secret = issued["token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{issued}"));
+    let token_id = issued["id"].as_str().unwrap().to_owned();
+    // The Tenant URL of the stage the request came through.
+    assert_eq!(
+        issued["tenantUrl"],
+        format!("https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com/prod/scim/v2/{tenant}")
+    );
+    assert!(
+        authorized(secret.to_owned()).await,
+        "the issued token is accepted"
+    );
+    let (status, tokens) = call("manage-list-tokens.json").await;
+    assert_eq!(status, 200, "{tokens}");
+    let listed = tokens["tokens"].as_array().unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["id"], token_id.as_str());
+    assert!(
+        !tokens.to_string().contains(secret),
+        "a secret is shown once"
+    );
+    let (status, health) = call("manage-health.json").await;
+    assert_eq!(status, 200, "{health}");
+    assert_eq!(health["users"]["active"], 0);
+
+    let revoke =
+        manage_event("manage-revoke-token.json", &tenant).replace("tok_EXAMPLE", &token_id);
+    let (status, _) = invoke_manage(&api, "manage-revoke-token.json", &revoke).await;
+    assert_eq!(status, 204);
+    assert!(
+        !authorized(secret.to_owned()).await,
+        "a revoked token is refused"
+    );
+    let (status, _) = invoke_manage(&api, "manage-revoke-token.json", &revoke).await;
+    assert_eq!(status, 404);
+
+    let (status, deleting) = call("manage-delete-tenant.json").await;
+    assert_eq!(status, 202, "{deleting}");
+    let (status, view) = call("manage-get-tenant.json").await;
+    assert_eq!(status, 200, "{view}");
+    assert_eq!(view["status"], "deleting");
+    assert_eq!(view["deletion"]["phase"], "waiting");
+    // The schedule's tick: the deletion waits for the caches to drain.
+    let Outcome::Response(report) = api
+        .invoke(&manage_event("manage-schedule.json", &tenant))
+        .await
+    else {
+        panic!("the purge step failed");
+    };
+    assert!(report["waiting"].as_u64().unwrap() >= 1, "{report}");
+}
+
+/// A subscription batch as CloudWatch Logs sends it (gzip, base64).
+fn subscription_batch(lines: &[String]) -> String {
+    use base64::Engine;
+    use std::io::Write;
+    let batch = json!({
+        "messageType": "DATA_MESSAGE", "owner": "123456789012",
+        "logGroup": "/aws/lambda/scim-users", "logStream": "harness",
+        "subscriptionFilters": ["harness"],
+        "logEvents": lines.iter().enumerate()
+            .map(|(i, m)| json!({"id": i.to_string(), "timestamp": 0, "message": m}))
+            .collect::<Vec<_>>(),
+    });
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(batch.to_string().as_bytes()).unwrap();
+    let data = base64::engine::general_purpose::STANDARD.encode(gz.finish().unwrap());
+    json!({"awslogs": {"data": data}}).to_string()
+}
+
+/// The `recorder` binary turns the functions' request lines into the
+/// tenant's activity on DynamoDB Local (what the health view reads).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recorder_function_on_dynamodb_local() {
+    use scim_serverless::request_log::RequestRecord;
+    use scim_serverless::store::ops::OpsStore;
+    let Some(store) = common::dynamo_store().await else {
+        return;
+    };
+    let (api, _process) = launch("recorder", &table_env()).await;
+    let fixture = std::fs::read_to_string(format!(
+        "{}/events/recorder-subscription.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let Outcome::Response(answer) = api.invoke(&fixture).await else {
+        panic!("the recorder failed on its fixture");
+    };
+    assert_eq!(answer, json!({"recorded": 2}));
+
+    let tenant = common::unique_tenant();
+    let record = |request_id: &str, time: &str, status: u16, token: &str| RequestRecord {
+        time: time.into(),
+        tenant: tenant.to_string(),
+        request_id: request_id.into(),
+        token_id: Some(token.into()),
+        user_agent: Some("Okta SCIM Client".into()),
+        method: "POST".into(),
+        path: format!("/scim/v2/{tenant}/Users"),
+        query: None,
+        status,
+        scim_type: None,
+        detail: None,
+        duration_ms: 9,
+        action: if status == 201 {
+            "user.created"
+        } else {
+            "error"
+        }
+        .into(),
+        resource_type: Some("User".into()),
+        resource_id: None,
+    };
+    let now = time::OffsetDateTime::now_utc();
+    let at = |s: i64| {
+        (now - time::Duration::seconds(s))
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    };
+    let lines = vec![
+        record("r1", &at(20), 201, "tok_a").to_line(),
+        record("r2", &at(10), 409, "tok_b").to_line(),
+        "START RequestId: 1 Version: $LATEST".to_owned(),
+    ];
+    let Outcome::Response(answer) = api.invoke(&subscription_batch(&lines)).await else {
+        panic!("the recorder failed");
+    };
+    assert_eq!(answer, json!({"recorded": 2}));
+    let activity = store.activity(&tenant).await.unwrap();
+    let last = activity.last.expect("the last request is known");
+    assert_eq!((last.status, last.time), (409, at(10)));
+    assert_eq!(
+        activity.tokens.keys().collect::<Vec<_>>(),
+        ["tok_a", "tok_b"]
+    );
+    let counted: u64 = activity.buckets.values().map(|c| c.total()).sum();
+    assert_eq!(counted, 2);
 }

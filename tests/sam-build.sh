@@ -36,7 +36,7 @@ SAM_REQUIREMENT="aws-sam-cli==1.170.0"
 CARGO_LAMBDA_REQUIREMENT="cargo-lambda==1.9.2"
 MAX_BYTES=$((8 * 1024 * 1024))
 FUNCTIONS=(UsersFunction GroupsFunction SchemasFunction ResourceTypesFunction
-  ServiceProviderConfigFunction AuthorizerFunction EventsFunction)
+  ServiceProviderConfigFunction AuthorizerFunction EventsFunction ManageFunction RecorderFunction)
 
 log() { printf '%s\n' "$*" >&2; }
 die() {
