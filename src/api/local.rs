@@ -7,7 +7,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -80,31 +80,67 @@ async fn read_body(
 ) -> Result<http::Request<Bytes>, http::Response<Bytes>> {
     let (parts, body) = req.into_parts();
     // Management paths take far less than SCIM, and answer in their own
-    // error format.
-    let manage = super::manage::manage_rest(parts.uri.path()).is_some();
-    let limit = if manage {
-        super::manage::MAX_BODY_BYTES
-    } else {
-        MAX_BODY_BYTES
-    };
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(http::Request::from_parts(parts, collected.to_bytes())),
-        Err(e) if manage => {
-            let error = if e.is::<LengthLimitError>() {
-                super::manage::ManageError::TooLarge(limit)
-            } else {
-                super::manage::ManageError::InvalidJson
-            };
-            Err(error.response(super::request::RequestId::generate().as_str()))
-        }
-        Err(e) => {
-            let error = if e.is::<LengthLimitError>() {
-                ScimError::from(LimitError::Body)
-            } else {
-                ScimError::bad_request(ScimType::InvalidSyntax, "the request body is unreadable")
+    // error format. Either way a body is read on (discarded) up to the SCIM
+    // limit, so that a client that writes its whole body before reading
+    // still hears why it was refused.
+    if super::manage::manage_rest(parts.uri.path()).is_some() {
+        let limit = super::manage::MAX_BODY_BYTES;
+        return match read_bounded(body, limit, MAX_BODY_BYTES).await {
+            BodyRead::Whole(bytes) => Ok(http::Request::from_parts(parts, bytes)),
+            refused => {
+                let error = match refused {
+                    BodyRead::TooLarge => super::manage::ManageError::TooLarge(limit),
+                    _ => super::manage::ManageError::InvalidJson,
+                };
+                Err(error.response(super::request::RequestId::generate().as_str()))
+            }
+        };
+    }
+    match read_bounded(body, MAX_BODY_BYTES, MAX_BODY_BYTES).await {
+        BodyRead::Whole(bytes) => Ok(http::Request::from_parts(parts, bytes)),
+        refused => {
+            let error = match refused {
+                BodyRead::TooLarge => ScimError::from(LimitError::Body),
+                _ => ScimError::bad_request(
+                    ScimType::InvalidSyntax,
+                    "the request body is unreadable",
+                ),
             };
             Err(super::response::ScimResponse::error(&error).into_http())
         }
+    }
+}
+
+/// A request body as far as it was read.
+enum BodyRead {
+    Whole(Bytes),
+    TooLarge,
+    Unreadable,
+}
+
+/// Keeps at most `keep` bytes of `body`; a longer one is read on and
+/// discarded up to `drain` bytes, then abandoned (the connection closes).
+async fn read_bounded(mut body: Incoming, keep: usize, drain: usize) -> BodyRead {
+    let mut kept = bytes::BytesMut::new();
+    let mut seen = 0usize;
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else {
+            return BodyRead::Unreadable;
+        };
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        seen = seen.saturating_add(data.len());
+        if seen <= keep {
+            kept.extend_from_slice(&data);
+        } else if seen > drain {
+            return BodyRead::TooLarge;
+        }
+    }
+    if seen > keep {
+        BodyRead::TooLarge
+    } else {
+        BodyRead::Whole(kept.freeze())
     }
 }
 

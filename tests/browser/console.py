@@ -225,6 +225,17 @@ def run(server, shots, docs):
         session = [c for c in cookies if c["name"] == "scim_console"]
         check("the session cookie is HttpOnly and SameSite=Strict",
               bool(session) and session[0]["httpOnly"] and session[0]["sameSite"] == "Strict", cookies)
+        link = page.get_by_role("link", name="API reference")
+        check("the top bar links the API reference", link.get_attribute("href") == "/manage/v1/openapi.json")
+        with ctx.expect_page() as opened:
+            link.click()
+        reference = opened.value
+        reference.wait_for_load_state()
+        document = json.loads(reference.evaluate("(document.querySelector('pre') || document.body).textContent"))
+        check("the API reference opens the OpenAPI document with the console session",
+              document.get("openapi", "").startswith("3.1") and any(p.endswith("/tenants") for p in document.get("paths", {})),
+              str(document)[:200])
+        reference.close()
         next_login = server.wait_line("Console:").split()[0]
         check("a login prints the next one-time link", next_login != login and "key=" in next_login)
 
