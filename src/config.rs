@@ -86,6 +86,9 @@ pub struct Config {
     pub aws_timeouts: AwsTimeouts,
     /// `SCIM_REQUEST_LOG_TTL_DAYS`: how long request records are kept.
     pub request_log_retention: Duration,
+    /// `SCIM_REQUEST_LOG_VALUES` (`masked` or `full`): how request records
+    /// show personal values.
+    pub request_log_values: crate::request_log::LogValues,
 }
 
 impl Default for Config {
@@ -101,6 +104,7 @@ impl Default for Config {
             request_log_retention: Duration::from_secs(
                 DEFAULT_REQUEST_LOG_TTL_DAYS * SECONDS_PER_DAY,
             ),
+            request_log_values: crate::request_log::LogValues::default(),
         }
     }
 }
@@ -144,6 +148,10 @@ impl Config {
                     )
                 })?;
             config.request_log_retention = Duration::from_secs(days * SECONDS_PER_DAY);
+        }
+        if let Some(v) = get("SCIM_REQUEST_LOG_VALUES") {
+            config.request_log_values = crate::request_log::LogValues::parse(&v)
+                .ok_or_else(|| invalid("SCIM_REQUEST_LOG_VALUES", "must be masked or full"))?;
         }
         if let Some(v) = get("SCIM_EXTENSION_URN") {
             let core = [USER_URN, GROUP_URN, ENTERPRISE_URN];

@@ -36,6 +36,7 @@ fn http_config(config: &Config) -> HttpConfig {
         scheme: "https".to_owned(),
         public_base_url: config.public_base_url.clone(),
         recorder: crate::request_log::Recorder::Lines,
+        log_values: config.request_log_values,
     }
 }
 

@@ -759,6 +759,9 @@ async fn recorder_function_on_dynamodb_local() {
         .into(),
         resource_type: Some("User".into()),
         resource_id: None,
+        target: None,
+        change: None,
+        matched: None,
     };
     let now = time::OffsetDateTime::now_utc();
     let at = |s: i64| {

@@ -30,6 +30,9 @@ fn record(tenant: &TenantId, id: &str, token: &str, status: u16, ago_secs: i64) 
         action: "user.created".to_owned(),
         resource_type: Some("User".to_owned()),
         resource_id: None,
+        target: None,
+        change: None,
+        matched: None,
     }
 }
 

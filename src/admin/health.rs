@@ -158,6 +158,9 @@ mod tests {
             action: "user.created".into(),
             resource_type: None,
             resource_id: None,
+            target: None,
+            change: None,
+            matched: None,
         }
     }
 

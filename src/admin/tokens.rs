@@ -213,6 +213,9 @@ mod tests {
                 action: "list".into(),
                 resource_type: None,
                 resource_id: None,
+                target: None,
+                change: None,
+                matched: None,
             }])
             .await
             .unwrap();

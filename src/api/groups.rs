@@ -21,6 +21,7 @@ use super::resource::{
     single, stamp,
 };
 use super::response::ScimResponse;
+use crate::request_log::audit;
 use crate::scim::ScimError;
 use crate::scim::patch::{MemberChange, PatchRequest};
 use crate::scim::path::AttrPath;
@@ -194,8 +195,16 @@ impl<S: Store> Groups<S> {
         let store = &self.store;
         for change in changes {
             condition = match change {
-                Change::Add(members) => store.add_members(tenant, id, condition, &members).await?,
-                Change::Remove(ids) => store.remove_members(tenant, id, condition, &ids).await?,
+                Change::Add(members) => {
+                    let condition = store.add_members(tenant, id, condition, &members).await?;
+                    audit::members_added(members.iter().map(|m| m.id.as_str()));
+                    condition
+                }
+                Change::Remove(ids) => {
+                    let condition = store.remove_members(tenant, id, condition, &ids).await?;
+                    audit::members_removed(ids.iter().map(String::as_str));
+                    condition
+                }
                 Change::Set(members) => {
                     let wanted: BTreeSet<&str> = members.iter().map(|m| m.id.as_str()).collect();
                     let current = self.member_ids(tenant, id).await?;
@@ -210,7 +219,10 @@ impl<S: Store> Groups<S> {
                         .filter(|m| !have.contains(m.id.as_str()))
                         .collect();
                     let condition = store.remove_members(tenant, id, condition, &gone).await?;
-                    store.add_members(tenant, id, condition, &new).await?
+                    let condition = store.add_members(tenant, id, condition, &new).await?;
+                    audit::members_removed(gone.iter().map(String::as_str));
+                    audit::members_added(new.iter().map(|m| m.id.as_str()));
+                    condition
                 }
                 Change::RemoveWhere(filter) => {
                     let members_path = AttrPath {
@@ -232,7 +244,9 @@ impl<S: Store> Groups<S> {
                         })
                         .map(|m| m.id.clone())
                         .collect();
-                    store.remove_members(tenant, id, condition, &doomed).await?
+                    let condition = store.remove_members(tenant, id, condition, &doomed).await?;
+                    audit::members_removed(doomed.iter().map(String::as_str));
+                    condition
                 }
             };
         }
@@ -270,6 +284,7 @@ impl<S: Store> Groups<S> {
             .await?
             .members;
         self.store.create(&req.tenant, &record).await?;
+        audit::resource(None, Some(&record.document));
         if members.is_empty() {
             // Nothing to read back: the group has no members yet.
             let body = projection.apply(
@@ -294,6 +309,7 @@ impl<S: Store> Groups<S> {
             self.store.delete(&req.tenant, &created).await?;
             return Err(e.into());
         }
+        audit::members_added(members.iter().map(|m| m.id.as_str()));
         let stored = fetch(&self.store, &req.tenant, KIND, &record.id).await?;
         self.one(req, &stored, &projection, StatusCode::CREATED)
             .await
@@ -393,6 +409,7 @@ impl<S: Store> Groups<S> {
                 let previous = Record { version, ..current };
                 next.version = version + 1;
                 self.store.replace(tenant, &previous, &next).await?;
+                audit::resource(Some(&previous.document), Some(&next.document));
                 memberships::refresh_display(&self.store, tenant, &previous, &next).await;
             }
             Ok(())

@@ -24,7 +24,8 @@ use std::time::Instant;
 use bytes::Bytes;
 use tracing::Instrument;
 
-use crate::request_log::Recorder;
+use crate::request_log::audit::{Audit, with_audit};
+use crate::request_log::{LogValues, Recorder};
 use crate::scim::ScimError;
 use crate::store::change::{Actor, TokenId, with_actor};
 use crate::tenant::TenantId;
@@ -76,6 +77,8 @@ pub struct HttpConfig {
     pub public_base_url: Option<String>,
     /// Where the record of each tenant's request goes.
     pub recorder: Recorder,
+    /// How those records show personal values.
+    pub log_values: LogValues,
 }
 
 /// Answers one request: parses it, enforces that the caller is the path's
@@ -121,10 +124,14 @@ pub async fn serve<R: Routes>(
                     Err(err) => Err(err),
                     // On the heap: route futures are large, and debug builds
                     // copy them across the stack frames of this one.
-                    Ok(()) => match with_actor(actor, Box::pin(routes.route(&req))).await {
-                        Some(answer) => answer,
-                        None => Err(ScimError::not_found("no such endpoint")),
-                    },
+                    Ok(()) => {
+                        let (answer, audit) =
+                            with_audit(with_actor(actor, Box::pin(routes.route(&req)))).await;
+                        match answer {
+                            Some(answer) => Ok((answer, audit)),
+                            None => Err(ScimError::not_found("no such endpoint")),
+                        }
+                    }
                 };
                 (req.endpoint.family(), answer, Some(req))
             }
@@ -132,9 +139,10 @@ pub async fn serve<R: Routes>(
     };
     async {
         let (family, answer, parsed) = answer.await;
-        let response = match answer {
-            Ok(response) => response,
-            Err(err) => failure(err, &request_id),
+        let (response, audit) = match answer {
+            Ok((Ok(response), audit)) => (response, audit),
+            Ok((Err(err), audit)) => (failure(err, &request_id), audit),
+            Err(err) => (failure(err, &request_id), Audit::default()),
         };
         if let Some(req) = parsed {
             let token = match &caller {
@@ -148,11 +156,15 @@ pub async fn serve<R: Routes>(
                 let elapsed = started.elapsed().as_millis() as u64;
                 config.recorder.record(recording::record_of(
                     &req,
-                    &path,
-                    raw_query.as_deref(),
-                    token,
-                    &response,
-                    elapsed,
+                    &recording::Answered {
+                        path: &path,
+                        raw_query: raw_query.as_deref(),
+                        token_id: token,
+                        response: &response,
+                        duration_ms: elapsed,
+                        audit: &audit,
+                        values: config.log_values,
+                    },
                 ));
             }
         }

@@ -8,6 +8,7 @@ use super::discovery::method_not_allowed;
 use super::listing::{ListQuery, ListSettings};
 use super::request::{Endpoint, ScimRequest};
 use super::resource::{backoff, check_if_match, fetch, json_body};
+use crate::request_log::audit;
 use crate::scim::ScimError;
 use crate::scim::schema::{Registry, ResourceKind};
 use crate::store::{Record, Store, StoreError};
@@ -141,7 +142,10 @@ pub async fn delete<S: Store>(
 ) -> Result<Record, ScimError> {
     conditionally(store, req, kind, id, |current| async move {
         match store.delete(&req.tenant, &current).await {
-            Ok(()) => Ok(current),
+            Ok(()) => {
+                audit::resource(Some(&current.document), None);
+                Ok(current)
+            }
             Err(StoreError::NotFound) => Err(Failure::Error(ScimError::not_found(format!(
                 "{} {id} not found",
                 kind.name()

@@ -6,11 +6,18 @@ use http::Method;
 
 use super::request::{Endpoint, ScimRequest};
 use super::response::ScimResponse;
-use crate::request_log::RequestRecord;
-use crate::request_log::record::{bounded, now_text};
+use serde_json::Value;
 
-/// What a request did, read from its method, endpoint and answer.
-pub fn action(req: &ScimRequest, status: u16) -> &'static str {
+use crate::request_log::audit::Audit;
+use crate::request_log::record::{bounded, now_text};
+use crate::request_log::{LogValues, RecordChange, RequestRecord, Target};
+
+/// What a request did, read from its method, endpoint, answer and the
+/// change it made: a support engineer's first column.
+pub fn action(req: &ScimRequest, status: u16, change: Option<&RecordChange>) -> &'static str {
+    if status >= 500 {
+        return "failed";
+    }
     if status >= 400 {
         return "rejected";
     }
@@ -22,12 +29,12 @@ pub fn action(req: &ScimRequest, status: u16) -> &'static str {
     };
     match (&req.endpoint, &req.method) {
         (Endpoint::Users(None), &Method::POST) => "user.created",
-        (Endpoint::Users(Some(_)), &Method::PUT | &Method::PATCH) => "user.updated",
+        (Endpoint::Users(Some(_)), &Method::PUT | &Method::PATCH) => user_update(change),
         (Endpoint::Users(Some(_)), &Method::DELETE) => "user.deleted",
         (Endpoint::Users(Some(_)), _) => "user.read",
         (Endpoint::Users(None), _) if looked_up() => "user.lookup",
         (Endpoint::Groups(None), &Method::POST) => "group.created",
-        (Endpoint::Groups(Some(_)), &Method::PUT | &Method::PATCH) => "group.updated",
+        (Endpoint::Groups(Some(_)), &Method::PUT | &Method::PATCH) => group_update(change),
         (Endpoint::Groups(Some(_)), &Method::DELETE) => "group.deleted",
         (Endpoint::Groups(Some(_)), _) => "group.read",
         (
@@ -36,6 +43,46 @@ pub fn action(req: &ScimRequest, status: u16) -> &'static str {
         ) => "discovery",
         _ => "list",
     }
+}
+
+/// `user.deactivated` / `user.reactivated` when `active` flipped.
+fn user_update(change: Option<&RecordChange>) -> &'static str {
+    let active = change.and_then(|c| c.attribute("active")).map(|a| {
+        (
+            a.old.as_ref().and_then(Value::as_bool),
+            a.new.as_ref().and_then(Value::as_bool),
+        )
+    });
+    match active {
+        Some((Some(true) | None, Some(false))) => "user.deactivated",
+        Some((Some(false), Some(true))) => "user.reactivated",
+        _ => "user.updated",
+    }
+}
+
+/// `group.members_added` / `group.members_removed` when only members moved.
+fn group_update(change: Option<&RecordChange>) -> &'static str {
+    let Some(change) = change.filter(|c| c.attributes_total == 0) else {
+        return "group.updated";
+    };
+    match (&change.members_added, &change.members_removed) {
+        (Some(_), None) => "group.members_added",
+        (None, Some(_)) => "group.members_removed",
+        _ => "group.updated",
+    }
+}
+
+/// Whom a request was about: the stored resource it changed, else the
+/// resource its body describes (a create refused as a duplicate).
+fn target_of(req: &ScimRequest, audit: &Audit, values: LogValues) -> Option<Target> {
+    if let Some(doc) = audit.after.as_ref().or(audit.before.as_ref()) {
+        return Target::of(doc, values);
+    }
+    if req.method == Method::POST || req.method == Method::PUT {
+        let body: Value = serde_json::from_slice(&req.body).ok()?;
+        return Target::of(&body, values);
+    }
+    None
 }
 
 /// The resource type and id a request is about.
@@ -85,16 +132,23 @@ pub fn mask_quoted(query: &str) -> String {
     out
 }
 
-/// The record of an answered request; `token_id` is the id of the token
-/// it came with (never the token).
-pub fn record_of(
-    req: &ScimRequest,
-    path: &str,
-    raw_query: Option<&str>,
-    token_id: Option<&str>,
-    response: &ScimResponse,
-    duration_ms: u64,
-) -> RequestRecord {
+/// What the front door knows of an answered request besides the request
+/// itself.
+pub struct Answered<'a> {
+    pub path: &'a str,
+    pub raw_query: Option<&'a str>,
+    /// The id of the token it came with (never the token).
+    pub token_id: Option<&'a str>,
+    pub response: &'a ScimResponse,
+    pub duration_ms: u64,
+    /// What its handlers noted it changed.
+    pub audit: &'a Audit,
+    pub values: LogValues,
+}
+
+/// The record of an answered request, within [`MAX_RECORD_BYTES`](crate::request_log::record::MAX_RECORD_BYTES).
+pub fn record_of(req: &ScimRequest, answered: &Answered<'_>) -> RequestRecord {
+    let response = answered.response;
     let status = response.status.as_u16();
     let error = status >= 400;
     let body = response.body.as_ref();
@@ -105,31 +159,47 @@ pub fn record_of(
             .map(bounded)
     };
     let (resource_type, resource_id) = target(req, response);
-    let decoded_query = raw_query.map(|q| {
+    let decoded_query = answered.raw_query.map(|q| {
         form_urlencoded::parse(q.as_bytes())
             .map(|(k, v)| format!("{k}={v}"))
             .collect::<Vec<_>>()
             .join("&")
     });
+    let change = RecordChange::of(answered.audit, answered.values);
+    let action = action(req, status, change.as_ref());
+    let matched = (action == "user.lookup")
+        .then(|| {
+            body.and_then(|b| b.get("totalResults"))
+                .and_then(Value::as_u64)
+        })
+        .flatten()
+        .map(|total| total > 0);
     RequestRecord {
         time: now_text(),
         tenant: req.tenant.to_string(),
         request_id: req.request_id.as_str().to_owned(),
-        token_id: token_id.map(str::to_owned),
+        token_id: answered.token_id.map(str::to_owned),
         user_agent: super::request::user_agent(&req.headers),
         method: req.method.to_string(),
-        path: bounded(path),
+        path: bounded(answered.path),
         query: decoded_query
             .filter(|q| !q.is_empty())
-            .map(|q| bounded(&mask_quoted(&q))),
+            .map(|q| match answered.values {
+                LogValues::Full => bounded(&q),
+                LogValues::Masked => bounded(&mask_quoted(&q)),
+            }),
         status,
         scim_type: field("scimType"),
         detail: field("detail"),
-        duration_ms,
-        action: action(req, status).to_owned(),
+        duration_ms: answered.duration_ms,
+        action: action.to_owned(),
         resource_type: resource_type.map(str::to_owned),
         resource_id,
+        target: target_of(req, answered.audit, answered.values),
+        change,
+        matched,
     }
+    .fit()
 }
 
 #[cfg(test)]

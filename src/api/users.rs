@@ -18,6 +18,7 @@ use super::resource::{
     single, stamp,
 };
 use super::response::ScimResponse;
+use crate::request_log::audit;
 use crate::scim::ScimError;
 use crate::scim::patch::PatchRequest;
 use crate::scim::projection::Projection;
@@ -100,6 +101,7 @@ impl<S: Store> Users<S> {
         };
         check_keys(&record)?;
         let created = self.store.create(&req.tenant, &record).await?;
+        audit::resource(None, Some(&record.document));
         managers.after_create(&record, created).await;
         self.one(req, &record, &projection, StatusCode::CREATED)
             .await
@@ -182,6 +184,7 @@ impl<S: Store> Users<S> {
                 }
                 check_keys(&next)?;
                 self.store.replace(&req.tenant, &current, &next).await?;
+                audit::resource(Some(&current.document), Some(&next.document));
                 Ok((current, Some(next)))
             })
             .await?;

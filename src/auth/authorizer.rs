@@ -114,6 +114,9 @@ impl AuthorizerRequest {
             action: "rejected".to_owned(),
             resource_type: None,
             resource_id: None,
+            target: None,
+            change: None,
+            matched: None,
         }
     }
 

@@ -201,6 +201,7 @@ async fn launch<S: Store + OpsStore + Clone>(
         scheme: "http".to_owned(),
         public_base_url: config.public_base_url.clone(),
         recorder: Recorder::Channel(records),
+        log_values: config.request_log_values,
     };
     let listener = tokio::net::TcpListener::bind(args.addr).await?;
     let addr = listener.local_addr()?;

@@ -4,7 +4,8 @@ use serde_json::Value;
 use time::format_description::well_known::Rfc3339;
 
 use super::detail::{Detail, Event, EventType, MemberRef, event_id};
-use super::{Change, Changed, paths};
+use super::{Change, Changed};
+use crate::scim::diff;
 use crate::scim::schema::ResourceKind;
 use crate::store::{Member, Record};
 
@@ -57,7 +58,7 @@ fn updated(change: &Change, old: &Record, new: &Record) -> Option<Event> {
     if old.version == new.version {
         return None;
     }
-    let changed = paths::changed(&old.document, &new.document);
+    let changed = diff::changed(&old.document, &new.document);
     let was = is_active(old);
     let now = is_active(new);
     let t = match new.kind {

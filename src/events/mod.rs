@@ -11,7 +11,6 @@
 pub mod batch;
 mod derive;
 mod detail;
-mod paths;
 pub mod publish;
 pub mod sink;
 

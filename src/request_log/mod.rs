@@ -5,10 +5,15 @@
 //! last use, status counts per time bucket) that the health view reads.
 
 pub mod activity;
+pub mod audit;
+pub mod change;
+pub mod query;
 pub mod record;
 pub mod sink;
 pub mod subscription;
 
 pub use activity::{Activity, ActivityDelta, BUCKET_SECONDS, LastRequest, StatusCounts};
+pub use change::{LogValues, RecordChange, Target};
+pub use query::{LogPosition, LogQuery};
 pub use record::RequestRecord;
 pub use sink::Recorder;

@@ -3,6 +3,8 @@
 //! request body.
 
 use serde::{Deserialize, Serialize};
+
+use super::change::{RecordChange, Target};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -12,6 +14,8 @@ pub const LINE_TYPE: &str = "scim.request";
 
 /// Longest path or query kept; a longer one is cut (a record stays small).
 const MAX_TEXT: usize = 512;
+/// Most bytes of a record as JSON: a bigger change is summarised.
+pub const MAX_RECORD_BYTES: usize = 4096;
 
 /// One request of a tenant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,6 +45,15 @@ pub struct RequestRecord {
     pub resource_type: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_id: Option<String>,
+    /// Who the request was about (userName or displayName, externalId).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<Target>,
+    /// What a write changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change: Option<RecordChange>,
+    /// For `user.lookup`: whether the filter found the user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matched: Option<bool>,
 }
 
 /// The log line that carries a record to the `recorder` function.
@@ -65,6 +78,24 @@ impl RequestRecord {
     pub fn from_line(line: &str) -> Option<RequestRecord> {
         let line: Line<RequestRecord> = serde_json::from_str(line.trim()).ok()?;
         (line.kind == LINE_TYPE).then_some(line.record)
+    }
+
+    /// The record summarised until its JSON fits [`MAX_RECORD_BYTES`]:
+    /// change values, then change details, then the texts.
+    pub fn fit(mut self) -> RequestRecord {
+        let size = |r: &RequestRecord| serde_json::to_string(r).map_or(0, |t| t.len());
+        while size(&self) > MAX_RECORD_BYTES {
+            if self.change.as_mut().is_some_and(RecordChange::shrink) {
+                continue;
+            }
+            let cut = |t: &str| bounded(t).chars().take(128).collect::<String>();
+            self.path = cut(&self.path);
+            self.query = self.query.as_deref().map(cut);
+            self.detail = self.detail.as_deref().map(cut);
+            self.user_agent = self.user_agent.as_deref().map(cut);
+            break;
+        }
+        self
     }
 
     /// When the request was answered.
@@ -123,7 +154,40 @@ mod tests {
             action: "user.created".into(),
             resource_type: Some("User".into()),
             resource_id: Some("u1".into()),
+            target: None,
+            change: None,
+            matched: None,
         }
+    }
+
+    #[test]
+    fn a_big_change_is_summarised_into_four_kilobytes() {
+        use crate::request_log::change::{AttributeChange, MemberDelta};
+        let mut record = sample();
+        record.change = Some(RecordChange {
+            attributes: (0..80)
+                .map(|i| AttributeChange {
+                    path: format!("urn:example:ext:2.0:User:attribute{i}"),
+                    old: Some(serde_json::json!("o".repeat(300))),
+                    new: Some(serde_json::json!("n".repeat(30))),
+                })
+                .collect(),
+            attributes_total: 80,
+            members_added: Some(MemberDelta {
+                ids: vec!["x".repeat(36); 20],
+                total: 900,
+            }),
+            ..RecordChange::default()
+        });
+        record.detail = Some("d".repeat(500));
+        let fitted = record.fit();
+        let text = serde_json::to_string(&fitted).unwrap();
+        assert!(text.len() <= MAX_RECORD_BYTES, "{}", text.len());
+        let change = fitted.change.unwrap();
+        assert!(change.summarised);
+        assert_eq!(change.attributes_total, 80);
+        assert_eq!(change.members_added.unwrap().total, 900);
+        assert_eq!(sample().fit(), sample(), "a small record is kept as it is");
     }
 
     #[test]

@@ -68,6 +68,9 @@ mod tests {
             action: "user.created".into(),
             resource_type: Some("User".into()),
             resource_id: Some("u1".into()),
+            target: None,
+            change: None,
+            matched: None,
         }
     }
 

@@ -1,5 +1,6 @@
-//! Which attribute paths differ between two stored documents: the
-//! `changed` field of `*.updated` events.
+//! Which attributes differ between two stored documents, with their old
+//! and new values: the `changed` field of `*.updated` events and the
+//! change a request-log record shows.
 
 use serde_json::{Map, Value};
 
@@ -7,10 +8,25 @@ use serde_json::{Map, Value};
 /// document: never reported as changed.
 const IGNORED: [&str; 5] = ["meta", "id", "schemas", "groups", "members"];
 
+/// One attribute that differs: absent (`None`) on one side when it was
+/// added or removed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Difference {
+    pub path: String,
+    pub old: Option<Value>,
+    pub new: Option<Value>,
+}
+
 /// The SCIM attribute paths (`active`, `name.givenName`,
 /// `urn:...:enterprise:2.0:User:manager.value`) whose values differ, sorted.
 /// Multi-valued attributes are reported whole (`emails`).
 pub fn changed(old: &Value, new: &Value) -> Vec<String> {
+    differences(old, new).into_iter().map(|d| d.path).collect()
+}
+
+/// The attributes whose values differ, by path as [`changed`] names them,
+/// with both values.
+pub fn differences(old: &Value, new: &Value) -> Vec<Difference> {
     let empty = Map::new();
     let old = old.as_object().unwrap_or(&empty);
     let new = new.as_object().unwrap_or(&empty);
@@ -26,7 +42,7 @@ pub fn changed(old: &Value, new: &Value) -> Vec<String> {
             attribute(name, a, b, &mut out);
         }
     }
-    out.sort();
+    out.sort_by(|a, b| a.path.cmp(&b.path));
     out
 }
 
@@ -43,7 +59,7 @@ fn value(v: Option<&Value>) -> Option<&Value> {
 }
 
 /// A top-level attribute, or a complex one by its sub-attributes.
-fn attribute(path: &str, a: Option<&Value>, b: Option<&Value>, out: &mut Vec<String>) {
+fn attribute(path: &str, a: Option<&Value>, b: Option<&Value>, out: &mut Vec<Difference>) {
     let (a, b) = (value(a), value(b));
     if a == b {
         return;
@@ -51,18 +67,27 @@ fn attribute(path: &str, a: Option<&Value>, b: Option<&Value>, out: &mut Vec<Str
     match (a, b) {
         (Some(Value::Object(x)), Some(Value::Object(y))) => {
             for sub in keys(x, y) {
-                if value(x.get(sub)) != value(y.get(sub)) {
-                    out.push(format!("{path}.{sub}"));
+                let (old, new) = (value(x.get(sub)), value(y.get(sub)));
+                if old != new {
+                    out.push(Difference {
+                        path: format!("{path}.{sub}"),
+                        old: old.cloned(),
+                        new: new.cloned(),
+                    });
                 }
             }
         }
-        _ => out.push(path.to_owned()),
+        _ => out.push(Difference {
+            path: path.to_owned(),
+            old: a.cloned(),
+            new: b.cloned(),
+        }),
     }
 }
 
 /// An extension object keyed by its schema URN: its attributes as
 /// `urn:...:attribute`.
-fn extension(urn: &str, a: Option<&Value>, b: Option<&Value>, out: &mut Vec<String>) {
+fn extension(urn: &str, a: Option<&Value>, b: Option<&Value>, out: &mut Vec<Difference>) {
     let empty = Map::new();
     let x = value(a).and_then(Value::as_object).unwrap_or(&empty);
     let y = value(b).and_then(Value::as_object).unwrap_or(&empty);
@@ -105,6 +130,24 @@ mod tests {
             json!({"userName": "a", "meta": {"version": 1}, "schemas": ["x"], "nickName": null});
         let new = json!({"userName": "a", "meta": {"version": 2}, "schemas": ["x", "y"]});
         assert!(changed(&old, &new).is_empty());
+    }
+
+    #[test]
+    fn differences_carry_both_values() {
+        let old = json!({"active": true, "name": {"givenName": "A"}, "title": "T"});
+        let new = json!({"active": false, "name": {"givenName": "C"}, "nickName": "N"});
+        let d = differences(&old, &new);
+        let of = |p: &str| d.iter().find(|x| x.path == p).cloned().unwrap();
+        assert_eq!(
+            (of("active").old, of("active").new),
+            (Some(json!(true)), Some(json!(false)))
+        );
+        assert_eq!(of("name.givenName").new, Some(json!("C")));
+        assert_eq!((of("title").old, of("title").new), (Some(json!("T")), None));
+        assert_eq!(
+            (of("nickName").old, of("nickName").new),
+            (None, Some(json!("N")))
+        );
     }
 
     #[test]
