@@ -29,6 +29,7 @@ import subprocess
 import sys
 import time
 import traceback
+import urllib.parse
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
@@ -466,6 +467,32 @@ def run(w: Walk) -> None:
         expect(any(t.get("lastUsed") for t in tokens["tokens"]), f"lastUsed not listed: {tokens}")
 
     w.check("GET health: 200; after a SCIM request lastRequest and lastUsed", health)
+
+    def request_log():
+        page = None
+        for _ in range(50):
+            status, _, _, page = w.send("GET", f"{M}/tenants/oa-acme/requests")
+            expect(status == 200, f"got {status}")
+            if page["requests"]:
+                break
+            time.sleep(0.1)
+        listed = [r for r in page["requests"] if r["path"] == "/scim/v2/oa-acme/Users"]
+        expect(listed and listed[0]["action"] == "list" and listed[0]["status"] == 200, f"{page}")
+        expect(listed[0]["tokenId"] == state["entra"]["id"], f"not the token's id: {listed[0]}")
+        rid = listed[0]["requestId"]
+        quoted = urllib.parse.quote(rid, safe="")
+        status, _, _, one = w.send("GET", f"{M}/tenants/oa-acme/requests/{quoted}")
+        expect(status == 200 and one == listed[0], f"{status} {one}")
+        status, _, _, page = w.send("GET", f"{M}/tenants/oa-acme/requests?status=2xx&action=list&limit=1")
+        expect(status == 200 and len(page["requests"]) == 1, f"{status} {page}")
+        status, _, _, page = w.send("GET", f"{M}/tenants/oa-acme/requests?status=5xx")
+        expect(status == 200 and page["requests"] == [], f"{status} {page}")
+        # Another tenant's request is not found under this one.
+        expect_error(w.send("GET", f"{M}/tenants/oa-beta/requests/{quoted}"), 404, "not_found")
+        for bad in ["status=6xx", "limit=0", "from=yesterday", "minDurationMs=-1", "sort=time"]:
+            expect_error(w.send("GET", f"{M}/tenants/oa-acme/requests?{bad}"), 400, "invalid_request")
+
+    w.check("GET requests: the SCIM request recorded, one by its id, filters; another tenant's 404; bad filters 400", request_log)
 
     def scim_rejects_operator_key():
         status = _scim_status(w, "/scim/v2/oa-acme/Users", w.key)

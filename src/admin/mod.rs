@@ -5,10 +5,11 @@
 //! `tenants` creates, lists, shows and deletes tenants; `tokens` issues,
 //! lists and revokes their tokens; `purge` deletes a tenant's data in
 //! bounded steps; `health` adds up what a tenant holds and how its
-//! identity provider has been calling.
+//! identity provider has been calling; `requests` reads its request log.
 
 mod health;
 mod purge;
+mod requests;
 mod tenants;
 mod tokens;
 
@@ -24,6 +25,7 @@ use crate::tenant::TenantId;
 
 pub use health::{ErrorCounts, Health, RequestCounts, TokenUse, UserCounts};
 pub use purge::{DeleteProgress, PURGE_STEP_BUDGET, PurgeReport};
+pub use requests::RequestPage;
 pub use tenants::{Deletion, DeletionPhase, TenantPage, TenantStatus, TenantView};
 pub use tokens::{IssuedTokenView, TokenView};
 

@@ -14,6 +14,6 @@ pub mod subscription;
 
 pub use activity::{Activity, ActivityDelta, BUCKET_SECONDS, LastRequest, StatusCounts};
 pub use change::{LogValues, RecordChange, Target};
-pub use query::{LogPosition, LogQuery};
+pub use query::{LogPosition, LogQuery, LogWindow};
 pub use record::RequestRecord;
 pub use sink::Recorder;

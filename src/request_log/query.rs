@@ -2,8 +2,6 @@
 //! `GET /manage/v1/tenants/{id}/requests`, parsed once, and the position a
 //! page ends at.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -13,6 +11,8 @@ use super::record::RequestRecord;
 /// Records a page holds by default, and at most.
 pub const DEFAULT_LIMIT: usize = 50;
 pub const MAX_LIMIT: usize = 200;
+/// The largest `minDurationMs` (an hour: no request lasts longer).
+pub const MAX_MIN_DURATION_MS: u64 = 3_600_000;
 /// Records one page examines at most (one store query): a selective
 /// filter answers a short page with a cursor rather than reading on.
 pub const EXAMINED_PER_PAGE: usize = 1_000;
@@ -38,19 +38,44 @@ impl LogPosition {
         }
     }
 
-    /// The opaque `nextCursor` of a page.
+    /// The `nextCursor` of a page: `{time}/{request id}` (a time has no
+    /// `/`).
     pub fn cursor(&self) -> String {
-        URL_SAFE_NO_PAD.encode(format!("{}\n{}", self.time, self.request_id))
+        format!("{}/{}", self.time, self.request_id)
     }
 
-    fn parse_cursor(text: &str) -> Option<LogPosition> {
-        let bytes = URL_SAFE_NO_PAD.decode(text).ok()?;
-        let text = String::from_utf8(bytes).ok()?;
-        let (time, request_id) = text.split_once('\n')?;
-        Some(LogPosition {
+    /// Any text is a position: one without `/` is a time, and the page
+    /// holds what came before it.
+    fn parse_cursor(text: &str) -> LogPosition {
+        let (time, request_id) = text.split_once('/').unwrap_or((text, ""));
+        LogPosition {
             time: time.to_owned(),
             request_id: request_id.to_owned(),
-        })
+        }
+    }
+}
+
+/// The part of a read the store applies: a time range and the end of the
+/// previous page, newest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogWindow {
+    /// At or after (a record `time`).
+    pub from: Option<String>,
+    /// Before (a record `time`).
+    pub to: Option<String>,
+    /// Strictly older than this position.
+    pub before: Option<LogPosition>,
+}
+
+impl LogWindow {
+    /// Whether `record` lies in the window.
+    pub fn contains(&self, record: &RequestRecord) -> bool {
+        self.from.as_ref().is_none_or(|f| record.time >= *f)
+            && self.to.as_ref().is_none_or(|t| record.time < *t)
+            && self
+                .before
+                .as_ref()
+                .is_none_or(|b| LogPosition::of(record) < *b)
     }
 }
 
@@ -154,9 +179,16 @@ impl LogQuery {
                 "userName" => q.user_name_key = Some(user_name_key(v)),
                 "externalId" => q.external_id = Some(v.to_owned()),
                 "minDurationMs" => {
-                    q.min_duration_ms = Some(v.parse().map_err(|_| {
-                        QueryError("minDurationMs must be a whole number of milliseconds".into())
-                    })?)
+                    q.min_duration_ms = Some(
+                        v.parse()
+                            .ok()
+                            .filter(|d| *d <= MAX_MIN_DURATION_MS)
+                            .ok_or_else(|| {
+                                QueryError(format!(
+                                    "minDurationMs must be whole milliseconds from 0 to {MAX_MIN_DURATION_MS}"
+                                ))
+                            })?,
+                    )
                 }
                 "limit" => {
                     q.limit = v
@@ -169,16 +201,21 @@ impl LogQuery {
                             ))
                         })?
                 }
-                "cursor" => {
-                    q.before = Some(
-                        LogPosition::parse_cursor(v)
-                            .ok_or_else(|| QueryError("cursor is not one this API gave".into()))?,
-                    )
-                }
+                "cursor" if v.is_empty() => q.before = None,
+                "cursor" => q.before = Some(LogPosition::parse_cursor(v)),
                 other => return Err(QueryError(format!("unknown parameter {other}"))),
             }
         }
         Ok(q)
+    }
+
+    /// The time range and position, for the store.
+    pub fn window(&self) -> LogWindow {
+        LogWindow {
+            from: self.from.clone(),
+            to: self.to.clone(),
+            before: self.before.clone(),
+        }
     }
 
     /// Whether `record` passes every filter but the time range (the store
@@ -225,7 +262,6 @@ mod tests {
             "limit=201",
             "from=yesterday",
             "minDurationMs=-1",
-            "cursor=%%%",
             "sort=time",
         ] {
             assert!(LogQuery::parse(Some(bad)).is_err(), "{bad}");
@@ -238,8 +274,12 @@ mod tests {
             time: "2026-12-07T10:00:00.000Z".into(),
             request_id: "r/1=".into(),
         };
-        let q = LogQuery::parse(Some(&format!("cursor={}", at.cursor()))).unwrap();
+        let cursor: String = form_urlencoded::byte_serialize(at.cursor().as_bytes()).collect();
+        let q = LogQuery::parse(Some(&format!("cursor={cursor}"))).unwrap();
         assert_eq!(q.before, Some(at));
+        let q = LogQuery::parse(Some("cursor=2026-12-07")).unwrap();
+        assert_eq!(q.before.unwrap().request_id, "");
+        assert_eq!(LogQuery::parse(Some("cursor=")).unwrap().before, None);
     }
 
     #[test]

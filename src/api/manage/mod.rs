@@ -19,6 +19,7 @@ pub use error::ManageError;
 use super::request::RequestId;
 use crate::admin::Operator;
 use crate::auth::TokenStore;
+use crate::request_log::LogQuery;
 use crate::store::Store;
 use crate::store::ops::OpsStore;
 use crate::tenant::TenantId;
@@ -67,6 +68,10 @@ enum Route {
     Tokens(String),
     Token(String, String),
     Health(String),
+    /// The tenant's request log, filtered and paged.
+    Requests(String),
+    /// One record of it, by request id.
+    Request(String, String),
     /// `GET /manage/v1/openapi.json`: [`OPENAPI_DOCUMENT`].
     Document,
 }
@@ -81,6 +86,10 @@ impl Route {
             ["tenants", id, "tokens"] => Route::Tokens((*id).to_owned()),
             ["tenants", id, "tokens", token] => Route::Token((*id).to_owned(), (*token).to_owned()),
             ["tenants", id, "health"] => Route::Health((*id).to_owned()),
+            ["tenants", id, "requests"] => Route::Requests((*id).to_owned()),
+            ["tenants", id, "requests", request] => {
+                Route::Request((*id).to_owned(), (*request).to_owned())
+            }
             _ => return None,
         })
     }
@@ -88,7 +97,7 @@ impl Route {
     /// The methods the route takes, for `Allow`.
     fn allow(&self) -> &'static str {
         match self {
-            Route::Health(_) | Route::Document => "GET",
+            Route::Health(_) | Route::Requests(_) | Route::Request(..) | Route::Document => "GET",
             Route::Tenants | Route::Tokens(_) => "GET, POST",
             Route::Tenant(_) => "GET, DELETE",
             Route::Token(..) => "DELETE",
@@ -103,6 +112,8 @@ impl Route {
             Route::Tokens(_) => "tokens",
             Route::Token(..) => "token",
             Route::Health(_) => "health",
+            Route::Requests(_) => "requests",
+            Route::Request(..) => "request",
             Route::Document => "openapi",
         }
     }
@@ -291,6 +302,14 @@ impl<T: TokenStore, S: Store + OpsStore> ManageApi<T, S> {
                 Ok(response)
             }
             (Route::Health(id), &Method::GET) => ok(to_json(op.health(&tenant_id(id)?).await?)?),
+            (Route::Requests(id), &Method::GET) => {
+                let query = LogQuery::parse(req.uri().query())
+                    .map_err(|e| ManageError::Invalid(e.to_string()))?;
+                ok(to_json(op.requests(&tenant_id(id)?, &query).await?)?)
+            }
+            (Route::Request(id, request_id), &Method::GET) => {
+                ok(to_json(op.request(&tenant_id(id)?, request_id).await?)?)
+            }
             (Route::Document, &Method::GET) => {
                 let mut response = json_response(StatusCode::OK, &Value::Null);
                 *response.body_mut() = Bytes::from_static(OPENAPI_DOCUMENT.as_bytes());
@@ -325,6 +344,14 @@ mod tests {
             Some(Route::Health("a".into()))
         );
         assert_eq!(Route::parse("/openapi.json"), Some(Route::Document));
+        assert_eq!(
+            Route::parse("/tenants/a/requests"),
+            Some(Route::Requests("a".into()))
+        );
+        assert_eq!(
+            Route::parse("/tenants/a/requests/Ex013AAAAoEEMpg="),
+            Some(Route::Request("a".into(), "Ex013AAAAoEEMpg=".into()))
+        );
         assert_eq!(Route::parse("/tenants/a/other"), None);
         assert_eq!(Route::parse(""), None);
     }

@@ -4,6 +4,7 @@
 //! | item | pk | sk | attributes |
 //! |---|---|---|---|
 //! | request record | `T#{t}#L` | `Q#{time}#{request id}` | `r` record JSON, `ttl` |
+//! | a record by request id | `T#{t}#L` | `I#{request id}` | `q` the record's sk, `ttl` |
 //! | last request | `T#{t}#A` | `LAST` | `t`, `m`, `p`, `st`, `ua` |
 //! | a token's last use | `T#{t}#A` | `TOK#{token id}` | `lu` |
 //! | status counts | `T#{t}#A` | `B#{bucket start, 12 digits}` | `s{status}` counts, `ttl` |
@@ -20,7 +21,9 @@ use super::keys::{PK, SK};
 use super::table::TTL_ATTRIBUTE;
 use super::{BATCH_WRITE_LIMIT, DynamoStore, applied, build_err, sdk_failure};
 use crate::request_log::activity::BUCKET_RETENTION_SECONDS;
-use crate::request_log::{Activity, ActivityDelta, LastRequest, RequestRecord, StatusCounts};
+use crate::request_log::{
+    Activity, ActivityDelta, LastRequest, LogWindow, RequestRecord, StatusCounts,
+};
 use crate::store::StoreError;
 use crate::store::ops::{OpsStore, PurgeJob};
 use crate::tenant::TenantId;
@@ -30,6 +33,10 @@ const PURGE_PK: &str = "OPS#PURGE";
 const LAST_SK: &str = "LAST";
 const TOKEN_SK_PREFIX: &str = "TOK#";
 const BUCKET_SK_PREFIX: &str = "B#";
+const RECORD_SK_PREFIX: &str = "Q#";
+const REQUEST_ID_SK_PREFIX: &str = "I#";
+/// Longest request id in a key (API Gateway's are 16 characters).
+const MAX_KEYED_REQUEST_ID: usize = 128;
 /// Default retention of request records.
 pub const DEFAULT_REQUEST_LOG_RETENTION: Duration = Duration::from_secs(30 * 86_400);
 
@@ -41,6 +48,17 @@ pub fn activity_pk(tenant: &str) -> String {
 /// `T#{tenant}#L`: the tenant's request records.
 pub fn request_log_pk(tenant: &str) -> String {
     format!("T#{tenant}#L")
+}
+
+/// A request id as it appears in keys: bounded, so a client-chosen id can
+/// never make a key DynamoDB refuses.
+fn keyed_request_id(request_id: &str) -> String {
+    request_id.chars().take(MAX_KEYED_REQUEST_ID).collect()
+}
+
+/// The sort key of a record at `time` with `request_id`.
+fn record_sk(time: &str, request_id: &str) -> String {
+    format!("{RECORD_SK_PREFIX}{time}#{}", keyed_request_id(request_id))
 }
 
 fn number(item: &Item, name: &str) -> i64 {
@@ -169,25 +187,40 @@ fn decode_job(item: &Item) -> Option<PurgeJob> {
 impl OpsStore for DynamoStore {
     async fn record_requests(&self, records: &[RequestRecord]) -> Result<(), StoreError> {
         let retention = self.request_log_retention.as_secs() as i64;
-        let items: Vec<Item> = records
-            .iter()
-            .map(|r| {
-                let expires = r
-                    .instant()
-                    .unwrap_or_else(OffsetDateTime::now_utc)
-                    .unix_timestamp()
-                    + retention;
+        let mut items: HashMap<String, Item> = HashMap::new();
+        for r in records {
+            let expires = r
+                .instant()
+                .unwrap_or_else(OffsetDateTime::now_utc)
+                .unix_timestamp()
+                + retention;
+            let pk = request_log_pk(&r.tenant);
+            let sk = record_sk(&r.time, &r.request_id);
+            let pointer_sk = format!("{REQUEST_ID_SK_PREFIX}{}", keyed_request_id(&r.request_id));
+            // One batch may not name a key twice (a redelivered line).
+            items.insert(
+                format!("{pk}\n{pointer_sk}"),
                 Item::from([
-                    (PK.to_owned(), s(request_log_pk(&r.tenant))),
-                    (SK.to_owned(), s(format!("Q#{}#{}", r.time, r.request_id))),
+                    (PK.to_owned(), s(pk.clone())),
+                    (SK.to_owned(), s(pointer_sk)),
+                    ("q".to_owned(), s(sk.clone())),
+                    (TTL_ATTRIBUTE.to_owned(), n(expires)),
+                ]),
+            );
+            items.insert(
+                format!("{pk}\n{sk}"),
+                Item::from([
+                    (PK.to_owned(), s(pk)),
+                    (SK.to_owned(), s(sk)),
                     (
                         "r".to_owned(),
                         s(serde_json::to_string(r).unwrap_or_default()),
                     ),
                     (TTL_ATTRIBUTE.to_owned(), n(expires)),
-                ])
-            })
-            .collect();
+                ]),
+            );
+        }
+        let items: Vec<Item> = items.into_values().collect();
         for chunk in items.chunks(BATCH_WRITE_LIMIT) {
             self.put_batch(chunk.to_vec()).await?;
         }
@@ -195,6 +228,90 @@ impl OpsStore for DynamoStore {
             self.apply_delta(&delta).await?;
         }
         Ok(())
+    }
+
+    async fn request_records(
+        &self,
+        tenant: &TenantId,
+        window: &LogWindow,
+        limit: usize,
+    ) -> Result<(Vec<RequestRecord>, bool), StoreError> {
+        let lower = format!("{RECORD_SK_PREFIX}{}", window.from.as_deref().unwrap_or(""));
+        // BETWEEN is inclusive: the previous page's last record is read
+        // again and dropped (one more item asked for).
+        let to = window.to.as_ref().map(|t| format!("{RECORD_SK_PREFIX}{t}"));
+        let before = window
+            .before
+            .as_ref()
+            .map(|b| record_sk(&b.time, &b.request_id));
+        let upper = match (to, before) {
+            (Some(a), Some(b)) => a.min(b),
+            (Some(a), None) | (None, Some(a)) => a,
+            // Past every `Q#...` sort key (`$` follows `#`).
+            (None, None) => "Q$".to_owned(),
+        };
+        if upper < lower {
+            return Ok((Vec::new(), false));
+        }
+        let page = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk AND #sk BETWEEN :lo AND :hi")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#sk", SK)
+            .expression_attribute_values(":pk", s(request_log_pk(tenant.as_str())))
+            .expression_attribute_values(":lo", s(lower))
+            .expression_attribute_values(":hi", s(upper))
+            .scan_index_forward(false)
+            .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(|e| sdk_failure("Query", &e))?;
+        let mut records: Vec<RequestRecord> = page
+            .items()
+            .iter()
+            .filter_map(|item| text(item, "r"))
+            .filter_map(|r| serde_json::from_str::<RequestRecord>(r).ok())
+            .filter(|r| window.contains(r))
+            .collect();
+        let more =
+            records.len() > limit || page.last_evaluated_key().is_some_and(|k| !k.is_empty());
+        records.truncate(limit);
+        Ok((records, more))
+    }
+
+    async fn request_record(
+        &self,
+        tenant: &TenantId,
+        request_id: &str,
+    ) -> Result<Option<RequestRecord>, StoreError> {
+        let pk = request_log_pk(tenant.as_str());
+        let get = |sk: String| {
+            self.client
+                .get_item()
+                .table_name(&self.table)
+                .key(PK, s(pk.clone()))
+                .key(SK, s(sk))
+                .send()
+        };
+        let pointer = get(format!(
+            "{REQUEST_ID_SK_PREFIX}{}",
+            keyed_request_id(request_id)
+        ))
+        .await
+        .map_err(|e| sdk_failure("GetItem", &e))?;
+        let Some(sk) = pointer.item().and_then(|i| text(i, "q")) else {
+            return Ok(None);
+        };
+        let got = get(sk.to_owned())
+            .await
+            .map_err(|e| sdk_failure("GetItem", &e))?;
+        Ok(got
+            .item()
+            .and_then(|i| text(i, "r"))
+            .and_then(|r| serde_json::from_str::<RequestRecord>(r).ok())
+            .filter(|r| r.request_id == request_id))
     }
 
     async fn activity(&self, tenant: &TenantId) -> Result<Activity, StoreError> {

@@ -6,7 +6,7 @@ use std::sync::MutexGuard;
 use time::OffsetDateTime;
 
 use super::{OpsStore, PurgeJob};
-use crate::request_log::{Activity, ActivityDelta, RequestRecord};
+use crate::request_log::{Activity, ActivityDelta, LogWindow, RequestRecord};
 use crate::store::{MemoryStore, StoreError};
 use crate::tenant::TenantId;
 
@@ -65,6 +65,44 @@ impl OpsStore for MemoryStore {
             }
         }
         Ok(())
+    }
+
+    async fn request_records(
+        &self,
+        tenant: &TenantId,
+        window: &LogWindow,
+        limit: usize,
+    ) -> Result<(Vec<RequestRecord>, bool), StoreError> {
+        let ops = self.ops()?;
+        let Some(log) = ops.records.get(tenant) else {
+            return Ok((Vec::new(), false));
+        };
+        let older = match &window.before {
+            Some(b) => log.range(..(b.time.clone(), b.request_id.clone())),
+            None => log.range::<(String, String), _>(..),
+        };
+        let mut newest_first = older
+            .rev()
+            .map(|(_, r)| r)
+            .take_while(|r| window.from.as_ref().is_none_or(|f| r.time >= *f))
+            .filter(|r| window.contains(r));
+        let records: Vec<RequestRecord> = newest_first.by_ref().take(limit).cloned().collect();
+        let more = newest_first.next().is_some();
+        Ok((records, more))
+    }
+
+    async fn request_record(
+        &self,
+        tenant: &TenantId,
+        request_id: &str,
+    ) -> Result<Option<RequestRecord>, StoreError> {
+        // Bounded by MAX_RECORDS_PER_TENANT.
+        Ok(self.ops()?.records.get(tenant).and_then(|log| {
+            log.values()
+                .rev()
+                .find(|r| r.request_id == request_id)
+                .cloned()
+        }))
     }
 
     async fn activity(&self, tenant: &TenantId) -> Result<Activity, StoreError> {

@@ -9,7 +9,7 @@ pub(crate) use memory::OpsTables;
 use std::future::Future;
 
 use super::StoreError;
-use crate::request_log::{Activity, RequestRecord};
+use crate::request_log::{Activity, LogWindow, RequestRecord};
 use crate::tenant::TenantId;
 
 /// A tenant's deletion in progress: created when it is asked for, advanced
@@ -36,6 +36,22 @@ pub trait OpsStore: Send + Sync + 'static {
         &self,
         records: &[RequestRecord],
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Up to `limit` of a tenant's request records in `window`, newest
+    /// first, in one read; `true` with them when more may follow.
+    fn request_records(
+        &self,
+        tenant: &TenantId,
+        window: &LogWindow,
+        limit: usize,
+    ) -> impl Future<Output = Result<(Vec<RequestRecord>, bool), StoreError>> + Send;
+
+    /// A tenant's record of one request, by its request id.
+    fn request_record(
+        &self,
+        tenant: &TenantId,
+        request_id: &str,
+    ) -> impl Future<Output = Result<Option<RequestRecord>, StoreError>> + Send;
 
     /// A tenant's activity (strongly consistent).
     fn activity(
