@@ -84,16 +84,14 @@ impl RequestRecord {
     /// change values, then change details, then the texts.
     pub fn fit(mut self) -> RequestRecord {
         let size = |r: &RequestRecord| serde_json::to_string(r).map_or(0, |t| t.len());
-        while size(&self) > MAX_RECORD_BYTES {
-            if self.change.as_mut().is_some_and(RecordChange::shrink) {
-                continue;
-            }
-            let cut = |t: &str| bounded(t).chars().take(128).collect::<String>();
-            self.path = cut(&self.path);
-            self.query = self.query.as_deref().map(cut);
-            self.detail = self.detail.as_deref().map(cut);
-            self.user_agent = self.user_agent.as_deref().map(cut);
-            break;
+        while size(&self) > MAX_RECORD_BYTES
+            && self.change.as_mut().is_some_and(RecordChange::shrink)
+        {}
+        if size(&self) > MAX_RECORD_BYTES {
+            self.path = short(&self.path);
+            self.query = self.query.as_deref().map(short);
+            self.detail = self.detail.as_deref().map(short);
+            self.user_agent = self.user_agent.as_deref().map(short);
         }
         self
     }
@@ -111,6 +109,11 @@ pub fn bounded(text: &str) -> String {
         end -= 1;
     }
     text[..end].to_owned()
+}
+
+/// `text` cut to 128 characters: the last resort of [`RequestRecord::fit`].
+fn short(text: &str) -> String {
+    text.chars().take(128).collect()
 }
 
 /// Now as a record's `time`.
