@@ -121,6 +121,7 @@ pub async fn conditionally<S: Store, T, W: Future<Output = Result<T, Failure>>>(
             backoff(attempt).await;
         }
         let current = fetch(store, &req.tenant, kind, id).await?;
+        audit::subject(&current.document);
         check_if_match(req, current.version)?;
         match write(current).await {
             Ok(done) => return Ok(done),

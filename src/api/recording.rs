@@ -75,14 +75,35 @@ fn group_update(change: Option<&RecordChange>) -> &'static str {
 /// Whom a request was about: the stored resource it changed, else the
 /// resource its body describes (a create refused as a duplicate).
 fn target_of(req: &ScimRequest, audit: &Audit, values: LogValues) -> Option<Target> {
-    if let Some(doc) = audit.after.as_ref().or(audit.before.as_ref()) {
+    if let Some(doc) = audit
+        .after
+        .as_ref()
+        .or(audit.before.as_ref())
+        .or(audit.subject.as_ref())
+    {
         return Target::of(doc, values);
     }
     if req.method == Method::POST || req.method == Method::PUT {
         let body: Value = serde_json::from_slice(&req.body).ok()?;
         return Target::of(&body, values);
     }
-    None
+    // A lookup names whom it looked for (`userName eq "..."`).
+    let filter = req.query_param("filter")?;
+    let mut looked_for = serde_json::Map::new();
+    for name in ["userName", "externalId"] {
+        if let Some(value) = compared_value(filter, name) {
+            looked_for.insert(name.to_owned(), Value::String(value));
+        }
+    }
+    Target::of(&Value::Object(looked_for), values)
+}
+
+/// The value `filter` compares `attribute` with by `eq`, if it does.
+fn compared_value(filter: &str, attribute: &str) -> Option<String> {
+    let lower = filter.to_ascii_lowercase();
+    let at = lower.find(&format!("{} eq \"", attribute.to_ascii_lowercase()))?;
+    let rest = &filter[at + attribute.len() + 5..];
+    rest.split('"').next().map(str::to_owned)
 }
 
 /// The resource type and id a request is about.
@@ -205,6 +226,17 @@ pub fn record_of(req: &ScimRequest, answered: &Answered<'_>) -> RequestRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lookups_name_the_value_they_compare() {
+        let f = r#"userName eq "Ada@example.com" and externalId eq "e1""#;
+        assert_eq!(
+            compared_value(f, "userName").as_deref(),
+            Some("Ada@example.com")
+        );
+        assert_eq!(compared_value(f, "externalId").as_deref(), Some("e1"));
+        assert_eq!(compared_value("displayName eq \"x\"", "userName"), None);
+    }
 
     #[test]
     fn quoted_values_are_masked_beyond_two_characters() {

@@ -20,6 +20,9 @@ pub struct Audit {
     pub after: Option<Value>,
     /// Whether a resource write was noted at all.
     pub written: bool,
+    /// The resource the request read to change (its members, a write that
+    /// then failed): whom it was about when nothing of it was written.
+    pub subject: Option<Value>,
     pub members_added: BTreeSet<String>,
     pub members_removed: BTreeSet<String>,
 }
@@ -53,6 +56,11 @@ pub fn resource(before: Option<&Value>, after: Option<&Value>) {
         audit.after = after.cloned();
         audit.written = true;
     });
+}
+
+/// The resource a request read to change it.
+pub fn subject(document: &Value) {
+    note(|audit| audit.subject = Some(document.clone()));
 }
 
 /// Members a group gained.
