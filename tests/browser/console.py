@@ -27,6 +27,7 @@ import threading
 import time
 import traceback
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -408,6 +409,56 @@ def run(server, shots, docs):
               or page.get_by_test_id("last-status").inner_text() == "401")
 
         shot(page, "10-token-revoked")
+
+        # ---- the request log: what the identity provider sent, what it was answered
+        users = http("GET", f"{tenant_url}/Users?filter=" + urllib.parse.quote('userName eq "ada@example.com"'), secret2)[1]
+        ada_id = users["Resources"][0]["id"]
+        status, _ = http("PATCH", f"{tenant_url}/Users/{ada_id}", secret2, {
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "Replace", "path": "active", "value": "False"}]})
+        check("a PATCH deactivating the user answers 200", status == 200, status)
+        status, _ = http("POST", f"{tenant_url}/Users", secret2, USER)
+        check("a duplicate userName answers 409", status == 409, status)
+        page.get_by_test_id("open-request-log").click()
+        page.get_by_test_id("log-table").wait_for()
+        deadline = time.time() + 15
+        actions = []
+        while time.time() < deadline:
+            actions = page.get_by_test_id("log-action").all_inner_texts()
+            if len(actions) >= 5:
+                break
+            page.get_by_test_id("log-refresh").click()
+            time.sleep(0.5)
+        check("the request log lists the tenant's requests newest first",
+              [a.split()[0] for a in actions[:3]] == ["rejected", "user.deactivated", "user.lookup"]
+              and "user.created" in [a.split()[0] for a in actions], actions)
+        targets = page.get_by_test_id("log-target").all_inner_texts()
+        check("targets are masked personal data", "ad***" in targets[0] and not any("ada@example.com" in t for t in targets),
+              targets)
+        rows = page.get_by_test_id("log-row")
+        rows.nth(1).click()
+        detail = page.get_by_test_id("request-detail")
+        detail.wait_for()
+        change = page.get_by_test_id("detail-change").inner_text()
+        check("a row opens its record with the change before and after",
+              "active" in change and "true" in change and "false" in change, change)
+        shot(page, "10a-request-log-change")
+        rows.nth(0).click()
+        page.get_by_test_id("detail-error").wait_for()
+        error = page.get_by_test_id("detail-error").inner_text()
+        check("an error row shows the SCIM error", "uniqueness" in error and "userName" in error, error)
+        page.get_by_test_id("filter-status").select_option("4xx")
+        wait_js(page, "[...document.querySelectorAll('[data-testid=log-status]')].every(e => e.textContent.startsWith('4'))")
+        statuses = page.get_by_test_id("log-status").all_inner_texts()
+        check("the status filter keeps 4xx only: the 409 and the revoked token's 401",
+              sorted(statuses) == ["401", "409"], statuses)
+        page.get_by_test_id("filter-status").select_option("")
+        wait_js(page, "document.querySelectorAll('[data-testid=log-row]').length >= 5")
+        page.get_by_test_id("log-row").nth(1).click()
+        page.get_by_test_id("request-detail").wait_for()
+        keep_for_readme(shot(page, "10b-request-log"), docs / "console-request-log.png")
+        page.go_back()
+        page.get_by_test_id("tokens-table").wait_for()
 
         # ---- the console's state-changing calls need the CSRF header (the page sends it)
         forged = page.evaluate("""async () => (await fetch('/manage/v1/tenants', {method: 'POST',

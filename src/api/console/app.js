@@ -356,6 +356,7 @@ function route() {
   view().replaceChildren();
   if (parts[0] === 'tenants' && parts.length === 1) return tenantsView(token);
   if (parts[0] === 'tenants' && parts.length === 2) return tenantView(parts[1], token);
+  if (parts[0] === 'tenants' && parts.length === 3 && parts[2] === 'requests') return requestLogView(parts[1], token);
   view().replaceChildren(
     h('div.empty-state', h('h1', 'Page not found'), h('p', h('a', { href: '#/tenants' }, 'Back to tenants'))),
   );
@@ -636,7 +637,9 @@ function tenantView(id, token) {
 
   const layout = h('div.tenant-layout',
     h('section.card.health-card',
-      h('div.card-head', h('h2.card-title', 'Health'), h('div.card-head-actions', healthUpdated, healthRefresh)),
+      h('div.card-head', h('h2.card-title', 'Health'), h('div.card-head-actions', healthUpdated,
+        h('a.btn.btn-sm', { href: `#/tenants/${enc(id)}/requests`, testid: 'open-request-log' }, 'Request log'),
+        healthRefresh)),
       healthBody),
     howTo,
     h('section.card.tokens-card',
@@ -855,6 +858,165 @@ function tenantView(id, token) {
     loadHealth(false);
     loadTokens();
   })();
+}
+
+// ------------------------------------------------------------------ request log
+
+const ACTIONS = ['user.created', 'user.updated', 'user.deactivated', 'user.reactivated', 'user.deleted',
+  'user.lookup', 'user.read', 'group.created', 'group.updated', 'group.members_added',
+  'group.members_removed', 'group.deleted', 'group.read', 'list', 'discovery', 'rejected', 'failed'];
+
+/** Whom a record is about, in one line. */
+function targetText(r) {
+  const t = r.target ?? {};
+  const name = t.userName ?? t.displayName;
+  if (name && t.externalId) return `${name} · ${t.externalId}`;
+  return name ?? t.externalId ?? r.resourceId ?? '';
+}
+
+function actionLabel(r) {
+  const added = r.change?.membersAdded?.total;
+  const removed = r.change?.membersRemoved?.total;
+  const extra = [added ? `+${added}` : null, removed ? `−${removed}` : null].filter(Boolean).join(' ');
+  const cls = r.status >= 500 ? 'bad' : r.status >= 400 ? 'warn' : 'neutral';
+  return h(`span.action.action-${cls}`, { testid: 'log-action' }, r.action, extra ? h('span.muted', ` ${extra}`) : null);
+}
+
+function jsonText(v) {
+  if (v === undefined) return h('span.muted', '—');
+  return h('code.value', typeof v === 'string' ? v : JSON.stringify(v));
+}
+
+function requestDetail(r) {
+  const rows = [
+    ['Request', h('span.mono', `${r.method} ${r.path}${r.query ? `?${r.query}` : ''}`)],
+    ['Request id', h('span.mono', { testid: 'detail-request-id' }, r.requestId)],
+    ['Answered', [httpPill(r.status, 'detail-status'), ` in ${num(r.durationMs)} ms · `, time(r.time)]],
+    ['Token', r.tokenId ? h('span.mono', r.tokenId) : h('span.muted', '—')],
+    ['User agent', r.userAgent ?? h('span.muted', '—')],
+  ];
+  if (r.resourceType) rows.push(['Resource', h('span.mono', `${r.resourceType} ${r.resourceId ?? ''}`)]);
+  if (r.matched !== undefined) rows.push(['Lookup', r.matched ? 'found the user' : 'found nobody']);
+  const error = r.status >= 400
+    ? h('div.scim-error', { testid: 'detail-error' },
+      h('strong', 'SCIM error'), r.scimType ? h('span.pill.pill-warn.mono', r.scimType) : null,
+      h('p', r.detail ?? ''))
+    : null;
+  const c = r.change;
+  const changes = c?.attributes?.length
+    ? h('div.table-wrap', h('table.table.table-compact.change-table', { testid: 'detail-change' },
+      h('thead', h('tr', h('th', { scope: 'col' }, 'Attribute'), h('th', { scope: 'col' }, 'Before'), h('th', { scope: 'col' }, 'After'))),
+      h('tbody', c.attributes.map((a) => h('tr',
+        h('th.mono', { scope: 'row', title: a.path }, a.path.startsWith('urn:') ? a.path.split(':').pop() : a.path),
+        h('td', jsonText(a.old)), h('td', jsonText(a.new)))))))
+    : null;
+  const members = (label, d, testid) => d ? h('p', { testid },
+    h('strong', `${label}: ${num(d.total)}`), ' ', h('span.mono.small', d.ids.join(', ')),
+    d.ids.length < d.total ? h('span.muted', ` and ${num(d.total - d.ids.length)} more`) : null) : null;
+  return h('div.request-detail', { testid: 'request-detail' },
+    h('dl.detail-dl', rows.map(([k, v]) => [h('dt', k), h('dd', v)])),
+    error,
+    c ? h('h3.section-title', `Change${c.attributesTotal > (c.attributes?.length ?? 0) ? ` (${c.attributesTotal} attributes, summarised)` : ''}`) : null,
+    changes,
+    members('Members added', c?.membersAdded, 'detail-members-added'),
+    members('Members removed', c?.membersRemoved, 'detail-members-removed'),
+    c && !changes && !c.membersAdded && !c.membersRemoved ? h('p.muted', 'Nothing changed.') : null);
+}
+
+function requestLogView(id, token) {
+  document.title = `Request log · ${id} · SCIM console`;
+  const state = { cursor: undefined, rows: [], open: null };
+  const field = (label, control) => h('label.filter', h('span.filter-label', label), control);
+  const status = h('select.input', { testid: 'filter-status' },
+    ['', '2xx', '4xx', '5xx'].map((v) => h('option', { value: v }, v || 'Any')));
+  const action = h('select.input', { testid: 'filter-action' },
+    h('option', { value: '' }, 'Any'), ACTIONS.map((a) => h('option', { value: a }, a)));
+  const userName = h('input.input', { type: 'search', placeholder: 'ada@example.com', testid: 'filter-username', autocomplete: 'off', spellcheck: 'false' });
+  const resourceId = h('input.input.mono', { type: 'search', placeholder: 'id', testid: 'filter-resource', autocomplete: 'off', spellcheck: 'false' });
+  const minDuration = h('input.input', { type: 'number', min: '0', placeholder: 'ms', testid: 'filter-duration' });
+  const tbody = h('tbody', { testid: 'log-rows' });
+  const empty = h('div.empty-state.small', { hidden: true, testid: 'log-empty' });
+  const older = h('button.btn', { type: 'button', hidden: true, testid: 'log-older', onclick: () => load(false) }, 'Older requests');
+  const refresh = h('button.btn.btn-sm', { type: 'button', testid: 'log-refresh', onclick: () => load(true) }, svgIcon('refresh'), 'Refresh');
+
+  let debounce;
+  for (const control of [status, action, userName, resourceId, minDuration]) {
+    control.addEventListener(control.tagName === 'SELECT' ? 'change' : 'input', () => {
+      clearTimeout(debounce);
+      debounce = setTimeout(() => load(true), 250);
+    });
+  }
+
+  view().append(
+    h('nav.breadcrumb', { 'aria-label': 'Breadcrumb' },
+      h('a', { href: '#/tenants' }, 'Tenants'), h('span', { 'aria-hidden': 'true' }, '/'),
+      h('a.mono', { href: `#/tenants/${enc(id)}` }, id), h('span', { 'aria-hidden': 'true' }, '/'), h('span', 'Request log')),
+    h('div.page-header',
+      h('div', h('h1', 'Request log'),
+        h('p.subtitle', 'What the identity provider sent and what it was answered, newest first. Kept 30 days by default.')),
+      refresh),
+    h('section.card',
+      h('div.card-toolbar.filters', field('Status', status), field('Action', action), field('userName', userName),
+        field('Resource id', resourceId), field('Slower than', minDuration)),
+      h('div.table-wrap',
+        h('table.table.log-table', { testid: 'log-table' },
+          h('thead', h('tr',
+            h('th', { scope: 'col' }, 'Time'),
+            h('th', { scope: 'col' }, 'Action'),
+            h('th', { scope: 'col' }, 'Target'),
+            h('th', { scope: 'col' }, 'Status'),
+            h('th.num', { scope: 'col' }, 'Duration'))),
+          tbody)),
+      empty,
+      h('div.card-footer', older)));
+
+  function row(r) {
+    const open = state.open === r.requestId;
+    const tr = h('tr.log-row', {
+      testid: 'log-row', tabindex: '0', 'aria-expanded': open ? 'true' : 'false',
+      class: open ? 'row-open' : undefined,
+      onclick: () => { state.open = open ? null : r.requestId; render(); },
+      onkeydown: (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); tr.click(); } },
+    },
+    h('td', time(r.time, { rel: true })),
+    h('td', actionLabel(r)),
+    h('td.target', { testid: 'log-target', title: targetText(r) }, targetText(r) || h('span.muted', '—')),
+    h('td', httpPill(r.status, 'log-status')),
+    h('td.num.tabular', `${num(r.durationMs)} ms`));
+    if (!open) return [tr];
+    return [tr, h('tr.detail-row', h('td', { colspan: '5' }, requestDetail(r)))];
+  }
+
+  function render() {
+    tbody.replaceChildren(...state.rows.flatMap(row));
+    empty.hidden = state.rows.length > 0;
+    empty.replaceChildren(h('p', 'No request matches. An identity provider that never called shows nothing here.'));
+    older.hidden = !state.cursor;
+  }
+
+  async function load(reset) {
+    const q = new URLSearchParams({ limit: '50' });
+    if (status.value) q.set('status', status.value);
+    if (action.value) q.set('action', action.value);
+    if (userName.value.trim()) q.set('userName', userName.value.trim());
+    if (resourceId.value.trim()) q.set('resourceId', resourceId.value.trim());
+    if (minDuration.value.trim()) q.set('minDurationMs', minDuration.value.trim());
+    if (!reset && state.cursor) q.set('cursor', state.cursor);
+    older.disabled = true;
+    try {
+      const page = await api('GET', `/tenants/${enc(id)}/requests?${q}`);
+      if (token !== viewToken) return;
+      state.rows = reset ? page.requests : state.rows.concat(page.requests);
+      state.cursor = page.nextCursor;
+      render();
+    } catch (e) {
+      reportError(e);
+    } finally {
+      older.disabled = false;
+    }
+  }
+
+  load(true);
 }
 
 function renderHealth(hl) {
