@@ -107,6 +107,22 @@ impl Op {
 #[derive(Default)]
 struct Samples(BTreeMap<Op, Vec<(f64, f64, f64)>>, BTreeMap<Op, Vec<f64>>);
 
+/// What writing the run's request records cost (the `recorder`'s share).
+struct LogCost {
+    records: usize,
+    write_units: f64,
+    requests: usize,
+    /// Bytes of the records' log lines, which CloudWatch Logs ingests.
+    line_bytes: usize,
+}
+
+/// CloudWatch Logs ingestion (standard class), dollars per GB.
+const DOLLARS_PER_INGESTED_GB: f64 = 0.50;
+
+/// Request records per recorder batch (a CloudWatch Logs subscription
+/// delivers many lines at once; 100 is a modest batch).
+const LOG_BATCH: usize = 100;
+
 impl Samples {
     fn record(&mut self, op: Op, cost: &Cost, per: usize) {
         let per = per as f64;
@@ -261,7 +277,9 @@ async fn an_entra_sync_stays_within_the_cost_budget() {
     let Some((store, meter)) = metered_dynamo_store().await else {
         return;
     };
-    let api = api(store);
+    let mut api = api(store.clone());
+    let (feed, mut records) = tokio::sync::mpsc::unbounded_channel();
+    api.recorder = scim_serverless::request_log::Recorder::Channel(feed);
     let mut samples = Samples::default();
 
     let mut users: Vec<String> = Vec::new();
@@ -363,7 +381,29 @@ async fn an_entra_sync_stays_within_the_cost_budget() {
         samples.record(Op::DeleteGroup, &cost, 1);
     }
 
-    let (table, dollars) = report(&samples);
+    // The request log: every record of the run, written as the recorder
+    // writes a subscription batch (the SCIM requests' costs above leave it
+    // out: it is not on their path).
+    let mut written = Vec::new();
+    while let Ok(record) = records.try_recv() {
+        written.push(record);
+    }
+    meter.take();
+    for batch in written.chunks(LOG_BATCH) {
+        scim_serverless::store::ops::OpsStore::record_requests(&store, batch)
+            .await
+            .unwrap();
+    }
+    let log = meter.take();
+    let request_log = LogCost {
+        records: written.len(),
+        write_units: log.write_units(),
+        requests: log.request_count(),
+        line_bytes: written.iter().map(|r| r.to_line().len()).sum(),
+    };
+    assert!(request_log.records > 0, "the run left no request records");
+
+    let (table, dollars) = report(&samples, &request_log);
     println!("{table}");
     let mut over = Vec::new();
     for &(op, requests, write_units, read_units) in BUDGETS {
@@ -385,7 +425,7 @@ async fn an_entra_sync_stays_within_the_cost_budget() {
 
 /// The README's cost table: per operation (mean and worst sample), then the
 /// 100,000-user sync priced from the means; and that sync's dollars.
-fn report(samples: &Samples) -> (String, f64) {
+fn report(samples: &Samples, log: &LogCost) -> (String, f64) {
     let mut out = String::from(
         "| operation | DynamoDB requests | write units | of which index | read units | worst write units |\n|---|---|---|---|---|---|\n",
     );
@@ -424,6 +464,25 @@ fn report(samples: &Samples) -> (String, f64) {
         FUNCTION_MEMORY_GB * 1024.0,
         BILLED_SECONDS * 1000.0,
         total,
+    );
+    let per_record = log.write_units / log.records as f64;
+    let log_wru = requests * per_record;
+    let log_dynamo = log_wru / 1e6 * DOLLARS_PER_MILLION_WRITE_UNITS;
+    let batches = requests / LOG_BATCH as f64;
+    let recorder = batches / 1e6 * DOLLARS_PER_MILLION_INVOCATIONS
+        + batches * FUNCTION_MEMORY_GB * BILLED_SECONDS * DOLLARS_PER_GB_SECOND;
+    let gigabytes = requests * (log.line_bytes as f64 / log.records as f64) / 1e9;
+    let ingestion = gigabytes * DOLLARS_PER_INGESTED_GB;
+    out += &format!(
+        "\nIts request log, separately ({} records of the run written in {} DynamoDB requests, {per_record:.2} write units per record):\n\
+         | item | quantity | dollars |\n|---|---|---|\n\
+         | DynamoDB write units (records, pointers, activity) | {log_wru:.0} | {log_dynamo:.2} |\n\
+         | `recorder` invocations ({LOG_BATCH} records each) | {batches:.0} | {recorder:.2} |\n\
+         | CloudWatch Logs ingestion of the request lines (GB) | {gigabytes:.3} | {ingestion:.2} |\n\
+         | **request log total** | | **{:.2}** |\n",
+        log.records,
+        log.requests,
+        log_dynamo + recorder + ingestion,
     );
     (out, total)
 }

@@ -435,6 +435,7 @@ async fn harness(injector: Injector) -> Option<Harness<impl Routes>> {
         api: Api {
             routes: all_routes(store, &Config::default()),
             tenant: common::unique_tenant(),
+            recorder: scim_serverless::request_log::Recorder::Off,
         },
         injector,
         clean,

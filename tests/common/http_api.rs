@@ -10,6 +10,7 @@ use aws_smithy_runtime_api::box_error::BoxError;
 use bytes::Bytes;
 use scim_serverless::api::{Caller, HttpConfig, Routes, serve};
 use scim_serverless::config::Config;
+use scim_serverless::request_log::Recorder;
 use scim_serverless::runtime::all_routes;
 use scim_serverless::store::dynamo::table::create_table;
 use scim_serverless::store::{DynamoStore, Store};
@@ -52,6 +53,8 @@ impl Reply {
 pub struct Api<R> {
     pub routes: R,
     pub tenant: TenantId,
+    /// Where request records go (none by default).
+    pub recorder: Recorder,
 }
 
 impl<R: Routes> Api<R> {
@@ -86,6 +89,7 @@ impl<R: Routes> Api<R> {
         let config = HttpConfig {
             scheme: "http".into(),
             public_base_url: None,
+            recorder: self.recorder.clone(),
             ..HttpConfig::default()
         };
         let response = serve(
@@ -143,6 +147,7 @@ pub fn api_with<S: Store + Clone>(store: S, config: &Config) -> Api<impl Routes 
     Api {
         routes: all_routes(store, config),
         tenant: super::unique_tenant(),
+        recorder: Recorder::Off,
     }
 }
 
