@@ -216,10 +216,21 @@ pub async fn events_function() -> Result<(), lambda_runtime::Error> {
         .map_err(|_| "SCIM_EVENT_BUS_NAME must name the event bus")?;
     let aws = aws_config(&config).await;
     let publisher = &Publisher::new(aws_sdk_eventbridge::Client::new(&aws), bus);
+    let store = DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(&aws),
+        config.table_name.clone(),
+    );
+    let settings = SecretsManagerSource::new(
+        aws_sdk_secretsmanager::Client::new(&aws),
+        config.secret_name_pattern.clone(),
+    );
+    let gate = &events::gate::Gate::new(store, Verifier::new(settings, config.token_cache_ttl));
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<StreamEvent>| async move {
             Ok::<_, std::convert::Infallible>(
-                events::publish::handle(publisher, event.payload).await,
+                // Boxed: the SDK futures nested in the runtime's are deeper
+                // than the compiler's default layout depth.
+                Box::pin(events::publish::handle(publisher, gate, event.payload)).await,
             )
         },
     ))
@@ -263,6 +274,10 @@ pub async fn manage_function() -> Result<(), lambda_runtime::Error> {
         public_base_url: config.public_base_url.clone(),
         delete_wait: delete_wait(&config)?,
         purge_budget: PURGE_STEP_BUDGET,
+        bus: std::env::var("SCIM_EVENT_BUS_NAME").ok().map(|bus| {
+            Arc::new(Publisher::new(aws_sdk_eventbridge::Client::new(&aws), bus))
+                as Arc<dyn events::Bus>
+        }),
     };
     let warm_up = &warm_up;
     lambda_runtime::run(service_fn(

@@ -976,6 +976,7 @@ async fn manage_events_walk_a_tenant_from_creation_to_deletion() {
         public_base_url: None,
         delete_wait: std::time::Duration::from_secs(60),
         purge_budget: std::time::Duration::from_secs(5),
+        bus: None,
     };
     let mut token_id = String::new();
     let mut answers = Vec::new();

@@ -11,13 +11,17 @@ mod common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use aws_lambda_events::event::dynamodb::Event as StreamEvent;
 use aws_sdk_eventbridge::config::interceptors::BeforeDeserializationInterceptorContextMut;
 use aws_sdk_eventbridge::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_types::body::SdkBody;
+use scim_serverless::auth::{MemoryTokenSource, Verifier};
+use scim_serverless::events::gate::Gate;
 use scim_serverless::events::publish::{Publisher, handle};
+use scim_serverless::store::MemoryStore;
 use serde_json::{Value, json};
 
 /// Each fixture and the one event it publishes.
@@ -33,6 +37,14 @@ const FIXTURES: &[(&str, &str)] = &[
     ("dynamodb-group-member-added.json", "group.member_added"),
     ("dynamodb-group-member-removed.json", "group.member_removed"),
 ];
+
+/// A gate whose tenants have the default settings and nothing tripped.
+fn open_gate() -> Gate<MemoryStore, MemoryTokenSource> {
+    Gate::new(
+        MemoryStore::new(),
+        Verifier::new(MemoryTokenSource::default(), Duration::ZERO),
+    )
+}
 
 fn fixture(name: &str) -> StreamEvent {
     let text = std::fs::read_to_string(format!("{}/events/{name}", env!("CARGO_MANIFEST_DIR")))
@@ -135,7 +147,7 @@ async fn each_fixture_publishes_exactly_its_event() {
     let Some(bus) = bus().await else { return };
     let publisher = bus.publisher();
     for (file, kind) in FIXTURES {
-        let response = handle(&publisher, fixture(file)).await;
+        let response = handle(&publisher, &open_gate(), fixture(file)).await;
         assert!(response.batch_item_failures.is_empty(), "{file}");
         let delivered = bus.delivered().await;
         assert_eq!(delivered.len(), 1, "{file}: {delivered:?}");
@@ -179,7 +191,7 @@ async fn redelivery_publishes_the_same_event_ids() {
     let mut ids = Vec::new();
     for _ in 0..2 {
         for (file, _) in FIXTURES {
-            handle(&publisher, fixture(file)).await;
+            handle(&publisher, &open_gate(), fixture(file)).await;
         }
         let delivered = bus.delivered().await;
         let mut round: Vec<String> = delivered
@@ -232,7 +244,12 @@ async fn a_failed_entry_is_published_again() {
             .build(),
     );
     let publisher = Publisher::new(client, &bus.name);
-    let response = handle(&publisher, fixture("dynamodb-user-deactivated.json")).await;
+    let response = handle(
+        &publisher,
+        &open_gate(),
+        fixture("dynamodb-user-deactivated.json"),
+    )
+    .await;
     assert!(response.batch_item_failures.is_empty());
     assert_eq!(failing.calls.load(Ordering::SeqCst), 2);
     let delivered = bus.delivered().await;
@@ -287,7 +304,7 @@ async fn a_poison_record_is_the_batch_failure_and_the_records_before_it_are_publ
     let tail = fixture("dynamodb-user-deactivated.json").records;
     batch.records.push(poison);
     batch.records.extend(tail);
-    let response = handle(&publisher, batch).await;
+    let response = handle(&publisher, &open_gate(), batch).await;
     let failed: Vec<_> = response
         .batch_item_failures
         .iter()
@@ -313,11 +330,96 @@ async fn events_that_cannot_be_published_fail_their_record() {
         .position(|r| r.change.keys.get("sk") == Some(&serde_dynamo::AttributeValue::S("R".into())))
         .unwrap();
     let expected = event.records[first].change.sequence_number.clone();
-    let response = handle(&publisher, event).await;
+    let response = handle(&publisher, &open_gate(), event).await;
     let failed: Vec<_> = response
         .batch_item_failures
         .iter()
         .map(|f| f.item_identifier.clone())
         .collect();
     assert_eq!(failed, [expected]);
+}
+
+/// Holding and releasing on the `events` handler: a batch of
+/// deactivations of tenant `acme` (threshold 1, no share rule) publishes
+/// the first and the tripped event and holds the rest; the operator's
+/// release publishes them on the same bus, in order, and the next batch
+/// is published at once.
+#[tokio::test]
+async fn the_handler_holds_past_the_breaker_and_a_release_publishes_them() {
+    use scim_serverless::admin::{BreakerPhase, Operator};
+    use scim_serverless::events::breaker::ResolutionAction;
+    use scim_serverless::tenant::TenantId;
+
+    let Some(bus) = bus().await else { return };
+    let publisher = bus.publisher();
+    let tokens = MemoryTokenSource::default();
+    let store = MemoryStore::new();
+    let acme = TenantId::parse("acme").unwrap();
+    let mut operator = Operator::new(tokens.clone(), store.clone(), None);
+    operator.bus = Some(Arc::new(bus.publisher()));
+    operator.create_tenant(&acme, None).await.unwrap();
+    operator
+        .change_settings(
+            &acme,
+            &json!({"breaker": {"threshold": 1, "percent": 0}}),
+            None,
+            "test",
+        )
+        .await
+        .unwrap();
+    let gate = Gate::new(store, Verifier::new(tokens, Duration::ZERO));
+    let one = fixture("dynamodb-user-deactivated.json");
+    let mut batch = fixture("dynamodb-user-deactivated.json");
+    for i in 0..3 {
+        let mut record = one.records[0].clone();
+        record.change.sequence_number = Some(format!("1000{i}"));
+        batch.records.push(record);
+    }
+    let response = handle(&publisher, &gate, batch).await;
+    assert!(response.batch_item_failures.is_empty());
+    let delivered = bus.delivered().await;
+    let kinds: Vec<&str> = delivered
+        .iter()
+        .map(|e| e["detail-type"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds.len(), 2, "{kinds:?}");
+    assert!(kinds.contains(&"user.deactivated") && kinds.contains(&"tenant.breaker.tripped"));
+    let tripped = delivered
+        .iter()
+        .find(|e| e["detail-type"] == "tenant.breaker.tripped")
+        .unwrap();
+    assert_eq!(tripped["detail"]["tenant"], "acme");
+    assert_eq!(tripped["detail"]["count"], 2);
+    let breaker = operator.breaker(&acme).await.unwrap();
+    assert_eq!(breaker.state, BreakerPhase::Tripped);
+    assert_eq!(breaker.trip.as_ref().unwrap().held, 3);
+
+    // A redelivered batch while tripped: held again, nothing published.
+    let response = handle(&publisher, &gate, fixture("dynamodb-user-updated.json")).await;
+    assert!(response.batch_item_failures.is_empty());
+    assert!(bus.delivered().await.is_empty());
+
+    let released = operator
+        .resolve_breaker(
+            &acme,
+            ResolutionAction::Release,
+            "arn:aws:iam::1:role/support",
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(released.state, BreakerPhase::Armed);
+    let delivered = bus.delivered().await;
+    let kinds: Vec<&str> = delivered
+        .iter()
+        .map(|e| e["detail-type"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds.len(), 4, "{kinds:?}");
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "user.deactivated").count(),
+        3
+    );
+    let response = handle(&publisher, &gate, fixture("dynamodb-user-created.json")).await;
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(bus.delivered().await.len(), 1, "published at once again");
 }

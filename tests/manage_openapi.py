@@ -22,11 +22,13 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import re
 import secrets
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import traceback
 import urllib.parse
@@ -270,10 +272,11 @@ def main() -> int:
     port = sock.getsockname()[1]
     sock.close()
     key = "scimop_walk_" + secrets.token_hex(16)
+    events_file = os.path.join(tempfile.mkdtemp(), "events.jsonl")
     scim_token = "scim_walk_" + secrets.token_hex(16)
     server = subprocess.Popen(
         [binary, "--addr", f"127.0.0.1:{port}", "--operator-key", key, "--token", scim_token,
-         "--delete-wait-secs", "2", "--log-format", "json"],
+         "--delete-wait-secs", "2", "--log-format", "json", "--events", events_file],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )
     walk = Walk(port, key, scim_token)
@@ -641,6 +644,99 @@ def run(w: Walk) -> None:
         expect_error(w.send("DELETE", f"{M}/tenants/oa-gamma/tokens/{body['id']}"), 409, "conflict")
 
     w.check("DELETE token of a tenant being deleted: 409 conflict", revoke_while_deleting)
+
+    def settings():
+        status, headers, _, body = w.send("GET", f"{M}/tenants/oa-acme/settings")
+        expect(status == 200 and body["version"] == 0 and headers.get("etag") == 'W/"0"', f"{status} {headers} {body}")
+        expect(body["settings"]["breaker"] == {"enabled": True, "threshold": 20, "percent": 10, "windowMinutes": 60}, f"{body}")
+        status, headers, _, body = w.send(
+            "PATCH", f"{M}/tenants/oa-acme/settings", {"idp": "okta", "breaker": {"threshold": 5}},
+            extra={"If-Match": 'W/"0"'}, request_valid=True)
+        expect(status == 200 and body["version"] == 1 and headers.get("etag") == 'W/"1"', f"{status} {body}")
+        expect(body["effective"] == {"membersReplace": "rfc", "groupPutWithoutMembers": "keep"}, f"{body}")
+        expect(body["history"][0]["by"] == "operator-key" and body["history"][0]["changed"] == ["breaker.threshold", "idp"], f"{body}")
+        expect_error(w.send("PATCH", f"{M}/tenants/oa-acme/settings", {"idp": "entra"},
+                            extra={"If-Match": 'W/"0"'}, request_valid=True), 412, "precondition_failed")
+        expect_error(w.send("PATCH", f"{M}/tenants/oa-acme/settings", {"breaker": {"percent": 300}},
+                            request_valid=False), 400, "invalid_request")
+        expect_error(w.send("PATCH", f"{M}/tenants/oa-acme/settings", {"idp": "azure"},
+                            request_valid=False), 400, "invalid_request")
+        status, _, _, body = w.send("PATCH", f"{M}/tenants/oa-acme/settings", {"idp": None, "breaker": {"threshold": None}},
+                                    request_valid=True)
+        expect(status == 200 and body["settings"]["idp"] == "rfc" and body["settings"]["breaker"]["threshold"] == 20,
+               f"null puts idp and threshold back to their defaults: {status} {body}")
+        expect_error(w.send("GET", f"{M}/tenants/oa-nobody/settings"), 404, "not_found")
+
+    w.check("settings: GET with ETag; PATCH merge with If-Match, history by whom; 412 stale; 400 invalid; 404", settings)
+
+    def breaker():
+        tenant = "default"
+        status, _, _, body = w.send("GET", f"{M}/tenants/{tenant}/breaker")
+        expect(status == 200 and body["state"] == "armed" and body["windowCount"] == 0, f"{status} {body}")
+        expect_error(w.send("POST", f"{M}/tenants/{tenant}/breaker/release", {}, request_valid=True), 409, "conflict")
+        status, _, _, _ = w.send("PATCH", f"{M}/tenants/{tenant}/settings",
+                                 {"breaker": {"threshold": 1, "percent": 0}}, request_valid=True)
+        expect(status == 200, f"{status}")
+
+        def trip(n: int) -> None:
+            for i in range(n):
+                user = _scim(w, "POST", f"/scim/v2/{tenant}/Users", {"userName": f"walk-{secrets.token_hex(6)}@example.com"})
+                _scim(w, "DELETE", f"/scim/v2/{tenant}/Users/{user['id']}", None)
+            for _ in range(100):
+                status, _, _, body = w.send("GET", f"{M}/tenants/{tenant}/breaker")
+                if body["state"] == "tripped":
+                    return
+                time.sleep(0.1)
+            raise Failure(f"never tripped: {body}")
+
+        trip(3)
+        status, _, _, body = w.send("GET", f"{M}/tenants/{tenant}/breaker")
+        expect(body["trip"]["held"] >= 2 and body["trip"]["heldByType"].get("user.deleted", 0) >= 1, f"{body}")
+        status, _, _, page = w.send("GET", f"{M}/tenants/{tenant}/breaker/held?limit=1")
+        expect(status == 200 and len(page["events"]) == 1 and "nextCursor" in page, f"{status} {page}")
+        status, _, _, rest = w.send("GET", f"{M}/tenants/{tenant}/breaker/held?limit=200&cursor={page['nextCursor']}&type=user.deleted")
+        expect(status == 200 and all(e["detailType"] == "user.deleted" for e in rest["events"]), f"{rest}")
+        for bad in ["limit=0", "limit=201", "cursor=x"]:
+            expect_error(w.send("GET", f"{M}/tenants/{tenant}/breaker/held?{bad}"), 400, "invalid_request")
+        expect_error(w.send("POST", f"{M}/tenants/{tenant}/breaker/discard", {}, request_valid=False), 400, "invalid_request")
+        expect_error(w.send("POST", f"{M}/tenants/{tenant}/breaker/discard", {"reason": "  "}, request_valid=False), 400, "invalid_request")
+        status, _, _, body = w.send("POST", f"{M}/tenants/{tenant}/breaker/release", {"reason": "checked"}, request_valid=True)
+        expect(status == 202 and body["state"] in ("releasing", "armed"), f"{status} {body}")
+        for _ in range(100):
+            status, _, _, body = w.send("GET", f"{M}/tenants/{tenant}/breaker")
+            if body["state"] == "armed":
+                break
+            time.sleep(0.1)
+        expect(body["state"] == "armed" and body["resolved"][0]["resolution"]["action"] == "release", f"{body}")
+        trip(2)
+        status, _, _, body = w.send("POST", f"{M}/tenants/{tenant}/breaker/discard", {"reason": "wrong scoping rule"}, request_valid=True)
+        expect(status == 202, f"{status} {body}")
+        for _ in range(100):
+            status, _, _, body = w.send("GET", f"{M}/tenants/{tenant}/breaker")
+            if body["state"] == "armed":
+                break
+            time.sleep(0.1)
+        resolution = body["resolved"][0]["resolution"]
+        expect(body["state"] == "armed" and resolution["action"] == "discard"
+               and resolution["reason"] == "wrong scoping rule" and resolution["by"] == "operator-key", f"{body}")
+        status, _, _, _ = w.send("PATCH", f"{M}/tenants/{tenant}/settings", {"breaker": {"threshold": 20, "percent": 10}})
+        expect(status == 200, f"{status}")
+
+    w.check("breaker: armed; trips past the threshold; held pages; release and discard (a reason required) re-arm; 409 when armed", breaker)
+
+
+def _scim(w: Walk, method: str, path: str, body: object) -> dict:
+    """A SCIM request with the walk's tenant token; its JSON (or {})."""
+    conn = http.client.HTTPConnection("127.0.0.1", w.port, timeout=30)
+    data = None if body is None else json.dumps(body).encode()
+    headers = {"Authorization": f"Bearer {w.scim_token}", "Content-Type": "application/scim+json"}
+    conn.request(method, path, body=data, headers=headers)
+    response = conn.getresponse()
+    content = response.read()
+    conn.close()
+    if response.status >= 300:
+        raise Failure(f"SCIM {method} {path}: {response.status} {content!r}")
+    return json.loads(content) if content else {}
 
 
 def _scim_status(w: Walk, path: str, token: str) -> int:

@@ -16,7 +16,7 @@ use scim_serverless::auth::{MemoryTokenSource, TokenSet, TokenStore, Verifier};
 use scim_serverless::config::Config;
 use scim_serverless::events::{Change, Event, derive};
 use scim_serverless::runtime::all_routes;
-use scim_serverless::store::dynamo::stream::{StreamReader, streams_change};
+use scim_serverless::store::dynamo::stream::StreamReader;
 use scim_serverless::store::{MemoryStore, Store};
 use scim_serverless::tenant::TenantId;
 use serde_json::{Value, json};
@@ -111,23 +111,7 @@ impl<R: Routes> Harness<R> {
     async fn changes(&mut self) -> Vec<Change> {
         match &mut self.feed {
             Feed::Memory(rx) => std::iter::from_fn(|| rx.try_recv().ok()).collect(),
-            Feed::Dynamo(reader) => {
-                let mut changes = Vec::new();
-                let mut quiet = 0;
-                while quiet < 3 {
-                    let records = reader.poll().await.unwrap();
-                    quiet = if records.is_empty() { quiet + 1 } else { 0 };
-                    for r in &records {
-                        if let Some(c) = streams_change(r).unwrap()
-                            && c.tenant == self.tenant
-                        {
-                            changes.push(c);
-                        }
-                    }
-                    tokio::time::sleep(Duration::from_millis(30)).await;
-                }
-                changes
-            }
+            Feed::Dynamo(reader) => common::stream_changes(reader, &self.tenant).await,
         }
     }
 

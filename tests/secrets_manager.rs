@@ -74,7 +74,8 @@ async fn rotation_keeps_both_tokens_valid_until_the_old_one_is_revoked() {
             verifier.verify(&tenant, Some(&header)).await.unwrap(),
             Verdict::Allowed {
                 tenant: tenant.clone(),
-                token_id: t.record.id.clone()
+                token_id: t.record.id.clone(),
+                policy: Default::default(),
             }
         );
     }

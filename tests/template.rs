@@ -282,13 +282,21 @@ fn the_table_streams_to_the_events_function_which_publishes_to_its_bus_only() {
     }
     grants.sort();
     let want = [
+        ("dynamodb:BatchGetItem", "!GetAtt ScimTable.Arn"),
+        ("dynamodb:BatchWriteItem", "!GetAtt ScimTable.Arn"),
         ("dynamodb:DescribeStream", "!GetAtt ScimTable.StreamArn"),
+        ("dynamodb:GetItem", "!GetAtt ScimTable.Arn"),
         ("dynamodb:GetRecords", "!GetAtt ScimTable.StreamArn"),
         ("dynamodb:GetShardIterator", "!GetAtt ScimTable.StreamArn"),
         ("dynamodb:ListStreams", "'*'"),
+        ("dynamodb:PutItem", "!GetAtt ScimTable.Arn"),
         ("events:PutEvents", "!GetAtt ProvisioningEventBus.Arn"),
         ("logs:CreateLogStream", "!GetAtt EventsLogs.Arn"),
         ("logs:PutLogEvents", "!GetAtt EventsLogs.Arn"),
+        (
+            "secretsmanager:GetSecretValue",
+            "!Sub arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${SecretPrefix}*",
+        ),
         ("sqs:SendMessage", "!GetAtt EventsDeadLetterQueue.Arn"),
     ];
     let want: Vec<(String, String)> = want
@@ -296,6 +304,22 @@ fn the_table_streams_to_the_events_function_which_publishes_to_its_bus_only() {
         .map(|(a, r)| ((*a).to_owned(), (*r).to_owned()))
         .collect();
     assert_eq!(grants, want);
+    // The table only in the breaker's and the counters' partitions.
+    let table_statement = statements
+        .iter()
+        .find(|s| text(&s["Resource"]) == "!GetAtt ScimTable.Arn")
+        .unwrap();
+    let keys: Vec<&str> =
+        table_statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|k| k.as_str().unwrap())
+            .collect();
+    assert_eq!(keys, ["T#*#B", "T#*#C"]);
+    let tripped = &r["BreakerTrippedAlarm"]["Properties"];
+    assert_eq!(tripped["MetricName"], "breaker_trips");
+    assert!(text(&tripped["AlarmActions"]).contains("HasAlarmTopic"));
 
     let alarm = &r["EventsDeadLetterAlarm"]["Properties"];
     assert_eq!(alarm["MetricName"], "ApproximateNumberOfMessagesVisible");

@@ -5,27 +5,35 @@
 //! `tenants` creates, lists, shows and deletes tenants; `tokens` issues,
 //! lists and revokes their tokens; `purge` deletes a tenant's data in
 //! bounded steps; `health` adds up what a tenant holds and how its
-//! identity provider has been calling; `requests` reads its request log.
+//! identity provider has been calling; `requests` reads its request log;
+//! `settings` reads and changes its settings; `breaker` shows and
+//! resolves its deprovisioning breaker.
 
+mod breaker;
 mod health;
 mod purge;
 mod requests;
+mod settings;
 mod tenants;
 mod tokens;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::auth::{AuthError, TokenSet, TokenStore, Versioned};
+use crate::events::Bus;
 use crate::store::ops::OpsStore;
 use crate::store::{DynamoStore, Store, StoreError};
 use crate::tenant::TenantId;
 
+pub use breaker::{BreakerPhase, BreakerView, HeldPage, HeldView, MAX_HELD_PAGE, TripView};
 pub use health::{ErrorCounts, Health, RequestCounts, TokenUse, UserCounts};
 pub use purge::{DeleteProgress, PURGE_STEP_BUDGET, PurgeReport};
 pub use requests::RequestPage;
+pub use settings::{Effective, SettingsView};
 pub use tenants::{Deletion, DeletionPhase, TenantPage, TenantStatus, TenantView};
 pub use tokens::{IssuedTokenView, TokenView};
 
@@ -54,6 +62,12 @@ pub enum AdminError {
     /// An argument the action cannot take (the message names it).
     #[error("{0}")]
     Invalid(String),
+    /// The thing changed since the version the caller named.
+    #[error("{0}")]
+    Stale(String),
+    /// The action does not fit the thing's state (a breaker not tripped).
+    #[error("{0}")]
+    Conflict(String),
     #[error("token store: {0}")]
     Tokens(AuthError),
     #[error("table: {0}")]
@@ -79,7 +93,10 @@ impl AdminError {
     pub fn exit_code(&self) -> u8 {
         match self {
             AdminError::NotFound(_) => 3,
-            AdminError::AlreadyExists(_) | AdminError::BeingDeleted(_) => 4,
+            AdminError::AlreadyExists(_)
+            | AdminError::BeingDeleted(_)
+            | AdminError::Stale(_)
+            | AdminError::Conflict(_) => 4,
             AdminError::Invalid(_) => 2,
             _ => 1,
         }
@@ -94,6 +111,9 @@ pub struct Operator<T, S> {
     pub tenant_url_pattern: Option<String>,
     /// Between refusing a deleted tenant's tokens and deleting its data.
     pub delete_wait: Duration,
+    /// Where released breaker events go; `None` where events are not
+    /// published at all.
+    pub bus: Option<Arc<dyn Bus>>,
 }
 
 impl<T, S> Operator<T, S> {
@@ -103,6 +123,7 @@ impl<T, S> Operator<T, S> {
             store,
             tenant_url_pattern,
             delete_wait: DEFAULT_DELETE_WAIT,
+            bus: None,
         }
     }
 }

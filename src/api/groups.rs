@@ -30,6 +30,7 @@ use crate::scim::resource::{check_immutable, normalize, take_members};
 use crate::scim::schema::{Registry, ResourceKind};
 use crate::store::{GroupCondition, Member, Record, Store, StoreError};
 use crate::tenant::TenantId;
+use crate::tenant::settings::{GroupPutWithoutMembers, MembersReplace, TenantPolicy};
 
 const KIND: ResourceKind = ResourceKind::Group;
 
@@ -275,7 +276,7 @@ impl<S: Store> Groups<S> {
     async fn create(&self, req: &ScimRequest) -> Result<ScimResponse, ScimError> {
         let projection = projection(req, KIND, &self.registry)?;
         let mut doc = normalize(&json_body(req)?, KIND, &self.registry)?;
-        let member_ids = take_members(&mut doc);
+        let member_ids = take_members(&mut doc).unwrap_or_default();
         stamp(&mut doc, KIND, None);
         let record = Record::new(KIND, uuid::Uuid::new_v4().to_string(), 1, doc);
         check_keys(&record)?;
@@ -420,14 +421,9 @@ impl<S: Store> Groups<S> {
     async fn replace(&self, req: &ScimRequest, id: &str) -> Result<ScimResponse, ScimError> {
         let projection = projection(req, KIND, &self.registry)?;
         let mut doc = normalize(&json_body(req)?, KIND, &self.registry)?;
-        let members = take_members(&mut doc);
-        self.update(req, id, |_| {
-            Ok((
-                Some(doc.clone()),
-                vec![MemberChange::ReplaceAll(members.clone())],
-            ))
-        })
-        .await?;
+        let members = put_members(take_members(&mut doc), &req.policy);
+        self.update(req, id, |_| Ok((Some(doc.clone()), members.clone())))
+            .await?;
         let stored = fetch(&self.store, &req.tenant, KIND, id).await?;
         self.one(req, &stored, &projection, StatusCode::OK).await
     }
@@ -441,7 +437,12 @@ impl<S: Store> Groups<S> {
         self.update(req, id, |current| {
             let mut doc = current.document.clone();
             let outcome = patch.apply(&mut doc, KIND, &self.registry)?;
-            Ok((outcome.changed.then_some(doc), outcome.members))
+            let members = outcome
+                .members
+                .into_iter()
+                .map(|c| replaced_members(c, &req.policy))
+                .collect();
+            Ok((outcome.changed.then_some(doc), members))
         })
         .await?;
         let wants_body = req.query_param("attributes").is_some()
@@ -456,6 +457,25 @@ impl<S: Store> Groups<S> {
     async fn delete(&self, req: &ScimRequest, id: &str) -> Result<ScimResponse, ScimError> {
         operation::delete(&self.store, req, KIND, id).await?;
         Ok(no_content())
+    }
+}
+
+/// The membership change of a group `PUT`: the members it names, and when
+/// it names none, the tenant's `groupPutWithoutMembers` decides.
+fn put_members(members: Option<Vec<String>>, policy: &TenantPolicy) -> Vec<MemberChange> {
+    match (members, policy.group_put_without_members) {
+        (Some(ids), _) => vec![MemberChange::ReplaceAll(ids)],
+        (None, GroupPutWithoutMembers::Clear) => vec![MemberChange::ReplaceAll(Vec::new())],
+        (None, GroupPutWithoutMembers::Keep) => Vec::new(),
+    }
+}
+
+/// A PATCH `replace` of `members` under the tenant's `membersReplace`: the
+/// RFC's "these are the members", or "add these".
+fn replaced_members(change: MemberChange, policy: &TenantPolicy) -> MemberChange {
+    match (change, policy.members_replace) {
+        (MemberChange::ReplaceAll(ids), MembersReplace::Additive) => MemberChange::Add(ids),
+        (change, _) => change,
     }
 }
 

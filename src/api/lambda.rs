@@ -10,6 +10,7 @@ use super::{Caller, HttpConfig, Routes, serve};
 use crate::auth::authorizer::{CONTEXT_TENANT, CONTEXT_TOKEN_ID, CONTEXT_UNAVAILABLE};
 use crate::store::change::TokenId;
 use crate::tenant::TenantId;
+use crate::tenant::settings::TenantPolicy;
 
 /// The caller named by the authorizer's context (`requestContext.
 /// authorizer.lambda`); without one the request is anonymous.
@@ -56,6 +57,15 @@ pub fn token_id(req: &lambda_http::Request) -> Option<TokenId> {
         .map(|id| TokenId(id.to_owned()))
 }
 
+/// What the tenant's settings decide, as the authorizer passed it on.
+pub fn policy(req: &lambda_http::Request) -> TenantPolicy {
+    let Some(RequestContext::ApiGatewayV2(ctx)) = req.request_context_ref() else {
+        return TenantPolicy::default();
+    };
+    let fields = ctx.authorizer.as_ref().map(|a| &a.fields);
+    TenantPolicy::from_context(|name| fields?.get(name)?.as_str())
+}
+
 /// Handles one Lambda event through the front door.
 pub async fn handle<R: Routes>(
     routes: &R,
@@ -65,7 +75,9 @@ pub async fn handle<R: Routes>(
     let caller = caller(&req);
     let request_id = request_id(&req);
     let token_id = token_id(&req);
+    let policy = policy(&req);
     let (mut parts, body) = req.into_parts();
+    parts.extensions.insert(policy);
     if let Some(id) = request_id {
         parts.extensions.insert(id);
     }

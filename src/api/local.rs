@@ -21,6 +21,7 @@ use crate::auth::{TokenSource, Verdict, Verifier};
 use crate::scim::limits::{LimitError, MAX_BODY_BYTES};
 use crate::scim::{ScimError, ScimType};
 use crate::store::change::TokenId;
+use crate::tenant::settings::TenantPolicy;
 use crate::tenant::{TenantId, split_scim_path};
 
 /// Everything one local server needs.
@@ -33,9 +34,12 @@ pub struct LocalApp<R, S> {
 }
 
 impl<R: Routes, S: TokenSource> LocalApp<R, S> {
-    /// The caller of a request, decided as the authorizer would, and the id
-    /// of the token that authenticated it.
-    pub async fn caller(&self, req: &http::Request<Bytes>) -> (Caller, Option<TokenId>) {
+    /// The caller of a request, decided as the authorizer would, with the
+    /// id of the token that authenticated it and its tenant's policy.
+    pub async fn caller(
+        &self,
+        req: &http::Request<Bytes>,
+    ) -> (Caller, Option<(TokenId, TenantPolicy)>) {
         let Some(tenant) =
             split_scim_path(req.uri().path()).and_then(|(t, _)| TenantId::parse(t).ok())
         else {
@@ -46,9 +50,11 @@ impl<R: Routes, S: TokenSource> LocalApp<R, S> {
             .get(http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
         match self.verifier.verify(&tenant, header).await {
-            Ok(Verdict::Allowed { tenant, token_id }) => {
-                (Caller::Tenant(tenant), Some(TokenId(token_id)))
-            }
+            Ok(Verdict::Allowed {
+                tenant,
+                token_id,
+                policy,
+            }) => (Caller::Tenant(tenant), Some((TokenId(token_id), policy))),
             Ok(Verdict::Refused {
                 tenant, token_id, ..
             }) => (Caller::Refused { tenant, token_id }, None),
@@ -67,9 +73,10 @@ impl<R: Routes, S: TokenSource> LocalApp<R, S> {
         {
             return plane.handle(req).await;
         }
-        let (caller, token_id) = self.caller(&req).await;
-        if let Some(token_id) = token_id {
+        let (caller, allowed) = self.caller(&req).await;
+        if let Some((token_id, policy)) = allowed {
             req.extensions_mut().insert(token_id);
+            req.extensions_mut().insert(policy);
         }
         serve(&self.routes, &self.config, req, caller).await
     }

@@ -62,6 +62,21 @@ impl RequestMetrics {
     }
 }
 
+/// The `_aws` metadata of the line logged when a tenant's breaker trips:
+/// `breaker_trips` (Count), without dimensions (the line names the tenant
+/// for Logs Insights; the alarm needs only the sum).
+pub fn breaker_trip_metadata(timestamp_ms: u128) -> String {
+    json!({
+        "Timestamp": timestamp_ms as u64,
+        "CloudWatchMetrics": [{
+            "Namespace": namespace(),
+            "Dimensions": [[]],
+            "Metrics": [{"Name": "breaker_trips", "Unit": "Count"}],
+        }],
+    })
+    .to_string()
+}
+
 fn namespace() -> &'static str {
     static NAMESPACE: OnceLock<String> = OnceLock::new();
     NAMESPACE.get_or_init(|| {

@@ -163,7 +163,7 @@ pub async fn serve<R: Routes>(
                         response: &response,
                         duration_ms: elapsed,
                         audit: &audit,
-                        values: config.log_values,
+                        values: req.policy.log_values.unwrap_or(config.log_values),
                     },
                 ));
             }

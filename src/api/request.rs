@@ -5,6 +5,7 @@ use bytes::Bytes;
 use http::{HeaderMap, Method};
 use percent_encoding::percent_decode_str;
 
+use crate::tenant::settings::TenantPolicy;
 use crate::tenant::{SCIM_PATH_SEGMENT, TenantId, split_scim_path};
 
 /// The SCIM endpoint a path names (RFC 7644 §3.2), below the Tenant URL.
@@ -118,6 +119,9 @@ pub struct ScimRequest {
     /// The Tenant URL, for `Location`, `meta.location` and `$ref`.
     pub base_url: String,
     pub request_id: RequestId,
+    /// What the tenant's settings decide for it (the RFC's reading when the
+    /// caller's credentials carried none).
+    pub policy: TenantPolicy,
 }
 
 /// Why a request does not address a tenant at all.
@@ -165,6 +169,11 @@ impl ScimRequest {
             endpoint: Endpoint::parse(rest),
             tenant,
             query,
+            policy: parts
+                .extensions
+                .get::<TenantPolicy>()
+                .copied()
+                .unwrap_or_default(),
             headers: parts.headers,
             body,
             request_id,

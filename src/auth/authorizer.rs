@@ -174,9 +174,18 @@ async fn decide<S: TokenSource>(
         return deny();
     };
     match verifier.verify(&tenant, request.authorization()).await {
-        Ok(Verdict::Allowed { tenant, token_id }) => {
+        Ok(Verdict::Allowed {
+            tenant,
+            token_id,
+            policy,
+        }) => {
             tracing::info!(tenant = %tenant, token_id = %token_id, "token accepted");
-            allow(json!({ CONTEXT_TENANT: tenant.as_str(), CONTEXT_TOKEN_ID: token_id }))
+            let mut context =
+                json!({ CONTEXT_TENANT: tenant.as_str(), CONTEXT_TOKEN_ID: token_id });
+            for (name, value) in policy.context() {
+                context[name] = Value::String(value);
+            }
+            allow(context)
         }
         Ok(Verdict::Refused {
             tenant,

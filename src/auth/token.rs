@@ -9,6 +9,8 @@ use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use crate::tenant::settings::StoredSettings;
+
 /// Every token starts with this, so leaked tokens are recognisable by
 /// secret scanners and operators.
 pub const TOKEN_PREFIX: &str = "scim_";
@@ -68,6 +70,9 @@ pub struct TokenSet {
     /// tenant's (the request log records it) instead of as garbage.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub revoked: Vec<TokenRecord>,
+    /// The tenant's settings, read with its tokens (one cache for both).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settings: Option<StoredSettings>,
 }
 
 /// How many revoked tokens a tenant's set remembers.
@@ -141,6 +146,14 @@ pub fn bearer_token(header: &str) -> Option<&str> {
 }
 
 impl TokenSet {
+    /// What the tenant's settings decide for its SCIM requests.
+    pub fn policy(&self) -> crate::tenant::settings::TenantPolicy {
+        self.settings
+            .as_ref()
+            .map(|s| s.settings.policy())
+            .unwrap_or_default()
+    }
+
     /// A token set holding just these tokens.
     pub fn of(tokens: Vec<TokenRecord>) -> Self {
         TokenSet {

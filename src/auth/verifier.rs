@@ -9,6 +9,7 @@ use super::AuthError;
 use super::source::TokenSource;
 use super::token::{Refusal, TokenMatch, TokenSet, bearer_token};
 use crate::tenant::TenantId;
+use crate::tenant::settings::TenantPolicy;
 use time::OffsetDateTime;
 
 /// Bound on cached tenants: tenant ids come from unauthenticated paths, so
@@ -18,8 +19,13 @@ const MAX_CACHED_TENANTS: usize = 10_000;
 /// The outcome of checking a request's credentials for a tenant.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
-    /// The token belongs to the tenant; `token_id` names it for audit logs.
-    Allowed { tenant: TenantId, token_id: String },
+    /// The token belongs to the tenant; `token_id` names it for audit
+    /// logs, `policy` is what the tenant's settings decide for the request.
+    Allowed {
+        tenant: TenantId,
+        token_id: String,
+        policy: TenantPolicy,
+    },
     /// A token of this tenant that is expired or revoked: refused like
     /// any other, but the request can be recorded under the tenant.
     Refused {
@@ -76,6 +82,7 @@ impl<S: TokenSource> Verifier<S> {
             TokenMatch::Valid(id) => Verdict::Allowed {
                 tenant: tenant.clone(),
                 token_id: id.to_owned(),
+                policy: set.policy(),
             },
             TokenMatch::Refused(id, reason) => Verdict::Refused {
                 tenant: tenant.clone(),
@@ -84,6 +91,12 @@ impl<S: TokenSource> Verifier<S> {
             },
             TokenMatch::Unknown => Verdict::Denied,
         })
+    }
+
+    /// The tenant's token set (with its settings), from the cache when it
+    /// is fresh.
+    pub async fn token_set(&self, tenant: &TenantId) -> Result<Option<TokenSet>, AuthError> {
+        self.tokens(tenant).await
     }
 
     async fn tokens(&self, tenant: &TenantId) -> Result<Option<TokenSet>, AuthError> {
@@ -167,7 +180,8 @@ mod tests {
             v.verify(&tenant("a"), Some(&header)).await.unwrap(),
             Verdict::Allowed {
                 tenant: tenant("a"),
-                token_id: a.record.id.clone()
+                token_id: a.record.id.clone(),
+                policy: Default::default(),
             }
         );
         assert_eq!(

@@ -19,8 +19,10 @@ use scim_serverless::auth::{
     MemoryTokenSource, SecretsManagerSource, TokenSet, TokenSource, TokenStore, Verifier,
 };
 use scim_serverless::config::Config;
+use scim_serverless::events::Bus;
 use scim_serverless::events::Change;
-use scim_serverless::events::sink::write_lines;
+use scim_serverless::events::gate::Gate;
+use scim_serverless::events::sink::{LineBus, write_lines};
 use scim_serverless::request_log::Recorder;
 use scim_serverless::request_log::sink::drain;
 use scim_serverless::runtime::all_routes;
@@ -29,7 +31,7 @@ use scim_serverless::store::dynamo::table::create_table;
 use scim_serverless::store::ops::OpsStore;
 use scim_serverless::store::{DynamoStore, MemoryStore, Store};
 use scim_serverless::tenant::TenantId;
-use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum StoreKind {
@@ -136,36 +138,68 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     .await
                     .map_err(|e| format!("table {} is not reachable: {e}", config.table_name))?;
             }
-            if let Some(path) = &args.events {
-                let streams = aws_sdk_dynamodbstreams::Client::new(aws);
-                let reader = StreamReader::open(streams, &config.table_name).await?;
-                follow_stream(reader, event_sink(path)?);
-            }
+            let sink = match &args.events {
+                Some(path) => {
+                    let streams = aws_sdk_dynamodbstreams::Client::new(aws);
+                    let reader = StreamReader::open(streams, &config.table_name).await?;
+                    let (sink, feed) = EventSink::open(path)?;
+                    follow_stream(reader, feed);
+                    Some(sink)
+                }
+                None => None,
+            };
             let store = DynamoStore::new(client, config.table_name.clone())
                 .with_request_log_retention(config.request_log_retention);
-            launch(args, tenant, Some(aws.clone()), store, &config).await
+            launch(args, tenant, Some(aws.clone()), store, sink, &config).await
         }
         _ => {
-            let store = match &args.events {
-                Some(path) => MemoryStore::with_feed(event_sink(path)?),
-                None => MemoryStore::new(),
+            let (store, sink) = match &args.events {
+                Some(path) => {
+                    let (sink, feed) = EventSink::open(path)?;
+                    (MemoryStore::with_feed(feed), Some(sink))
+                }
+                None => (MemoryStore::new(), None),
             };
-            launch(args, tenant, aws, store, &config).await
+            launch(args, tenant, aws, store, sink, &config).await
         }
     }
 }
 
-/// Opens `path` for appending and writes the events of the changes sent to
-/// the returned feed there, in the background.
-fn event_sink(path: &PathBuf) -> std::io::Result<UnboundedSender<Change>> {
-    let file = OpenOptions::new().create(true).append(true).open(path)?;
-    let (feed, changes) = tokio::sync::mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        if let Err(e) = write_lines(changes, file).await {
-            tracing::error!(error = %e, "the event file can no longer be written");
-        }
-    });
-    Ok(feed)
+/// `--events`: the file events are appended to, and the changes to derive
+/// them from, written once the tenants' settings can be read.
+struct EventSink {
+    bus: LineBus,
+    changes: UnboundedReceiver<Change>,
+}
+
+impl EventSink {
+    /// Opens `path` for appending; the sink and the feed of changes it
+    /// takes.
+    fn open(path: &PathBuf) -> std::io::Result<(EventSink, UnboundedSender<Change>)> {
+        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        let (feed, changes) = tokio::sync::mpsc::unbounded_channel();
+        let bus = LineBus::new(file);
+        Ok((EventSink { bus, changes }, feed))
+    }
+
+    /// Writes the changes' events in the background, through the breakers
+    /// of `store` under the settings of `tokens`; the bus releases go to.
+    fn start<S: Store + OpsStore, T: TokenSource>(
+        self,
+        store: S,
+        tokens: T,
+        ttl: std::time::Duration,
+    ) -> LineBus {
+        let EventSink { bus, changes } = self;
+        let out = bus.clone();
+        tokio::spawn(async move {
+            let gate = Gate::new(store, Verifier::new(tokens, ttl));
+            if let Err(e) = write_lines(changes, &gate, &out).await {
+                tracing::error!(error = %e, "the event file can no longer be written");
+            }
+        });
+        bus
+    }
 }
 
 /// Sends the changes the table's stream shows to `feed`, in the
@@ -193,6 +227,7 @@ async fn launch<S: Store + OpsStore + Clone>(
     tenant: TenantId,
     aws: Option<aws_config::SdkConfig>,
     store: S,
+    sink: Option<EventSink>,
     config: &Config,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let (records, recorded) = tokio::sync::mpsc::unbounded_channel();
@@ -241,7 +276,8 @@ async fn launch<S: Store + OpsStore + Clone>(
             // In one process a revoke needs no cache to expire: tokens are
             // read from memory on every request.
             let ttl = std::time::Duration::ZERO;
-            let plane = setup.start(tokens.clone(), store, ttl)?;
+            let bus = sink.map(|s| s.start(store.clone(), tokens.clone(), ttl));
+            let plane = setup.start(tokens.clone(), store, ttl, bus)?;
             println!("Shell:      export B={base} TOKEN={token} OPERATOR_KEY={operator_key}");
             println!("Try:        curl -H \"Authorization: Bearer $TOKEN\" $B/Schemas");
             println!(
@@ -264,7 +300,8 @@ async fn launch<S: Store + OpsStore + Clone>(
                 config.token_cache_ttl.as_secs()
             );
             let ttl = config.token_cache_ttl;
-            let plane = setup.start(tokens.clone(), store, ttl)?;
+            let bus = sink.map(|s| s.start(store.clone(), tokens.clone(), ttl));
+            let plane = setup.start(tokens.clone(), store, ttl, bus)?;
             println!(
                 "Manage:     curl -H \"Authorization: Bearer $OPERATOR_KEY\" http://{addr}/manage/v1/tenants"
             );
@@ -295,14 +332,17 @@ impl PlaneSetup {
         tokens: T,
         store: S,
         token_ttl: std::time::Duration,
+        bus: Option<LineBus>,
     ) -> Result<Arc<dyn OperatorPlane>, RandomError> {
         let delete_wait = std::time::Duration::from_secs(
             self.delete_wait_secs
                 .unwrap_or(token_ttl.as_secs() + DELETE_WAIT_MARGIN_SECS),
         );
+        let bus: Option<Arc<dyn Bus>> = bus.map(|b| Arc::new(b) as Arc<dyn Bus>);
         let operator = |tokens: T, store: S| {
             let mut op = Operator::new(tokens, store, Some(self.pattern.clone()));
             op.delete_wait = delete_wait;
+            op.bus.clone_from(&bus);
             op
         };
         let worker = operator(tokens.clone(), store.clone());
@@ -310,6 +350,9 @@ impl PlaneSetup {
             loop {
                 if let Err(e) = worker.advance_purges(PURGE_STEP_BUDGET).await {
                     tracing::error!(cause = %e, operation = "advance_purges", "a purge step failed");
+                }
+                if let Err(e) = worker.advance_resolutions(PURGE_STEP_BUDGET).await {
+                    tracing::error!(cause = %e, operation = "advance_resolutions", "a breaker release or discard step failed");
                 }
                 tokio::time::sleep(PURGE_INTERVAL).await;
             }

@@ -16,7 +16,7 @@ pub const MAX_REQUEST_BYTES: usize = 256 * 1024;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Entry {
     pub origin: usize,
-    pub detail_type: &'static str,
+    pub detail_type: String,
     pub detail: String,
     /// `occurredAt`, as the entry's `Time`.
     pub time: String,
@@ -37,10 +37,23 @@ impl Entry {
     fn whole(event: &Event, origin: usize) -> Entry {
         Entry {
             origin,
-            detail_type: event.detail_type(),
+            detail_type: event.detail_type().to_owned(),
             detail: event.detail_json(),
             time: event.detail.occurred_at.clone(),
         }
+    }
+
+    /// The local sink's line: `detail-type`, `detail`, `source`, `time`.
+    pub fn json_line(&self) -> String {
+        let detail: serde_json::Value =
+            serde_json::from_str(&self.detail).unwrap_or(serde_json::Value::Null);
+        serde_json::json!({
+            "detail-type": self.detail_type,
+            "source": SOURCE,
+            "time": self.time,
+            "detail": detail,
+        })
+        .to_string()
     }
 
     /// The entry's size as EventBridge computes it: 14 bytes for `Time`,

@@ -188,6 +188,11 @@ pub(crate) fn event_id(
     if let Some(m) = member {
         h.update(m.as_bytes());
     }
+    uuid_shaped(h)
+}
+
+/// A digest's first 16 bytes as a UUID-shaped id.
+pub(crate) fn uuid_shaped(h: Sha256) -> String {
     let hex = hex::encode(&h.finalize()[..16]);
     format!(
         "{}-{}-{}-{}-{}",

@@ -9,12 +9,28 @@
 //! to the entry, so both publish the same events.
 
 pub mod batch;
+pub mod breaker;
 mod derive;
 mod detail;
+pub mod gate;
 pub mod publish;
 pub mod sink;
+
+use std::future::Future;
+use std::pin::Pin;
 
 pub use derive::derive;
 pub use detail::{Detail, Event, EventType, MemberRef, SOURCE};
 
 pub use crate::store::change::{Actor, Change, Changed};
+
+/// Where events released from a breaker go: the same bus the `events`
+/// function publishes on (EventBridge), or the local sink's file.
+pub trait Bus: Send + Sync {
+    /// Publishes `entries` in order; an error names why (nothing is then
+    /// taken as published).
+    fn send<'a>(
+        &'a self,
+        entries: &'a [batch::Entry],
+    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
+}

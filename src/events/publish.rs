@@ -13,7 +13,11 @@ use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use super::batch::{Entry, batches};
 use super::derive;
 use super::detail::SOURCE;
+use super::gate::Gate;
+use crate::auth::TokenSource;
+use crate::store::Store;
 use crate::store::dynamo::stream::lambda_change;
+use crate::store::ops::OpsStore;
 
 /// Attempts of each entry before its record is reported failed.
 const PUT_ATTEMPTS: u32 = 4;
@@ -76,7 +80,7 @@ impl Publisher {
                 PutEventsRequestEntry::builder()
                     .event_bus_name(&self.bus)
                     .source(SOURCE)
-                    .detail_type(e.detail_type)
+                    .detail_type(&e.detail_type)
                     .detail(&e.detail)
                     .set_time(time)
                     .build()
@@ -97,7 +101,7 @@ impl Publisher {
                     tracing::warn!(
                         operation = "EventBridge PutEvents",
                         cause = r.error_code().unwrap_or_default(),
-                        detail_type = e.detail_type,
+                        detail_type = %e.detail_type,
                         "an event entry was not published"
                     );
                     e.clone()
@@ -120,20 +124,44 @@ impl Publisher {
     }
 }
 
-/// Handles one batch of stream records: every record's events are
-/// published, in order, up to the first record that cannot be decoded (a
-/// poison record) or whose events could not be published; that record is
-/// reported as the batch's failure, so Lambda retries the shard from it
-/// (and, past the mapping's retries, sends it to the dead-letter queue).
-pub async fn handle(publisher: &Publisher, event: StreamEvent) -> DynamoDbEventResponse {
+impl super::Bus for Publisher {
+    fn send<'a>(
+        &'a self,
+        entries: &'a [Entry],
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>> {
+        Box::pin(async move {
+            let failed = self.publish(entries).await;
+            match failed.len() {
+                0 => Ok(()),
+                n => Err(format!(
+                    "{n} of {} entries were not published",
+                    entries.len()
+                )),
+            }
+        })
+    }
+}
+
+/// Handles one batch of stream records: every record's events go through
+/// their tenant's breaker (published, or held while it is tripped), in
+/// order, up to the first record that cannot be decoded (a poison record)
+/// or whose events could not be published; that record is reported as the
+/// batch's failure, so Lambda retries the shard from it (and, past the
+/// mapping's retries, sends it to the dead-letter queue). When the breaker
+/// store fails the whole batch is retried.
+pub async fn handle<S: Store + OpsStore, T: TokenSource>(
+    publisher: &Publisher,
+    gate: &Gate<S, T>,
+    event: StreamEvent,
+) -> DynamoDbEventResponse {
     let records = &event.records;
     let mut entries = Vec::new();
     let mut first_failed = None;
     for (i, record) in records.iter().enumerate() {
         match lambda_change(record) {
             Ok(change) => {
-                if let Some(e) = change.as_ref().and_then(derive) {
-                    entries.push(Entry::of(&e, i));
+                if let Some((change, e)) = change.as_ref().and_then(|c| Some((c, derive(c)?))) {
+                    entries.push((change.tenant.clone(), Entry::of(&e, i)));
                 }
             }
             Err(err) => {
@@ -148,13 +176,32 @@ pub async fn handle(publisher: &Publisher, event: StreamEvent) -> DynamoDbEventR
             }
         }
     }
-    if let Some(i) = publisher.publish(&entries).await.first() {
+    let passed = match gate.pass(entries).await {
+        Ok(passed) => passed,
+        Err(err) => {
+            tracing::error!(
+                operation = "breaker",
+                cause = %err,
+                "the batch could not pass the tenants' breakers; it is retried"
+            );
+            let mut response = DynamoDbEventResponse::default();
+            if let Some(first) = records.first() {
+                response.batch_item_failures.push(failure(first));
+            }
+            return response;
+        }
+    };
+    let failed = publisher.publish(&passed.publish).await;
+    if let Some(i) = failed.first() {
         tracing::error!(
             operation = "EventBridge PutEvents",
             record = %records[*i].event_id,
             "events of a stream record could not be published; the shard retries from it"
         );
         first_failed = Some(first_failed.map_or(*i, |f: usize| f.min(*i)));
+    } else if let Err(err) = gate.announced(&passed.announcing).await {
+        // Announced again with the next batch: at least once.
+        tracing::warn!(operation = "breaker", cause = %err, "a trip's announcement was not marked");
     }
     let mut response = DynamoDbEventResponse::default();
     if let Some(i) = first_failed {

@@ -565,14 +565,21 @@ pub fn check_immutable(
 
 /// Removes a normalised Group's `members` and returns their ids: members are
 /// stored as membership edges, never inside the group document.
-pub fn take_members(doc: &mut Value) -> Vec<String> {
-    let Some(Value::Array(members)) = doc.as_object_mut().and_then(|d| d.remove("members")) else {
-        return Vec::new();
-    };
-    members
-        .iter()
-        .filter_map(|m| m.get("value")?.as_str().map(str::to_owned))
-        .collect()
+/// `None` when the document has no `members` at all (which a group `PUT`
+/// may mean two ways, see `GroupPutWithoutMembers`).
+pub fn take_members(doc: &mut Value) -> Option<Vec<String>> {
+    let members = doc.as_object_mut()?.remove("members")?;
+    Some(
+        members
+            .as_array()
+            .map(|members| {
+                members
+                    .iter()
+                    .filter_map(|m| m.get("value")?.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default(),
+    )
 }
 
 #[cfg(test)]
@@ -814,7 +821,7 @@ mod tests {
             .map(|i| json!({"value": format!("m{i}")}))
             .collect();
         let mut g = group(json!({"displayName": "g", "members": members})).unwrap();
-        assert_eq!(take_members(&mut g).len(), MAX_MEMBERS_PER_REQUEST);
+        assert_eq!(take_members(&mut g).unwrap().len(), MAX_MEMBERS_PER_REQUEST);
         let members: Value = (0..=MAX_MEMBERS_PER_REQUEST)
             .map(|i| json!({"value": format!("m{i}")}))
             .collect();
@@ -900,14 +907,16 @@ mod tests {
             "meta": {"resourceType": "Group"}
         }))
         .unwrap();
-        assert_eq!(take_members(&mut got), ["u1", "u2"]);
+        assert_eq!(take_members(&mut got).unwrap(), ["u1", "u2"]);
         assert_eq!(
             got,
             json!({"schemas": [GROUP_URN], "externalId": "8aa1a0c0", "displayName": "Group1DisplayName"})
         );
         let mut okta =
             group(json!({"schemas": [GROUP_URN], "displayName": "G", "members": []})).unwrap();
-        assert!(take_members(&mut okta).is_empty());
+        assert_eq!(take_members(&mut okta), Some(Vec::new()));
+        let mut without = group(json!({"schemas": [GROUP_URN], "displayName": "G"})).unwrap();
+        assert_eq!(take_members(&mut without), None);
     }
 
     /// Every attribute of the three vendor profiles round-trips unchanged.

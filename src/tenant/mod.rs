@@ -1,6 +1,8 @@
 //! Tenant ids: the `{tenant}` of `/scim/v2/{tenant}/...` and the first part
 //! of every stored key.
 
+pub mod settings;
+
 use std::fmt;
 
 /// A validated tenant id: 1–63 lowercase ASCII letters, digits and `-`

@@ -7,10 +7,13 @@ Starts the binary on a free loopback port, reads its banner, and drives
 Debian's Chromium (Playwright, sync API) through the console: login link
 (one-time), tenants list, create (validation, conflict), token issue (secret
 shown once), a SCIM request with that token from Python, health, revoke,
-delete with typed confirmation and its progress, paging, narrow layout, an
-expired session and a stopped server. Full-page screenshots of each state go
-to the screenshot directory; the tenant page and the tenants list are also
-copied to docs/images/ (for the README).
+the request log, the tenant's settings (a merge patch with If-Match, the
+API's 400 inline, a 412 reloaded), the deprovisioning breaker (armed; tripped
+by deactivations through SCIM, as the binary runs with --events; its held
+events; release and discard), delete with typed confirmation and its
+progress, paging, narrow layout, an expired session and a stopped server.
+Full-page screenshots of each state go to the screenshot directory; with
+SCIM_README_SHOTS=1 the README's are refreshed in docs/images/.
 
 Ends with one line `browser: N passed, N failed`; exits 1 on any failure.
 """
@@ -75,7 +78,9 @@ class Server:
     def __init__(self, binary):
         self.port = free_port()
         self.addr = f"127.0.0.1:{self.port}"
-        cmd = [binary, "--addr", self.addr]
+        # Events flow (and the deprovisioning breaker counts) only with --events.
+        self.events = Path(tempfile.mkdtemp(prefix="scim-console-events-")) / "events.jsonl"
+        cmd = [binary, "--addr", self.addr, "--events", str(self.events)]
         if binary.endswith(".py"):  # tests/browser/mock_server.py, for working on the console
             cmd = [sys.executable] + cmd
         env = dict(os.environ)
@@ -115,6 +120,16 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+    def cleanup(self):
+        shutil.rmtree(self.events.parent, ignore_errors=True)
+
+    def events_text(self):
+        """The event file so far (one JSON line per published event)."""
+        try:
+            return self.events.read_text()
+        except FileNotFoundError:
+            return ""
 
     def stderr_tail(self, n=40):
         self.stderr.seek(0)
@@ -169,6 +184,7 @@ def main():
         print("---- server stderr (tail)\n" + server.stderr_tail(), flush=True)
     finally:
         server.stop()
+        server.cleanup()
     print(f"browser: {passed} passed, {failed} failed", flush=True)
     return 1 if failed else 0
 
@@ -188,6 +204,19 @@ def run(server, shots, docs):
         page.evaluate("document.getElementById('toasts')?.replaceChildren()")
         path = shots / f"{name}.png"
         page.screenshot(path=str(path), full_page=True)
+        return path
+
+    def shot_around(page, card, name, from_top=False):
+        """The page 1280 px wide around one card (from the top of the page
+        with from_top), for the README."""
+        page.evaluate("document.getElementById('toasts')?.replaceChildren()")
+        box = page.evaluate("""el => { const r = el.getBoundingClientRect();
+            return {top: r.top + scrollY, bottom: r.bottom + scrollY, width: document.documentElement.clientWidth}; }""",
+                            card.element_handle())
+        top = 0 if from_top else max(0, box["top"] - 14)
+        path = shots / f"{name}.png"
+        page.screenshot(path=str(path), full_page=True,
+                        clip={"x": 0, "y": top, "width": box["width"], "height": box["bottom"] + 14 - top})
         return path
 
     def manage(method, path, body=None):
@@ -459,6 +488,242 @@ def run(server, shots, docs):
         keep_for_readme(shot(page, "10b-request-log"), docs / "console-request-log.png")
         page.go_back()
         page.get_by_test_id("tokens-table").wait_for()
+
+        # ---- settings: shown, changed, saved as a merge patch of what changed with If-Match
+        settings_url = f"/tenants/{TENANT}/settings"
+        page.get_by_test_id("settings-form").wait_for()
+        _, before = manage("GET", settings_url)
+        option = lambda testid: page.get_by_test_id(testid).locator("option").first.inner_text()
+        check("the settings card shows the tenant's settings",
+              before is not None
+              and page.get_by_test_id("settings-idp").input_value() == before["settings"]["idp"] == "rfc"
+              and page.get_by_test_id("settings-breaker-threshold").input_value() == str(before["settings"]["breaker"]["threshold"])
+              and page.get_by_test_id("settings-breaker-enabled").is_checked(), before)
+        check("a switch that follows the profile says what it currently is",
+              "currently: rfc" in option("settings-members-replace") and "currently: clear" in option("settings-group-put"),
+              (option("settings-members-replace"), option("settings-group-put")))
+        check("Save is disabled while nothing changed", page.get_by_test_id("settings-save").is_disabled())
+        page.get_by_test_id("settings-idp").select_option("entra")
+        check("choosing the Entra ID profile changes what the switches follow",
+              "currently: additive" in option("settings-members-replace") and "currently: keep" in option("settings-group-put"))
+        help_text = page.get_by_test_id("help-members-replace").inner_text()
+        check("each switch is explained in plain words",
+              "adds them instead of replacing the list" in help_text
+              and "keeps the members" in page.get_by_test_id("help-group-put").inner_text(), help_text)
+        page.get_by_test_id("settings-idp").select_option("okta")
+        page.get_by_test_id("settings-group-put").select_option("clear")
+        page.get_by_test_id("settings-breaker-threshold").fill("5")
+        check("changed fields are marked and counted before saving",
+              page.locator("[data-field].is-dirty").count() == 3
+              and "3 unsaved changes" in page.get_by_test_id("settings-status").inner_text(),
+              page.get_by_test_id("settings-status").inner_text())
+        with page.expect_request(lambda r: r.method == "PATCH" and r.url.endswith("/settings")) as sent_info:
+            page.get_by_test_id("settings-save").click()
+        sent = sent_info.value
+        patch_body = json.loads(sent.post_data or "null")
+        check("Save sends a merge patch of only what changed, with If-Match",
+              patch_body == {"idp": "okta", "groupPutWithoutMembers": "clear", "breaker": {"threshold": 5}}
+              and sent.headers.get("if-match") == f'W/"{before["version"]}"', (patch_body, sent.headers.get("if-match")))
+        wait_js(page, f"document.querySelector('[data-testid=settings-version]').textContent.includes('{before['version'] + 1}')")
+        _, after = manage("GET", settings_url)
+        s = after["settings"]
+        check("the API has the saved settings (GET from Python)",
+              (s["idp"], s.get("groupPutWithoutMembers"), s.get("membersReplace"), s["breaker"]["threshold"], s["breaker"]["percent"])
+              == ("okta", "clear", None, 5, 10) and after["version"] == before["version"] + 1, after)
+        first_change = page.get_by_test_id("settings-history-row").first
+        check("the change history shows who changed which fields",
+              first_change.get_by_test_id("history-by").inner_text() == after["history"][0]["by"]
+              and all(f in first_change.get_by_test_id("history-changed").inner_text() for f in ("idp", "breaker.threshold", "groupPutWithoutMembers")),
+              first_change.inner_text())
+        check("after saving nothing is left unsaved", page.get_by_test_id("settings-save").is_disabled()
+              and page.locator("[data-field].is-dirty").count() == 0)
+        page.get_by_test_id("settings-group-put").select_option("")
+        with page.expect_request(lambda r: r.method == "PATCH" and r.url.endswith("/settings")) as sent_info:
+            page.get_by_test_id("settings-save").click()
+        patch_body = json.loads(sent_info.value.post_data or "null")
+        check("following the profile again removes the override (null in the merge patch)",
+              patch_body == {"groupPutWithoutMembers": None}, patch_body)
+        wait_js(page, f"document.querySelector('[data-testid=settings-version]').textContent.includes('{before['version'] + 2}')")
+        _, after = manage("GET", settings_url)
+        check("the API follows the Okta profile again: group PUT without members keeps them",
+              "groupPutWithoutMembers" not in after["settings"] and after["effective"]["groupPutWithoutMembers"] == "keep"
+              and "currently: keep" in option("settings-group-put"), after)
+        settings_card = page.get_by_test_id("settings")
+        settings_card.scroll_into_view_if_needed()
+        keep_for_readme(shot_around(page, settings_card, "10c-settings"), docs / "console-settings.png")
+
+        # an invalid value: the API's 400 under the field it names
+        page.get_by_test_id("settings-breaker-percent").fill("300")
+        page.get_by_test_id("settings-save").click()
+        percent_error = page.get_by_test_id("settings-error-percent")
+        percent_error.wait_for()
+        check("a value the API refuses (percent 300) shows its 400 message under that field",
+              "percent" in percent_error.inner_text()
+              and page.get_by_test_id("settings-breaker-percent").get_attribute("aria-invalid") == "true",
+              percent_error.inner_text())
+        shot(page, "10d-settings-invalid")
+        _, still = manage("GET", settings_url)
+        check("the refused value is not saved", still["settings"]["breaker"]["percent"] == 10 and still["version"] == after["version"])
+        page.get_by_test_id("settings-undo").click()
+        check("Undo puts the saved values back", page.get_by_test_id("settings-breaker-percent").input_value() == "10"
+              and not percent_error.is_visible())
+
+        # someone else changes the settings meanwhile: 412, reloaded
+        status, _ = manage("PATCH", settings_url, {"breaker": {"windowMinutes": 30}})
+        check("the operator key changes the settings through the API", status == 200, status)
+        page.get_by_test_id("settings-breaker-threshold").fill("7")
+        page.get_by_test_id("settings-save").click()
+        notice = page.get_by_test_id("settings-notice")
+        notice.wait_for()
+        check("a change made meanwhile by someone else is not overwritten (412): the card says so and reloads",
+              "changed by someone else, reloaded" in notice.inner_text().lower()
+              and page.get_by_test_id("settings-breaker-window").input_value() == "30"
+              and page.get_by_test_id("settings-breaker-threshold").input_value() == "5", notice.inner_text())
+        _, still = manage("GET", settings_url)
+        check("the other change stands", (still["settings"]["breaker"]["threshold"], still["settings"]["breaker"]["windowMinutes"]) == (5, 30))
+
+        # ---- the deprovisioning breaker: armed, window count against the threshold
+        breaker_url = f"/tenants/{TENANT}/breaker"
+        breaker_card = page.get_by_test_id("breaker")
+        page.get_by_test_id("breaker-refresh").click()
+        wait_js(page, "document.querySelector('[data-testid=breaker]').dataset.state === 'armed'")
+        _, armed = manage("GET", breaker_url)
+        window = page.get_by_test_id("breaker-window").inner_text()
+        check("the breaker card shows 'armed' and the window's count against the threshold",
+              page.get_by_test_id("breaker-state").inner_text().strip() == "Armed"
+              and armed["state"] == "armed" and window.replace("\u202f", " ") == f"{armed['windowCount']} / 5",
+              (window, armed))
+        shot(page, "10e-breaker-armed")
+
+        # ---- tripped: threshold 1, percent 0, then deactivations through SCIM
+        status, _ = manage("PATCH", settings_url, {"breaker": {"threshold": 1, "percent": 0}})
+        check("threshold 1 and percent 0 set through the API", status == 200, status)
+        wave = []
+        for name in ("bob", "carol", "dave"):
+            status, u = http("POST", f"{tenant_url}/Users", secret2, {**USER, "userName": f"{name}@example.com"})
+            wave.append(u["id"] if status == 201 else None)
+        deactivated = [http("PATCH", f"{tenant_url}/Users/{uid}", secret2, {
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "replace", "path": "active", "value": False}]})[0] for uid in wave if uid]
+        http("PATCH", f"{tenant_url}/Users/{wave[0]}", secret2, {
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "replace", "path": "displayName", "value": "Bob B."}]})
+        check("three users created and deactivated through SCIM", deactivated == [200, 200, 200], (wave, deactivated))
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            page.get_by_test_id("breaker-refresh").click()
+            wait_js(page, "!document.querySelector('[data-testid=breaker-refresh]').disabled")
+            if breaker_card.get_attribute("data-state") == "tripped":
+                break
+            time.sleep(0.5)
+        _, tripped = manage("GET", breaker_url)
+        check("the breaker trips and the card says so", breaker_card.get_attribute("data-state") == "tripped"
+              and page.get_by_test_id("breaker-state").inner_text().strip() == "Tripped"
+              and (tripped or {}).get("state") == "tripped", tripped)
+        trip = (tripped or {}).get("trip") or {}
+        check("the tripped card shows the count, when, the held total and held by type",
+              page.get_by_test_id("breaker-count").inner_text() == str(trip.get("count"))
+              and page.get_by_test_id("breaker-held").inner_text() == str(trip.get("held"))
+              and page.get_by_test_id("breaker-tripped-at").locator("time").count() == 1
+              and "user.deactivated" in page.get_by_test_id("breaker-held-by-type").inner_text(), trip)
+        check("a tripped breaker comes first on the tenant page",
+              page.evaluate("document.querySelector('[data-testid=breaker]').getBoundingClientRect().top"
+                            " < document.querySelector('[data-testid=health]').getBoundingClientRect().top"))
+        wait_js(page, "document.querySelectorAll('[data-testid=held-row]').length > 0")
+        held_targets = page.get_by_test_id("held-target").all_inner_texts()
+        held_types = page.get_by_test_id("held-type-cell").all_inner_texts()
+        check("the held events table lists them, oldest first",
+              len(held_types) == trip.get("held") and held_types.count("user.deactivated") >= 2
+              and any("carol" in t or "dave" in t for t in held_targets), (held_types, held_targets))
+        page.get_by_test_id("held-type").select_option("user.deactivated")
+        wait_js(page, "[...document.querySelectorAll('[data-testid=held-type-cell]')].every(e => e.textContent === 'user.deactivated')"
+                      " && document.querySelector('[data-testid=held-type]').value === 'user.deactivated'")
+        check("the type filter keeps one type of held event",
+              set(page.get_by_test_id("held-type-cell").all_inner_texts()) == {"user.deactivated"})
+        page.get_by_test_id("held-type").select_option("")
+        wait_js(page, f"document.querySelectorAll('[data-testid=held-row]').length === {len(held_types)}")
+        keep_for_readme(shot_around(page, breaker_card, "10f-breaker-tripped", from_top=True), docs / "console-breaker.png")
+
+        nctx, narrow = new_page(800, 900)
+        nctx.add_cookies([{k: c[k] for k in ("name", "value", "domain", "path", "httpOnly", "sameSite")}
+                          for c in ctx.cookies() if c["name"] == "scim_console"])
+        narrow.goto(f"{base}/console#/tenants/{TENANT}")
+        narrow.get_by_test_id("held-row").first.wait_for()
+        narrow.get_by_test_id("settings-form").wait_for()
+        width = narrow.evaluate("document.documentElement.scrollWidth")
+        check("at 800 px the tripped breaker and the settings do not scroll sideways", width <= 800, width)
+        shot(narrow, "10g-breaker-tripped-800px")
+        nctx.close()
+
+        # release: confirmed, progress, armed again; the held events reach the event file
+        events_before = server.events_text()
+        page.get_by_test_id("breaker-release").click()
+        page.get_by_test_id("confirm-dialog").wait_for()
+        dialog_text = page.get_by_test_id("confirm-dialog").inner_text()
+        check("Release asks first: publish N held events in order",
+              f"publish {trip.get('held')} held events in order" in dialog_text.lower(), dialog_text)
+        shot(page, "10h-release-dialog")
+        page.get_by_test_id("confirm-ok").click()
+        deadline = time.time() + 30
+        seen = set()
+        while time.time() < deadline:
+            seen.add(breaker_card.get_attribute("data-state"))
+            if breaker_card.get_attribute("data-state") == "armed":
+                break
+            time.sleep(0.1)
+        _, released = manage("GET", breaker_url)
+        check("Release brings the breaker back to armed", breaker_card.get_attribute("data-state") == "armed"
+              and (released or {}).get("state") == "armed" and page.get_by_test_id("held").is_hidden(), (seen, released))
+        events_after = server.events_text()
+        deactivation = lambda text, uid: any("user.deactivated" in line and uid in line for line in text.splitlines())
+        check("the held deactivations reach the event file after the release, not before",
+              not deactivation(events_before, wave[1]) and deactivation(events_after, wave[1]),
+              events_after[-600:])
+
+        # trip again and discard: a reason is required
+        extra = []
+        for name in ("erin", "frank"):
+            status, u = http("POST", f"{tenant_url}/Users", secret2, {**USER, "userName": f"{name}@example.com"})
+            if status == 201:
+                extra.append(u["id"])
+        for uid in extra:
+            http("DELETE", f"{tenant_url}/Users/{uid}", secret2)
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            page.get_by_test_id("breaker-refresh").click()
+            wait_js(page, "!document.querySelector('[data-testid=breaker-refresh]').disabled")
+            if breaker_card.get_attribute("data-state") == "tripped":
+                break
+            time.sleep(0.5)
+        check("two deletions trip it again", breaker_card.get_attribute("data-state") == "tripped")
+        if breaker_card.get_attribute("data-state") == "tripped":
+            wait_js(page, "document.querySelectorAll('[data-testid=held-row]').length > 0")
+            held_ids = page.get_by_test_id("held-id").all_inner_texts()
+            page.get_by_test_id("breaker-discard").click()
+            page.get_by_test_id("confirm-dialog").wait_for()
+            check("Discard needs a reason first", page.get_by_test_id("confirm-ok").is_disabled())
+            page.get_by_test_id("confirm-reason").fill("test deletions, not meant for the application")
+            check("with a reason it can be confirmed", page.get_by_test_id("confirm-ok").is_enabled())
+            shot(page, "10i-discard-dialog")
+            with page.expect_request(lambda r: r.method == "POST" and r.url.endswith("/breaker/discard")) as sent_info:
+                page.get_by_test_id("confirm-ok").click()
+            check("the reason is sent with the discard",
+                  json.loads(sent_info.value.post_data or "{}").get("reason") == "test deletions, not meant for the application")
+            deadline = time.time() + 30
+            while time.time() < deadline and breaker_card.get_attribute("data-state") != "armed":
+                time.sleep(0.1)
+            _, discarded = manage("GET", breaker_url)
+            check("Discard brings the breaker back to armed", breaker_card.get_attribute("data-state") == "armed"
+                  and (discarded or {}).get("state") == "armed", discarded)
+            # The deletion that tripped it, and any after, were held: discarded, never published.
+            held_deleted = [uid for uid in extra if uid in held_ids]
+            deleted = lambda uid: any("user.deleted" in line and uid in line for line in server.events_text().splitlines())
+            check("the discarded deletions never reach the event file",
+                  held_deleted and not any(map(deleted, held_deleted)), (extra, held_ids))
+        status, _ = manage("PATCH", settings_url, {"breaker": {"threshold": 20, "percent": 10, "windowMinutes": 60}})
+        check("the breaker's defaults restored through the API", status == 200, status)
+        status, _ = manage("POST", f"{breaker_url}/release", {})
+        check("releasing an armed breaker answers 409", status == 409, status)
 
         # ---- the console's state-changing calls need the CSRF header (the page sends it)
         forged = page.evaluate("""async () => (await fetch('/manage/v1/tenants', {method: 'POST',

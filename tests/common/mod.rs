@@ -128,3 +128,60 @@ pub async fn tenant_items(
         }
     }
 }
+
+/// One SCIM request of `tenant` with `token` through a local front door
+/// (token check included): the status and the JSON body (`Null` when empty).
+pub async fn call_local<R, S>(
+    app: &scim_serverless::api::local::LocalApp<R, S>,
+    tenant: &TenantId,
+    token: &str,
+    method: &str,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> (u16, serde_json::Value)
+where
+    R: scim_serverless::api::Routes,
+    S: scim_serverless::auth::TokenSource,
+{
+    let req = http::Request::builder()
+        .method(method)
+        .uri(format!("/scim/v2/{tenant}{path}"))
+        .header("host", "scim.test")
+        .header("authorization", format!("Bearer {token}"))
+        .header("user-agent", "Azure AD SCIM Provisioning")
+        .header("content-type", "application/scim+json")
+        .body(body.map_or_else(bytes::Bytes::new, |b| bytes::Bytes::from(b.to_string())))
+        .unwrap();
+    let res = app.handle(req).await;
+    let status = res.status().as_u16();
+    let body = res.into_body();
+    let body = if body.is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::from_slice(&body).unwrap()
+    };
+    (status, body)
+}
+
+/// The changes of `tenant` the table's stream shows since the last call,
+/// read until it has nothing new (DynamoDB Local serves the Streams API).
+pub async fn stream_changes(
+    reader: &mut scim_serverless::store::dynamo::stream::StreamReader,
+    tenant: &TenantId,
+) -> Vec<scim_serverless::events::Change> {
+    let mut changes = Vec::new();
+    let mut quiet = 0;
+    while quiet < 3 {
+        let records = reader.poll().await.unwrap();
+        quiet = if records.is_empty() { quiet + 1 } else { 0 };
+        for r in &records {
+            if let Some(c) = scim_serverless::store::dynamo::stream::streams_change(r).unwrap()
+                && c.tenant == *tenant
+            {
+                changes.push(c);
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+    }
+    changes
+}

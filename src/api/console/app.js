@@ -66,6 +66,7 @@ function svgIcon(name) {
 
 const dateFmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
 const dateOnlyFmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium' });
+const dateSecFmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
 const numFmt = new Intl.NumberFormat();
 
 function num(n) {
@@ -88,11 +89,11 @@ function relative(iso) {
 }
 
 /** A <time> showing the local date and time, the ISO value on hover. */
-function time(iso, { rel = false, dateOnly = false } = {}) {
+function time(iso, { rel = false, dateOnly = false, seconds = false } = {}) {
   if (!iso) return h('span.muted', '—');
   const t = Date.parse(iso);
   if (Number.isNaN(t)) return h('span', iso);
-  const shown = dateOnly ? dateOnlyFmt.format(t) : dateFmt.format(t);
+  const shown = dateOnly ? dateOnlyFmt.format(t) : seconds ? dateSecFmt.format(t) : dateFmt.format(t);
   const el = h('time', { datetime: iso, title: iso }, shown);
   if (rel) return h('span.time', el, h('span.muted.rel', ` · ${relative(iso)}`));
   return el;
@@ -125,9 +126,11 @@ class ApiError extends Error {
 
 let sessionExpired = false;
 
-/** One management call; JSON in and out. Throws ApiError (status 0: network). */
-async function api(method, path, body) {
-  const headers = { Accept: 'application/json' };
+/** One management call; JSON in and out. Throws ApiError (status 0: network).
+ *  `opts.headers` adds request headers (If-Match); `opts.onHeaders` is given
+ *  the headers of a successful answer (ETag). */
+async function api(method, path, body, opts = {}) {
+  const headers = { Accept: 'application/json', ...(opts.headers ?? {}) };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   if (method !== 'GET') headers['X-CSRF-Token'] = CSRF;
   let res;
@@ -155,6 +158,7 @@ async function api(method, path, body) {
     const message = json?.message ?? `${res.status} ${res.statusText || 'error'}`;
     throw new ApiError(res.status, json?.code ?? 'http_' + res.status, message, requestId);
   }
+  opts.onHeaders?.(res.headers);
   return json;
 }
 
@@ -276,24 +280,42 @@ function copyField(value, { testid, copyTestid, label, secret = false }) {
 
 // ------------------------------------------------------------------ confirm dialog
 
-/** Resolves true when the operator confirms; `typed` must be typed exactly. */
-function confirmDialog({ title, text, confirmLabel, typed }) {
+/** Resolves true when the operator confirms; `typed` must be typed exactly.
+ *  With `reason` ({label, required, placeholder}) it asks for a reason too
+ *  and resolves to {reason} (the text, trimmed) or null. `tone` 'primary'
+ *  gives the confirm button the primary colour (else danger). */
+function confirmDialog({ title, text, confirmLabel, typed, reason, tone = 'danger' }) {
   const dlg = document.getElementById('confirm');
   const input = document.getElementById('confirm-input');
   const ok = document.getElementById('confirm-ok');
   const typedBox = document.getElementById('confirm-typed');
+  const reasonBox = document.getElementById('confirm-reason-box');
+  const reasonInput = document.getElementById('confirm-reason');
+  const reasonHint = document.getElementById('confirm-reason-hint');
   document.getElementById('confirm-title').textContent = title;
   const textBox = document.getElementById('confirm-text');
   textBox.replaceChildren(...[text].flat().map((t) => (t instanceof Node ? t : h('p', t))));
   ok.textContent = confirmLabel;
+  ok.className = `btn ${tone === 'primary' ? 'btn-primary' : 'btn-danger'}`;
   input.value = '';
   typedBox.hidden = !typed;
   if (typed) {
     const label = document.getElementById('confirm-label');
     label.replaceChildren('Type ', h('code', typed), ' to confirm');
   }
+  reasonBox.hidden = !reason;
+  reasonInput.value = '';
+  if (reason) {
+    const reasonLabel = document.getElementById('confirm-reason-label');
+    reasonLabel.replaceChildren(reason.label ?? 'Reason');
+    if (!reason.required) reasonLabel.append(h('span.muted', ' (optional)'));
+    reasonInput.placeholder = reason.placeholder ?? '';
+    reasonHint.textContent = reason.hint ?? '';
+    reasonHint.hidden = !reason.hint;
+  }
   const sync = () => {
-    ok.disabled = typed ? input.value !== typed : false;
+    ok.disabled = (typed ? input.value !== typed : false)
+      || (reason?.required ? !reasonInput.value.trim() : false);
   };
   sync();
   return new Promise((resolve) => {
@@ -302,18 +324,24 @@ function confirmDialog({ title, text, confirmLabel, typed }) {
     const onCancel = () => dlg.close('cancel');
     const onClose = () => {
       input.removeEventListener('input', onInput);
+      reasonInput.removeEventListener('input', onInput);
       cancel.removeEventListener('click', onCancel);
       dlg.removeEventListener('close', onClose);
-      const yes = dlg.returnValue === 'ok' && (!typed || input.value === typed);
+      const yes = dlg.returnValue === 'ok' && (!typed || input.value === typed)
+        && (!reason?.required || !!reasonInput.value.trim());
       dlg.returnValue = '';
-      resolve(yes);
+      const given = reasonInput.value.trim();
+      reasonInput.value = '';
+      if (reason) resolve(yes ? { reason: given } : null);
+      else resolve(yes);
     };
     input.addEventListener('input', onInput);
+    reasonInput.addEventListener('input', onInput);
     cancel.addEventListener('click', onCancel);
     dlg.addEventListener('close', onClose);
     dlg.returnValue = '';
     dlg.showModal();
-    (typed ? input : cancel).focus();
+    (typed ? input : reason ? reasonInput : cancel).focus();
   });
 }
 
@@ -635,6 +663,9 @@ function tenantView(id, token) {
     },
   }, svgIcon('plus'), 'Issue token');
 
+  const breaker = breakerCard(id, token);
+  const settings = settingsCard(id, token, { onSaved: () => breaker.load(false) });
+
   const layout = h('div.tenant-layout',
     h('section.card.health-card',
       h('div.card-head', h('h2.card-title', 'Health'), h('div.card-head-actions', healthUpdated,
@@ -642,10 +673,12 @@ function tenantView(id, token) {
         healthRefresh)),
       healthBody),
     howTo,
+    breaker.el,
     h('section.card.tokens-card',
       h('div.card-head', h('h2.card-title', 'Tokens'), issueBtn),
       issueForm,
-      tokensBody));
+      tokensBody),
+    settings.el);
 
   view().append(
     h('nav.breadcrumb', { 'aria-label': 'Breadcrumb' }, h('a', { href: '#/tenants' }, 'Tenants'), h('span', { 'aria-hidden': 'true' }, '/'), h('span.mono', id)),
@@ -782,7 +815,11 @@ function tenantView(id, token) {
       if (token !== viewToken) return;
       healthBody.replaceChildren(...renderHealth(health));
       healthUpdated.textContent = `Updated ${new Date().toLocaleTimeString()}`;
-      if (manual) loadTokens();
+      breaker.setActiveUsers(health.users?.active);
+      if (manual) {
+        loadTokens();
+        breaker.load(false);
+      }
     } catch (e) {
       if (token !== viewToken) return;
       if (e instanceof ApiError && e.status === 404) return;
@@ -857,7 +894,711 @@ function tenantView(id, token) {
     if (tenant.status === 'deleting') return;
     loadHealth(false);
     loadTokens();
+    breaker.load(false);
+    settings.load();
   })();
+}
+
+// ------------------------------------------------------------------ tenant settings
+
+/** What each identity provider profile makes of the switches (as the server
+ *  reads them: src/tenant/settings.rs). */
+const PROFILES = {
+  rfc: { label: 'RFC 7644', membersReplace: 'rfc', groupPutWithoutMembers: 'clear' },
+  entra: { label: 'Microsoft Entra ID', membersReplace: 'additive', groupPutWithoutMembers: 'keep' },
+  okta: { label: 'Okta', membersReplace: 'rfc', groupPutWithoutMembers: 'keep' },
+};
+
+const SWITCHES = {
+  membersReplace: {
+    label: 'PATCH replace of members',
+    values: { rfc: 'Replace the list', additive: 'Add to the list' },
+    help: {
+      rfc: 'a PATCH replace of members makes the list exactly the members sent (RFC 7644).',
+      additive: 'a PATCH replace of members adds them instead of replacing the list — some Entra ID apps mean that.',
+    },
+  },
+  groupPutWithoutMembers: {
+    label: 'Group PUT without members',
+    values: { clear: 'Clear the members', keep: 'Keep the members' },
+    help: {
+      clear: 'a group PUT without members leaves the group without members, as RFC 7644 reads it.',
+      keep: 'a group PUT without members keeps the members — Okta apps that PUT groups omit them.',
+    },
+  },
+};
+
+const LOG_VALUES = { masked: 'Masked (ad***)', full: 'Full values' };
+
+/** The setting a 400's message names, longest name first ("breaker.percent"
+ *  before "breaker"). */
+const SETTING_FIELDS = ['breaker.windowMinutes', 'breaker.threshold', 'breaker.percent', 'breaker.enabled',
+  'groupPutWithoutMembers', 'membersReplace', 'requestLogValues', 'windowMinutes', 'threshold', 'percent', 'idp'];
+
+function fieldNamed(message) {
+  const found = SETTING_FIELDS.find((f) => message.includes(f));
+  if (!found) return null;
+  return found.includes('.') || !['windowMinutes', 'threshold', 'percent'].includes(found) ? found : `breaker.${found}`;
+}
+
+/** The Settings card of a tenant: profile, switches, request log values,
+ *  breaker; saved as a merge patch of what changed, with If-Match. */
+function settingsCard(id, token, { onSaved }) {
+  let saved = null; // the last GET/PATCH answer
+  let etag = null;
+  const fields = {}; // name -> {box, control, error}
+
+  const select = (name, testid, options) => h('select.input', { id: `setting-${name}`, testid, name },
+    options.map(([value, label]) => h('option', { value }, label)));
+  const numberInput = (name, testid, min, max) => h('input.input.tabular', {
+    id: `setting-${name}`, testid, name, type: 'number', inputmode: 'numeric', min, max, step: '1',
+  });
+
+  const idp = select('idp', 'settings-idp', Object.entries(PROFILES).map(([k, p]) => [k, `${p.label} (${k})`]));
+  const membersReplace = select('membersReplace', 'settings-members-replace', [['', 'Follow the profile'],
+    ...Object.entries(SWITCHES.membersReplace.values).map(([k, v]) => [k, `${v} (${k})`])]);
+  const groupPut = select('groupPutWithoutMembers', 'settings-group-put', [['', 'Follow the profile'],
+    ...Object.entries(SWITCHES.groupPutWithoutMembers.values).map(([k, v]) => [k, `${v} (${k})`])]);
+  const logValues = select('requestLogValues', 'settings-log-values', [['', 'Deployment default'],
+    ...Object.entries(LOG_VALUES)]);
+  const enabled = h('input', { type: 'checkbox', id: 'setting-breaker-enabled', testid: 'settings-breaker-enabled' });
+  const threshold = numberInput('breaker-threshold', 'settings-breaker-threshold', 1, 1000000);
+  const percent = numberInput('breaker-percent', 'settings-breaker-percent', 0, 100);
+  const windowMinutes = numberInput('breaker-window', 'settings-breaker-window', 1, 1440);
+
+  const idpHint = h('p.hint');
+  const mrHint = h('ul.switch-help', { testid: 'help-members-replace' });
+  const gpHint = h('ul.switch-help', { testid: 'help-group-put' });
+  /** Both values of a switch in plain words, the one in effect marked. */
+  const switchHelp = (list, name, now) => list.replaceChildren(...Object.entries(SWITCHES[name].help).map(([value, text]) =>
+    h('li', { class: value === now ? 'is-current' : undefined },
+      h('code', value), ' ', text, value === now ? h('span.current-mark', ' ← in effect') : null)));
+
+  function field(name, label, control, hints, cls) {
+    const error = h('p.field-error', { hidden: true, role: 'alert', testid: `settings-error-${name.replace('breaker.', '')}` });
+    const box = h(`div.field${cls ? `.${cls}` : ''}`, { 'data-field': name },
+      h('label', { for: control.id }, label, h('span.dirty-mark', { 'aria-hidden': 'true', title: 'Not saved yet' }, 'changed')),
+      control, error, hints);
+    fields[name] = { box, control, error };
+    return box;
+  }
+
+  const enabledError = h('p.field-error', { hidden: true, role: 'alert', testid: 'settings-error-enabled' });
+  const enabledBox = h('div.field.checkbox-field', { 'data-field': 'breaker.enabled' },
+    h('label.checkbox', enabled, h('span', 'Hold events when many users are deprovisioned at once'),
+      h('span.dirty-mark', { 'aria-hidden': 'true' }, 'changed')),
+    enabledError);
+  fields['breaker.enabled'] = { box: enabledBox, control: enabled, error: enabledError };
+
+  const formError = h('p.form-error', { hidden: true, role: 'alert', testid: 'settings-error' });
+  const notice = h('p.form-notice', { hidden: true, role: 'status', testid: 'settings-notice' });
+  const status = h('span.muted.small', { testid: 'settings-status' });
+  const undo = h('button.btn', { type: 'button', testid: 'settings-undo', onclick: () => { fill(); sync(); } }, 'Undo changes');
+  const save = h('button.btn.btn-primary', { type: 'submit', testid: 'settings-save' }, 'Save settings');
+  const version = h('span.muted.small.tabular', { testid: 'settings-version' });
+  const history = h('div.settings-history', { testid: 'settings-history' });
+
+  const form = h('form.settings-form', { novalidate: true, testid: 'settings-form' },
+    h('div.settings-grid',
+      h('fieldset.settings-group.settings-idp',
+        h('legend', 'Identity provider'),
+        field('idp', 'Profile', idp, idpHint),
+        field('membersReplace', SWITCHES.membersReplace.label, membersReplace, mrHint),
+        field('groupPutWithoutMembers', SWITCHES.groupPutWithoutMembers.label, groupPut, gpHint),
+        field('requestLogValues', 'Request log values', logValues,
+          h('p.hint', 'How the request log shows personal values (userName, names, emails). Masked keeps the first two characters; ',
+            'the deployment default is masked unless ', h('code', 'SCIM_REQUEST_LOG_VALUES=full'), '.'))),
+      h('fieldset.settings-group.settings-breaker',
+        h('legend', 'Deprovisioning breaker'),
+        enabledBox,
+        h('div.breaker-numbers',
+          field('breaker.threshold', 'Threshold', threshold, h('p.hint', 'users, 1 to 1,000,000')),
+          field('breaker.percent', 'Percent', percent, h('p.hint', '% of active users, 0 to 100')),
+          field('breaker.windowMinutes', 'Window', windowMinutes, h('p.hint', 'minutes, 1 to 1,440'))),
+        h('p.hint.breaker-explain', { testid: 'breaker-explain' }))),
+    formError,
+    notice,
+    h('div.settings-actions', status, h('div.settings-buttons', undo, save)));
+
+  const el = h('section.card.settings-card', { testid: 'settings' },
+    h('div.card-head', h('h2.card-title', 'Settings'), version),
+    h('div.settings-body', h('p.muted', 'Loading…')));
+  const body = el.querySelector('.settings-body');
+
+  /** The values the form shows, in the API's shape (absent: no override). */
+  function formValues() {
+    const v = { idp: idp.value, breaker: { enabled: enabled.checked } };
+    if (membersReplace.value) v.membersReplace = membersReplace.value;
+    if (groupPut.value) v.groupPutWithoutMembers = groupPut.value;
+    if (logValues.value) v.requestLogValues = logValues.value;
+    for (const [k, input] of [['threshold', threshold], ['percent', percent], ['windowMinutes', windowMinutes]]) {
+      const text = input.value.trim();
+      v.breaker[k] = /^\d+$/.test(text) ? Number(text) : text;
+    }
+    return v;
+  }
+
+  /** The merge patch from the saved settings to the form (only what changed). */
+  function patch() {
+    const s = saved.settings;
+    const v = formValues();
+    const p = {};
+    if (v.idp !== s.idp) p.idp = v.idp;
+    for (const k of ['membersReplace', 'groupPutWithoutMembers', 'requestLogValues']) {
+      if (v[k] !== s[k]) p[k] = v[k] ?? null;
+    }
+    const b = {};
+    for (const k of ['enabled', 'threshold', 'percent', 'windowMinutes']) {
+      if (v.breaker[k] !== s.breaker?.[k]) b[k] = v.breaker[k];
+    }
+    if (Object.keys(b).length) p.breaker = b;
+    return p;
+  }
+
+  /** What a switch comes to when it follows the profile chosen in the form. */
+  function profileDefault(name) {
+    const s = saved.settings;
+    if (idp.value === s.idp && s[name] === undefined && saved.effective?.[name]) return saved.effective[name];
+    return PROFILES[idp.value]?.[name];
+  }
+
+  function clearErrors() {
+    formError.hidden = true;
+    for (const f of Object.values(fields)) {
+      f.error.hidden = true;
+      f.control.removeAttribute('aria-invalid');
+    }
+  }
+
+  function showFieldError(name, message) {
+    const f = fields[name];
+    if (!f) return false;
+    f.error.textContent = message;
+    f.error.hidden = false;
+    f.control.setAttribute('aria-invalid', 'true');
+    return true;
+  }
+
+  /** Labels, help and dirty marks follow the form; Save only with a change. */
+  function sync() {
+    if (!saved) return;
+    const p = patch();
+    const mr = profileDefault('membersReplace');
+    const gp = profileDefault('groupPutWithoutMembers');
+    membersReplace.options[0].textContent = `Follow the profile (currently: ${mr})`;
+    groupPut.options[0].textContent = `Follow the profile (currently: ${gp})`;
+    const prof = PROFILES[idp.value];
+    idpHint.replaceChildren(`${prof.label}: members replace is `, h('strong', prof.membersReplace),
+      ', group PUT without members is ', h('strong', prof.groupPutWithoutMembers),
+      ', unless overridden below.');
+    const mrNow = membersReplace.value || mr;
+    const gpNow = groupPut.value || gp;
+    switchHelp(mrHint, 'membersReplace', mrNow);
+    switchHelp(gpHint, 'groupPutWithoutMembers', gpNow);
+    const v = formValues();
+    const explain = form.querySelector('[data-testid="breaker-explain"]');
+    explain.textContent = v.breaker.enabled
+      ? `Trips when, within ${v.breaker.windowMinutes} minutes, more than ${v.breaker.threshold} users are deactivated or deleted (or groups deleted) and they are more than ${v.breaker.percent} % of the active users. Then every event of the tenant is held until someone releases or discards them; the SCIM directory keeps following the identity provider.`
+      : 'Off: every event is published at once, however many users are deprovisioned.';
+    for (const n of [threshold, percent, windowMinutes]) n.disabled = !v.breaker.enabled;
+
+    const dirty = new Set(Object.keys(p).flatMap((k) => (k === 'breaker' ? Object.keys(p.breaker).map((b) => `breaker.${b}`) : [k])));
+    for (const [name, f] of Object.entries(fields)) f.box?.classList.toggle('is-dirty', dirty.has(name));
+
+    // A number field must hold a whole number before anything is sent; its
+    // range is the server's to check (its 400 names the field).
+    let bad = false;
+    for (const [name, input] of [['breaker.threshold', threshold], ['breaker.percent', percent], ['breaker.windowMinutes', windowMinutes]]) {
+      const ok = /^\d+$/.test(input.value.trim());
+      if (!ok) {
+        bad = true;
+        showFieldError(name, 'A whole number.');
+      } else if (fields[name].error.textContent === 'A whole number.') {
+        fields[name].error.hidden = true;
+        input.removeAttribute('aria-invalid');
+      }
+    }
+    save.disabled = bad || dirty.size === 0;
+    undo.disabled = dirty.size === 0;
+    status.textContent = dirty.size
+      ? `${dirty.size} unsaved change${dirty.size === 1 ? '' : 's'}: ${[...dirty].join(', ')}`
+      : saved.history?.length ? '' : 'Defaults: nothing changed yet.';
+  }
+
+  /** The form shows the saved settings. */
+  function fill() {
+    const s = saved.settings;
+    idp.value = s.idp ?? 'rfc';
+    membersReplace.value = s.membersReplace ?? '';
+    groupPut.value = s.groupPutWithoutMembers ?? '';
+    logValues.value = s.requestLogValues ?? '';
+    enabled.checked = s.breaker?.enabled !== false;
+    threshold.value = String(s.breaker?.threshold ?? '');
+    percent.value = String(s.breaker?.percent ?? '');
+    windowMinutes.value = String(s.breaker?.windowMinutes ?? '');
+    clearErrors();
+  }
+
+  function renderHistory() {
+    const entries = (saved.history ?? []).slice(0, 5);
+    if (!entries.length) {
+      history.replaceChildren(h('h3.section-title', 'Recent changes'),
+        h('p.muted.small', { testid: 'settings-history-empty' }, 'No change yet: the tenant uses the defaults.'));
+      return;
+    }
+    history.replaceChildren(h('h3.section-title', 'Recent changes'),
+      h('ol.history-list', entries.map((c) => h('li.history-entry', { testid: 'settings-history-row' },
+        h('div.history-meta',
+          h('span.history-version.tabular', `v${c.version}`),
+          time(c.at, { rel: true }),
+          h('span.muted', 'by'),
+          h('span.history-by.mono', { title: c.by, testid: 'history-by' }, c.by)),
+        h('div.chips', { testid: 'history-changed' }, (c.changed ?? []).map((f) => h('code.chip', f)))))));
+  }
+
+  function render() {
+    version.textContent = `Version ${saved.version}`;
+    fill();
+    renderHistory();
+    if (!form.isConnected) body.replaceChildren(form, history);
+    sync();
+  }
+
+  for (const c of [idp, membersReplace, groupPut, logValues, enabled]) {
+    c.addEventListener('change', () => { notice.hidden = true; formError.hidden = true; sync(); });
+  }
+  for (const [name, c] of [['breaker.threshold', threshold], ['breaker.percent', percent], ['breaker.windowMinutes', windowMinutes]]) {
+    c.addEventListener('input', () => {
+      notice.hidden = true;
+      formError.hidden = true;
+      fields[name].error.hidden = true;
+      c.removeAttribute('aria-invalid');
+      sync();
+    });
+  }
+
+  async function load() {
+    try {
+      const view = await api('GET', `/tenants/${enc(id)}/settings`, undefined, { onHeaders: (hd) => { etag = hd.get('etag'); } });
+      if (token !== viewToken) return;
+      saved = view;
+      render();
+    } catch (e) {
+      if (token !== viewToken) return;
+      if (e instanceof ApiError && e.status === 404) {
+        body.replaceChildren(h('p.muted', { testid: 'settings-unavailable' }, `Settings are not available: ${e.message}`));
+        return;
+      }
+      reportError(e);
+    }
+  }
+
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    if (!saved) return;
+    const p = patch();
+    if (!Object.keys(p).length) return;
+    clearErrors();
+    notice.hidden = true;
+    save.disabled = true;
+    save.textContent = 'Saving…';
+    try {
+      const view = await api('PATCH', `/tenants/${enc(id)}/settings`, p, {
+        headers: { 'If-Match': etag ?? `W/"${saved.version}"` },
+        onHeaders: (hd) => { etag = hd.get('etag'); },
+      });
+      if (token !== viewToken) return;
+      saved = view;
+      render();
+      toast('Settings saved');
+      onSaved?.(view);
+    } catch (err) {
+      if (token !== viewToken) return;
+      if (err instanceof ApiError && err.status === 412) {
+        await load();
+        notice.textContent = 'Changed by someone else, reloaded: these are the current settings. Make your change again and save.';
+        notice.hidden = false;
+        return;
+      }
+      if (err instanceof ApiError && err.status === 400) {
+        const name = fieldNamed(err.message);
+        if (name && showFieldError(name, err.message)) {
+          fields[name].control.focus();
+          return;
+        }
+      }
+      reportError(err, formError);
+    } finally {
+      save.textContent = 'Save settings';
+      sync();
+    }
+  });
+
+  return { el, load, settings: () => saved?.settings };
+}
+
+// ------------------------------------------------------------------ deprovisioning breaker
+
+const BREAKER_STATES = {
+  armed: { pill: 'ok', label: 'Armed' },
+  tripped: { pill: 'bad', label: 'Tripped' },
+  releasing: { pill: 'info', label: 'Releasing' },
+  discarding: { pill: 'warn', label: 'Discarding' },
+  off: { pill: 'neutral', label: 'Off' },
+};
+const HELD_PAGE = 50;
+/** The event types the breaker counts. */
+const DEPROVISIONING = ['user.deactivated', 'user.deleted', 'group.deleted'];
+
+/** A meter's bar, `ratio` (0–1) of its width; set through the CSSOM, which
+ *  the Content-Security-Policy allows (a style attribute it does not). */
+function meterFill(level, ratio) {
+  const fill = h(`div.meter-fill.meter-${level}`);
+  fill.style.width = `${Math.round(Math.max(0, Math.min(1, ratio)) * 100)}%`;
+  return fill;
+}
+
+/** The breaker card of a tenant: its state, held events, release, discard. */
+function breakerCard(id, token, { onChange } = {}) {
+  let b = null; // the last GET breaker answer
+  let activeUsers = null; // from the health card, for the share
+  let timer = null;
+  let startHeld = null; // held when a release or discard was first seen
+  const held = { type: '', pages: [undefined], index: 0, next: undefined, events: [], loadedFor: null };
+
+  const pill = h('span.pill.pill-neutral', { testid: 'breaker-state' }, '…');
+  const refresh = h('button.btn.btn-sm', {
+    type: 'button', testid: 'breaker-refresh', 'aria-label': 'Refresh the breaker',
+    onclick: () => load(true),
+  }, svgIcon('refresh'), 'Refresh');
+  const body = h('div.breaker-body', { testid: 'breaker-body' }, h('p.muted', 'Loading…'));
+  const actionError = h('p.form-error.breaker-error', { hidden: true, role: 'alert', testid: 'breaker-error' });
+  const heldBox = h('div.held', { testid: 'held', hidden: true });
+  const el = h('section.card.breaker-card', { testid: 'breaker' },
+    h('div.card-head', h('h2.card-title', 'Deprovisioning breaker', pill), h('div.card-head-actions', refresh)),
+    body, actionError, heldBox);
+
+  function schedule() {
+    if (timer) clearTimeout(timer);
+    timer = null;
+    if (b && (b.state === 'releasing' || b.state === 'discarding')) {
+      timer = setTimeout(() => {
+        timer = null;
+        if (token !== viewToken || sessionExpired) return;
+        load(false);
+      }, POLL_MS);
+    }
+  }
+
+  function stat(label, value, testid, sub) {
+    return h('div.breaker-stat', h('div.stat-label', label), h('div.breaker-stat-value', { testid }, value),
+      sub ? h('div.stat-sub', sub) : null);
+  }
+
+  function byType(map) {
+    const entries = Object.entries(map ?? {}).filter(([, n]) => n > 0).sort((x, y) => y[1] - x[1]);
+    if (!entries.length) return h('span.muted', '—');
+    return h('span.chips', { testid: 'breaker-held-by-type' },
+      entries.map(([t, n]) => h('span.chip.chip-count', h('span.mono', t), h('strong.tabular', num(n)))));
+  }
+
+  function armedBody() {
+    const s = b.settings ?? {};
+    const count = b.windowCount ?? 0;
+    const limit = s.threshold ?? 0;
+    let tripAt = limit + 1;
+    let share = null;
+    if (typeof activeUsers === 'number' && activeUsers > 0) {
+      // It trips when count > threshold and count > percent % of the users
+      // active before the wave (the active ones plus those it took).
+      const byShare = Math.floor((activeUsers * (s.percent ?? 0)) / 100) + 1;
+      share = Math.ceil((activeUsers * (s.percent ?? 0)) / 100);
+      tripAt = Math.max(tripAt, byShare);
+    }
+    const ratio = Math.min(1, count / Math.max(1, tripAt));
+    const level = ratio >= 0.8 ? 'bad' : ratio >= 0.5 ? 'warn' : 'ok';
+    const lastTrip = b.trip?.resolution
+      ? h('p.muted.small', { testid: 'breaker-last-trip' }, 'Last trip ', time(b.trip.at, { rel: true }), ': ',
+        b.trip.resolution.action === 'release' ? 'released' : 'discarded', ' by ', h('span.mono', b.trip.resolution.by),
+        b.trip.resolution.reason ? ` (“${b.trip.resolution.reason}”)` : '', '.')
+      : null;
+    return [
+      h('div.breaker-armed',
+        h('div.window-count',
+          h('span.window-value.tabular', { testid: 'breaker-window' }, num(count), h('span.window-of', ` / ${num(limit)}`)),
+          h('span.window-label', `deprovisionings in the last ${num(s.windowMinutes)} minutes · threshold: more than ${num(limit)}`)),
+        h('div.meter', { role: 'meter', 'aria-valuemin': '0', 'aria-valuemax': String(tripAt), 'aria-valuenow': String(count), 'aria-label': 'Deprovisionings towards a trip' },
+          meterFill(level, ratio))),
+      h('p.small.breaker-rule',
+        `It trips when, within ${num(s.windowMinutes)} minutes, more than ${num(limit)} users are deactivated or deleted (or groups deleted) `,
+        `and they are more than ${num(s.percent)} % of the active users`,
+        share !== null ? ` (${num(share)} of ${num(activeUsers)} now), so at ${num(tripAt)}` : '',
+        '. Until then every event is published at once.'),
+      lastTrip,
+    ];
+  }
+
+  function trippedBody() {
+    const t = b.trip ?? {};
+    const s = t.settings ?? b.settings ?? {};
+    const resolving = b.state === 'releasing' || b.state === 'discarding';
+    const heldNow = t.held ?? 0;
+    if (resolving && startHeld === null) startHeld = heldNow;
+    if (!resolving) startHeld = null;
+    const alert = h(`div.breaker-alert${resolving ? '.breaker-alert-busy' : ''}`, { testid: 'breaker-alert' },
+      h('div.breaker-alert-head',
+        resolving ? h('div.spinner.spinner-info', { 'aria-hidden': 'true' }) : svgIcon('alert'),
+        h('div',
+          h('h3.breaker-alert-title', resolving
+            ? (b.state === 'releasing' ? 'Releasing the held events, in order…' : 'Discarding the held events…')
+            : 'Tripped: events to the application are held'),
+          h('p', { testid: 'breaker-summary' }, resolving
+            ? [`${num(heldNow)} left`, startHeld ? ` of ${num(startHeld)}` : '', '. ',
+              t.resolution ? ['Started by ', h('span.mono', t.resolution.by), ' ', time(t.resolution.at, { rel: true }),
+                t.resolution.reason ? ` · “${t.resolution.reason}”` : ''] : null]
+            : `${num(t.count)} deprovisionings within ${num(s.windowMinutes)} minutes passed the limits (more than ${num(s.threshold)} and more than ${num(s.percent)} % of the active users). `
+              + 'The SCIM directory keeps following the identity provider; every event it produces for the application waits here.'))),
+      resolving && startHeld
+        ? h('div.meter.meter-thin', meterFill('info', 1 - heldNow / Math.max(1, startHeld)))
+        : null,
+      h(`div.breaker-stats${resolving ? '.is-resolving' : ''}`,
+        stat('Tripped', time(t.at, { seconds: true }), 'breaker-tripped-at', relative(t.at)),
+        stat('Deprovisionings', num(t.count), 'breaker-count'),
+        stat('Active users then', num(t.activeUsers), 'breaker-active'),
+        stat('Held events', num(heldNow), 'breaker-held')),
+      h('div.breaker-bytype', h('span.stat-label', 'Held by type'), byType(t.heldByType)),
+      resolving ? null : h('div.breaker-actions',
+        h('p.hint', h('strong', 'Release'), ' if the deprovisionings are intended (a planned offboarding): the held events are published in their order. ',
+          h('strong', 'Discard'), ' if they are a mistake (a wrong assignment or scoping rule): undo it in the identity provider; the application never sees them.'),
+        h('div.breaker-buttons',
+          h('button.btn.btn-danger-ghost', { type: 'button', testid: 'breaker-discard', onclick: discard }, 'Discard…'),
+          h('button.btn.btn-primary', { type: 'button', testid: 'breaker-release', onclick: release }, `Release ${num(heldNow)} events`))));
+    return [alert];
+  }
+
+  function render() {
+    const st = BREAKER_STATES[b.state] ?? { pill: 'neutral', label: b.state };
+    pill.className = `pill pill-${st.pill}`;
+    pill.hidden = false;
+    pill.replaceChildren(h('span.dot', { 'aria-hidden': 'true' }), st.label);
+    pill.dataset.state = b.state;
+    const alerting = ['tripped', 'releasing', 'discarding'].includes(b.state);
+    el.classList.toggle('is-alert', alerting);
+    el.dataset.state = b.state;
+    if (b.state === 'off') {
+      body.replaceChildren(h('p', { testid: 'breaker-off' }, 'The breaker is off: every event is published at once, however many users are deprovisioned. ',
+        'Turn it on under ', h('em', 'Settings › Deprovisioning breaker'), '.'),
+      h('p.muted.small', `${num(b.windowCount ?? 0)} deprovisionings in the last ${num(b.settings?.windowMinutes)} minutes.`));
+    } else if (alerting && b.trip) {
+      body.replaceChildren();
+      append(body, trippedBody());
+    } else {
+      body.replaceChildren();
+      append(body, armedBody());
+    }
+    heldBox.hidden = !(alerting && b.trip);
+  }
+
+  async function load(manual) {
+    if (manual) {
+      refresh.disabled = true;
+      refresh.classList.add('spinning');
+    }
+    try {
+      const before = b?.state;
+      const fresh = await api('GET', `/tenants/${enc(id)}/breaker`);
+      if (token !== viewToken) return;
+      b = fresh;
+      if (manual) actionError.hidden = true;
+      render();
+      if ((before === 'releasing' || before === 'discarding') && b.state !== before) {
+        toast(before === 'releasing' ? 'Held events released' : 'Held events discarded');
+      }
+      if (!heldBox.hidden) {
+        // A new trip, a manual refresh or a release in progress: the page again.
+        const key = b.trip?.at;
+        if (manual || held.loadedFor !== key || b.state !== 'tripped') loadHeld(held.loadedFor !== key);
+      }
+      if (before !== b.state) onChange?.(b);
+      schedule();
+    } catch (e) {
+      if (token !== viewToken) return;
+      if (e instanceof ApiError && e.status === 404) {
+        pill.hidden = true;
+        body.replaceChildren(h('p.muted', { testid: 'breaker-unavailable' }, `The breaker is not available: ${e.message}`));
+        return;
+      }
+      reportError(e);
+      schedule();
+    } finally {
+      refresh.disabled = false;
+      refresh.classList.remove('spinning');
+    }
+  }
+
+  // ---- held events, oldest first, a page of 50 at a time
+  const typeSelect = h('select.input', { testid: 'held-type', 'aria-label': 'Filter held events by type' });
+  typeSelect.addEventListener('change', () => {
+    held.type = typeSelect.value;
+    loadHeld(true);
+  });
+  const range = h('span.muted.small.tabular', { testid: 'held-range' });
+  const older = h('button.btn.btn-sm', { type: 'button', testid: 'held-older', onclick: () => page(-1) }, '← Older');
+  const newer = h('button.btn.btn-sm', { type: 'button', testid: 'held-newer', onclick: () => page(1) }, 'Newer →');
+  const heldRows = h('tbody', { testid: 'held-rows' });
+  const heldEmpty = h('div.empty-state.small', { hidden: true, testid: 'held-empty' });
+  heldBox.append(
+    h('div.card-toolbar.held-toolbar',
+      h('div.held-title', h('h3.section-title', 'Held events'), h('span.muted.small', 'oldest first, in the order they will be published')),
+      h('label.filter.filter-inline', h('span.filter-label', 'Type'), typeSelect)),
+    h('div.table-wrap', h('table.table.table-compact.held-table', { testid: 'held-table' },
+      h('thead', h('tr',
+        h('th.num', { scope: 'col' }, '#'),
+        h('th', { scope: 'col' }, 'Time'),
+        h('th', { scope: 'col' }, 'Event'),
+        h('th', { scope: 'col' }, 'Resource'),
+        h('th', { scope: 'col' }, 'Id'))),
+      heldRows)),
+    heldEmpty,
+    h('div.held-pager', range, h('div.held-pager-buttons', older, newer)));
+
+  function renderTypes() {
+    const types = Object.keys(b?.trip?.heldByType ?? {}).sort();
+    if (held.type && !types.includes(held.type)) types.push(held.type);
+    typeSelect.replaceChildren(h('option', { value: '' }, 'All types'),
+      ...types.map((t) => h('option', { value: t }, `${t} (${num(b.trip.heldByType[t] ?? 0)})`)));
+    typeSelect.value = held.type;
+  }
+
+  function renderHeld() {
+    heldRows.replaceChildren(...held.events.map((ev) => h('tr', { testid: 'held-row' },
+      h('td.num.tabular.muted', String(ev.seq)),
+      h('td', time(ev.time, { seconds: true })),
+      h('td', h(`span.action${DEPROVISIONING.includes(ev.detailType) ? '.action-bad' : ''}`, { testid: 'held-type-cell' }, ev.detailType)),
+      h('td.target', { testid: 'held-target', title: ev.userName ?? ev.displayName ?? '' },
+        ev.userName ?? ev.displayName ?? h('span.muted', '—'),
+        ev.resourceType ? h('span.muted.small', ` · ${ev.resourceType}`) : null),
+      h('td.mono.small.held-id', { title: ev.id ?? '', testid: 'held-id' }, ev.id ?? '—'))));
+    heldEmpty.hidden = held.events.length > 0;
+    heldEmpty.replaceChildren(h('p', held.type ? `No held ${held.type} event.` : 'No event is held.'));
+    const total = held.type ? b?.trip?.heldByType?.[held.type] : b?.trip?.held;
+    const first = held.index * HELD_PAGE + 1;
+    const last = held.index * HELD_PAGE + held.events.length;
+    range.textContent = held.events.length
+      ? `Events ${num(first)}–${num(last)}${typeof total === 'number' ? ` of ${num(total)}` : ''}`
+      : '';
+    older.disabled = held.index === 0;
+    newer.disabled = !held.next;
+  }
+
+  async function loadHeld(reset) {
+    if (reset) {
+      held.pages = [undefined];
+      held.index = 0;
+    }
+    renderTypes();
+    const q = new URLSearchParams({ limit: String(HELD_PAGE) });
+    const cursor = held.pages[held.index];
+    if (cursor) q.set('cursor', cursor);
+    if (held.type) q.set('type', held.type);
+    older.disabled = true;
+    newer.disabled = true;
+    try {
+      const pageBody = await api('GET', `/tenants/${enc(id)}/breaker/held?${q}`);
+      if (token !== viewToken) return;
+      held.events = pageBody.events ?? [];
+      held.next = pageBody.nextCursor;
+      held.loadedFor = b?.trip?.at ?? null;
+      if (!held.events.length && held.index > 0) {
+        // The page emptied (events were released meanwhile): back to the first.
+        held.pages = [undefined];
+        held.index = 0;
+        return loadHeld(false);
+      }
+      renderHeld();
+    } catch (e) {
+      if (token !== viewToken) return;
+      reportError(e, actionError);
+      renderHeld();
+    }
+  }
+
+  function page(step) {
+    if (step > 0 && held.next) {
+      held.pages[held.index + 1] = held.next;
+      held.index += 1;
+    } else if (step < 0 && held.index > 0) {
+      held.index -= 1;
+    } else {
+      return;
+    }
+    loadHeld(false);
+  }
+
+  async function resolve(action, reason) {
+    actionError.hidden = true;
+    try {
+      const fresh = await api('POST', `/tenants/${enc(id)}/breaker/${action}`, reason ? { reason } : {});
+      if (token !== viewToken) return;
+      toast(action === 'release' ? 'Releasing the held events' : 'Discarding the held events');
+      if (fresh && fresh.state) {
+        const before = b.state;
+        b = fresh;
+        render();
+        if (!heldBox.hidden) loadHeld(false);
+        if (before !== b.state) onChange?.(b);
+        if (b.state === 'armed') toast(action === 'release' ? 'Held events released' : 'Held events discarded');
+        schedule();
+      } else {
+        load(false);
+      }
+    } catch (e) {
+      if (token !== viewToken) return;
+      if (e instanceof ApiError && e.status === 409) {
+        actionError.textContent = `${e.message || 'The breaker is not tripped any more.'} Reloaded.`;
+        actionError.hidden = false;
+        load(false);
+        return;
+      }
+      reportError(e, actionError);
+    }
+  }
+
+  async function release() {
+    const n = b?.trip?.held ?? 0;
+    const answer = await confirmDialog({
+      title: 'Release the held events?',
+      text: [`This will publish ${num(n)} held events in order, oldest first, to the application.`,
+        'The deactivations and deletions among them take effect there. Afterwards events flow at once again and the breaker is armed.'],
+      confirmLabel: `Publish ${num(n)} events`,
+      reason: { label: 'Reason', required: false, placeholder: 'Planned offboarding, ticket …', hint: 'Kept with the trip.' },
+      tone: 'primary',
+    });
+    if (!answer) return;
+    resolve('release', answer.reason);
+  }
+
+  async function discard() {
+    const n = b?.trip?.held ?? 0;
+    const answer = await confirmDialog({
+      title: 'Discard the held events?',
+      text: [`This will drop ${num(n)} held events: the application never receives them.`,
+        'The SCIM directory is not changed. Use it when the deprovisionings were a mistake that has been, or will be, undone in the identity provider.'],
+      confirmLabel: `Discard ${num(n)} events`,
+      reason: { label: 'Reason', required: true, placeholder: 'Wrong scoping rule in Entra, fixed by …', hint: 'Required: kept with the trip, for whoever asks later.' },
+    });
+    if (!answer) return;
+    resolve('discard', answer.reason);
+  }
+
+  return {
+    el,
+    load,
+    setActiveUsers(n) {
+      activeUsers = n;
+      if (b && b.state === 'armed') render();
+    },
+  };
 }
 
 // ------------------------------------------------------------------ request log

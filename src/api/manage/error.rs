@@ -28,6 +28,9 @@ pub enum ManageError {
     },
     #[error("{0}")]
     Conflict(String),
+    /// `If-Match` names a version that is no longer current.
+    #[error("{0}")]
+    PreconditionFailed(String),
     #[error("the body is over {0} bytes")]
     TooLarge(usize),
     /// A backend failed: the cause goes to the log, not to the caller.
@@ -39,8 +42,11 @@ impl From<AdminError> for ManageError {
     fn from(e: AdminError) -> Self {
         match e {
             AdminError::NotFound(m) => ManageError::NotFound(m),
-            AdminError::AlreadyExists(m) | AdminError::BeingDeleted(m) => ManageError::Conflict(m),
+            AdminError::AlreadyExists(m)
+            | AdminError::BeingDeleted(m)
+            | AdminError::Conflict(m) => ManageError::Conflict(m),
             AdminError::Invalid(m) => ManageError::Invalid(m),
+            AdminError::Stale(m) => ManageError::PreconditionFailed(m),
             other => ManageError::Internal(other.to_string()),
         }
     }
@@ -56,6 +62,7 @@ impl ManageError {
             ManageError::NotFound(_) => S::NOT_FOUND,
             ManageError::MethodNotAllowed { .. } => S::METHOD_NOT_ALLOWED,
             ManageError::Conflict(_) => S::CONFLICT,
+            ManageError::PreconditionFailed(_) => S::PRECONDITION_FAILED,
             ManageError::TooLarge(_) => S::PAYLOAD_TOO_LARGE,
             ManageError::Internal(_) => S::INTERNAL_SERVER_ERROR,
         }
@@ -71,6 +78,7 @@ impl ManageError {
             ManageError::NotFound(_) => "not_found",
             ManageError::MethodNotAllowed { .. } => "method_not_allowed",
             ManageError::Conflict(_) => "conflict",
+            ManageError::PreconditionFailed(_) => "precondition_failed",
             ManageError::TooLarge(_) => "payload_too_large",
             ManageError::Internal(_) => "internal_error",
         }

@@ -3,6 +3,7 @@
 //! arriving at the one `manage` function (it alone may write secrets and
 //! purge tenants).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -14,6 +15,7 @@ use super::{MANAGE_PREFIX, ManageApi, ManageError, Principal};
 use crate::admin::{AdminError, Operator};
 use crate::api::request::RequestId;
 use crate::auth::TokenStore;
+use crate::events::Bus;
 use crate::store::Store;
 use crate::store::ops::OpsStore;
 use crate::tenant::SCIM_PATH_SEGMENT;
@@ -93,6 +95,8 @@ pub struct ManageFunction<T, S> {
     pub delete_wait: Duration,
     /// How long one scheduled purge step works.
     pub purge_budget: Duration,
+    /// The event bus breaker releases publish on.
+    pub bus: Option<Arc<dyn Bus>>,
 }
 
 impl<T: TokenStore + Clone, S: Store + OpsStore + Clone> ManageFunction<T, S> {
@@ -100,6 +104,7 @@ impl<T: TokenStore + Clone, S: Store + OpsStore + Clone> ManageFunction<T, S> {
         let mut operator =
             Operator::new(self.tokens.clone(), self.store.clone(), tenant_url_pattern);
         operator.delete_wait = self.delete_wait;
+        operator.bus.clone_from(&self.bus);
         operator
     }
 
@@ -111,10 +116,12 @@ impl<T: TokenStore + Clone, S: Store + OpsStore + Clone> ManageFunction<T, S> {
         match ManageEvent::parse(&event) {
             Ok(ManageEvent::Http(req)) => Ok(self.http(*req).await),
             Ok(ManageEvent::Schedule) => {
-                let report = self
-                    .operator(None)
-                    .advance_purges(self.purge_budget)
-                    .await?;
+                let operator = self.operator(None);
+                let report = operator.advance_purges(self.purge_budget).await?;
+                let resolved = operator.advance_resolutions(self.purge_budget).await?;
+                if resolved > 0 {
+                    tracing::info!(resolved, "breaker resolutions finished");
+                }
                 if !report.finished.is_empty() || report.items_deleted > 0 {
                     tracing::info!(
                         items_deleted = report.items_deleted,

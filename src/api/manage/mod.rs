@@ -17,8 +17,9 @@ use serde_json::Value;
 pub use error::ManageError;
 
 use super::request::RequestId;
-use crate::admin::Operator;
+use crate::admin::{MAX_HELD_PAGE, Operator, SettingsView};
 use crate::auth::TokenStore;
+use crate::events::breaker::ResolutionAction;
 use crate::request_log::LogQuery;
 use crate::store::Store;
 use crate::store::ops::OpsStore;
@@ -46,6 +47,16 @@ pub enum Principal {
 }
 
 impl Principal {
+    /// Who, as a change history names them: the IAM ARN, or the kind of
+    /// local credential.
+    pub fn name(&self) -> &str {
+        match self {
+            Principal::Iam(arn) => arn,
+            Principal::OperatorKey => "operator-key",
+            Principal::Console => "console",
+        }
+    }
+
     fn kind(&self) -> &'static str {
         match self {
             Principal::Iam(_) => "iam",
@@ -72,6 +83,14 @@ enum Route {
     Requests(String),
     /// One record of it, by request id.
     Request(String, String),
+    /// The tenant's settings.
+    Settings(String),
+    /// Its deprovisioning breaker.
+    Breaker(String),
+    /// The events the breaker holds.
+    Held(String),
+    /// Releasing or discarding them.
+    Resolve(String, ResolutionAction),
     /// `GET /manage/v1/openapi.json`: [`OPENAPI_DOCUMENT`].
     Document,
 }
@@ -87,6 +106,15 @@ impl Route {
             ["tenants", id, "tokens", token] => Route::Token((*id).to_owned(), (*token).to_owned()),
             ["tenants", id, "health"] => Route::Health((*id).to_owned()),
             ["tenants", id, "requests"] => Route::Requests((*id).to_owned()),
+            ["tenants", id, "settings"] => Route::Settings((*id).to_owned()),
+            ["tenants", id, "breaker"] => Route::Breaker((*id).to_owned()),
+            ["tenants", id, "breaker", "held"] => Route::Held((*id).to_owned()),
+            ["tenants", id, "breaker", "release"] => {
+                Route::Resolve((*id).to_owned(), ResolutionAction::Release)
+            }
+            ["tenants", id, "breaker", "discard"] => {
+                Route::Resolve((*id).to_owned(), ResolutionAction::Discard)
+            }
             ["tenants", id, "requests", request] => {
                 Route::Request((*id).to_owned(), (*request).to_owned())
             }
@@ -97,10 +125,17 @@ impl Route {
     /// The methods the route takes, for `Allow`.
     fn allow(&self) -> &'static str {
         match self {
-            Route::Health(_) | Route::Requests(_) | Route::Request(..) | Route::Document => "GET",
+            Route::Health(_)
+            | Route::Requests(_)
+            | Route::Request(..)
+            | Route::Breaker(_)
+            | Route::Held(_)
+            | Route::Document => "GET",
+            Route::Resolve(..) => "POST",
             Route::Tenants | Route::Tokens(_) => "GET, POST",
             Route::Tenant(_) => "GET, DELETE",
             Route::Token(..) => "DELETE",
+            Route::Settings(_) => "GET, PATCH",
         }
     }
 
@@ -114,6 +149,11 @@ impl Route {
             Route::Health(_) => "health",
             Route::Requests(_) => "requests",
             Route::Request(..) => "request",
+            Route::Settings(_) => "settings",
+            Route::Breaker(_) => "breaker",
+            Route::Held(_) => "held",
+            Route::Resolve(_, ResolutionAction::Release) => "release",
+            Route::Resolve(_, ResolutionAction::Discard) => "discard",
             Route::Document => "openapi",
         }
     }
@@ -162,6 +202,36 @@ fn body<B: DeserializeOwned>(bytes: &Bytes) -> Result<B, ManageError> {
     serde_json::from_value(value).map_err(|e| ManageError::Invalid(e.to_string()))
 }
 
+/// Settings with their version as the ETag.
+fn settings_response(view: &SettingsView) -> http::Response<Bytes> {
+    let body = serde_json::to_value(view).unwrap_or_default();
+    let mut response = json_response(StatusCode::OK, &body);
+    if let Ok(v) = http::HeaderValue::from_str(&format!("W/\"{}\"", view.version)) {
+        response.headers_mut().insert(http::header::ETAG, v);
+    }
+    response
+}
+
+/// The version `If-Match` names (`W/"3"`, `"3"`); `*` or none is any.
+fn if_match(req: &http::Request<Bytes>) -> Result<Option<u64>, ManageError> {
+    let Some(value) = req.headers().get(http::header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let text = value.to_str().unwrap_or_default().trim();
+    if text == "*" {
+        return Ok(None);
+    }
+    text.trim_start_matches("W/")
+        .trim_matches('"')
+        .parse()
+        .map(Some)
+        .map_err(|_| {
+            ManageError::Invalid(format!(
+                "If-Match must be an ETag this API gave, such as W/\"3\", not {text}"
+            ))
+        })
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct NewTenant {
@@ -176,6 +246,45 @@ struct NewToken {
     name: String,
     #[serde(default)]
     expires_at: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ResolveBody {
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// The query parameters of the held list.
+struct HeldQuery {
+    limit: usize,
+    cursor: Option<String>,
+    detail_type: Option<String>,
+}
+
+impl HeldQuery {
+    fn parse(query: Option<&str>) -> Result<HeldQuery, ManageError> {
+        let mut q = HeldQuery {
+            limit: DEFAULT_PAGE,
+            cursor: None,
+            detail_type: None,
+        };
+        for (k, v) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+            match k.as_ref() {
+                "limit" => {
+                    q.limit = v.parse().map_err(|_| {
+                        ManageError::Invalid(format!(
+                            "limit must be a whole number from 1 to {MAX_HELD_PAGE}"
+                        ))
+                    })?;
+                }
+                "cursor" => q.cursor = Some(v.into_owned()),
+                "type" => q.detail_type = Some(v.into_owned()),
+                _ => {}
+            }
+        }
+        Ok(q)
+    }
 }
 
 /// The query parameters of the tenant list.
@@ -230,7 +339,7 @@ impl<T: TokenStore, S: Store + OpsStore> ManageApi<T, S> {
             Some(_) if req.body().len() > MAX_BODY_BYTES => {
                 Err(ManageError::TooLarge(MAX_BODY_BYTES))
             }
-            Some(route) => Box::pin(self.dispatch(route, &req)).await,
+            Some(route) => Box::pin(self.dispatch(route, &req, principal)).await,
         };
         let mut response = match answer {
             Ok(response) => response,
@@ -255,6 +364,7 @@ impl<T: TokenStore, S: Store + OpsStore> ManageApi<T, S> {
         &self,
         route: &Route,
         req: &http::Request<Bytes>,
+        principal: &Principal,
     ) -> Result<http::Response<Bytes>, ManageError> {
         let op = &self.operator;
         let ok = |v: Value| Ok(json_response(StatusCode::OK, &v));
@@ -309,6 +419,47 @@ impl<T: TokenStore, S: Store + OpsStore> ManageApi<T, S> {
             }
             (Route::Request(id, request_id), &Method::GET) => {
                 ok(to_json(op.request(&tenant_id(id)?, request_id).await?)?)
+            }
+            (Route::Settings(id), &Method::GET) => {
+                Ok(settings_response(&op.settings(&tenant_id(id)?).await?))
+            }
+            (Route::Settings(id), &Method::PATCH) => {
+                let tenant = tenant_id(id)?;
+                let expected = if_match(req)?;
+                let patch: Value =
+                    serde_json::from_slice(req.body()).map_err(|_| ManageError::InvalidJson)?;
+                if !patch.is_object() {
+                    return Err(ManageError::InvalidJson);
+                }
+                let view = op
+                    .change_settings(&tenant, &patch, expected, principal.name())
+                    .await?;
+                Ok(settings_response(&view))
+            }
+            (Route::Breaker(id), &Method::GET) => ok(to_json(op.breaker(&tenant_id(id)?).await?)?),
+            (Route::Held(id), &Method::GET) => {
+                let q = HeldQuery::parse(req.uri().query())?;
+                let page = op
+                    .held(
+                        &tenant_id(id)?,
+                        q.cursor.as_deref(),
+                        q.limit,
+                        q.detail_type.as_deref(),
+                    )
+                    .await?;
+                ok(to_json(page)?)
+            }
+            (Route::Resolve(id, action), &Method::POST) => {
+                let tenant = tenant_id(id)?;
+                let body: ResolveBody = if req.body().is_empty() {
+                    ResolveBody::default()
+                } else {
+                    body(req.body())?
+                };
+                let view = op
+                    .resolve_breaker(&tenant, *action, principal.name(), body.reason.as_deref())
+                    .await?;
+                Ok(json_response(StatusCode::ACCEPTED, &to_json(view)?))
             }
             (Route::Document, &Method::GET) => {
                 let mut response = json_response(StatusCode::OK, &Value::Null);

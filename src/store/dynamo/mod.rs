@@ -7,6 +7,7 @@
 //! `store` implements the [`Store`](super::Store) port;
 //! `stream` decodes the table's stream records into committed changes.
 
+mod breaker;
 mod codec;
 pub mod keys;
 mod memberships;

@@ -20,6 +20,7 @@ use super::codec::{Item, n, s, text};
 use super::keys::{PK, SK};
 use super::table::TTL_ATTRIBUTE;
 use super::{BATCH_WRITE_LIMIT, DynamoStore, applied, build_err, sdk_failure};
+use crate::events::breaker::{BreakerState, HeldEvent};
 use crate::request_log::activity::BUCKET_RETENTION_SECONDS;
 use crate::request_log::{
     Activity, ActivityDelta, LastRequest, LogWindow, RequestRecord, StatusCounts,
@@ -441,6 +442,37 @@ impl OpsStore for DynamoStore {
             HashMap::from([(":d".to_owned(), n(deleted))]),
         )
         .await
+    }
+
+    async fn breaker(&self, tenant: &TenantId) -> Result<(BreakerState, u64), StoreError> {
+        self.load_breaker(tenant).await
+    }
+
+    async fn save_breaker(
+        &self,
+        tenant: &TenantId,
+        state: &BreakerState,
+        expected: u64,
+        held: &[HeldEvent],
+    ) -> Result<bool, StoreError> {
+        self.store_breaker(tenant, state, expected, held).await
+    }
+
+    async fn held_events(
+        &self,
+        tenant: &TenantId,
+        from: u64,
+        limit: usize,
+    ) -> Result<Vec<HeldEvent>, StoreError> {
+        self.load_held(tenant, from, limit).await
+    }
+
+    async fn drop_held(&self, tenant: &TenantId, held: &[HeldEvent]) -> Result<(), StoreError> {
+        self.delete_held(tenant, held).await
+    }
+
+    async fn resolving_breakers(&self, limit: usize) -> Result<Vec<TenantId>, StoreError> {
+        self.resolving(limit).await
     }
 
     async fn finish_purge(&self, tenant: &TenantId) -> Result<(), StoreError> {

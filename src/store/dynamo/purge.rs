@@ -75,10 +75,12 @@ impl DynamoStore {
             let left = limit - doomed.len() - roots.len();
             doomed.extend(self.partition_keys(keys::counter_pk(tenant), left).await?);
         }
-        // The operator plane's partitions: activity and request records.
+        // The operator plane's partitions: activity, request records, the
+        // breaker and its held events.
         for pk in [
             super::ops::activity_pk(tenant.as_str()),
             super::ops::request_log_pk(tenant.as_str()),
+            super::breaker::breaker_pk(tenant.as_str()),
         ] {
             if doomed.len() + roots.len() < limit {
                 let left = limit - doomed.len() - roots.len();

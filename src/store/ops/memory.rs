@@ -6,6 +6,7 @@ use std::sync::MutexGuard;
 use time::OffsetDateTime;
 
 use super::{OpsStore, PurgeJob};
+use crate::events::breaker::{BreakerState, HeldEvent};
 use crate::request_log::{Activity, ActivityDelta, LogWindow, RequestRecord};
 use crate::store::{MemoryStore, StoreError};
 use crate::tenant::TenantId;
@@ -21,6 +22,10 @@ pub(crate) struct OpsTables {
     /// Per tenant, by time then request id (the order of the request log).
     records: HashMap<TenantId, BTreeMap<(String, String), RequestRecord>>,
     purges: BTreeMap<TenantId, PurgeJob>,
+    /// Each tenant's breaker and its version.
+    breakers: BTreeMap<TenantId, (BreakerState, u64)>,
+    /// Each tenant's held events, by sequence.
+    held: HashMap<TenantId, BTreeMap<u64, HeldEvent>>,
 }
 
 impl OpsTables {
@@ -28,7 +33,11 @@ impl OpsTables {
     /// stays: it tracks the purge).
     pub(crate) fn purge_tenant(&mut self, tenant: &TenantId) -> usize {
         let records = self.records.remove(tenant).map_or(0, |r| r.len());
-        records + usize::from(self.activity.remove(tenant).is_some())
+        let held = self.held.remove(tenant).map_or(0, |h| h.len());
+        records
+            + held
+            + usize::from(self.activity.remove(tenant).is_some())
+            + usize::from(self.breakers.remove(tenant).is_some())
     }
 }
 
@@ -157,5 +166,69 @@ impl OpsStore for MemoryStore {
     async fn finish_purge(&self, tenant: &TenantId) -> Result<(), StoreError> {
         self.ops()?.purges.remove(tenant);
         Ok(())
+    }
+
+    async fn breaker(&self, tenant: &TenantId) -> Result<(BreakerState, u64), StoreError> {
+        Ok(self
+            .ops()?
+            .breakers
+            .get(tenant)
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    async fn save_breaker(
+        &self,
+        tenant: &TenantId,
+        state: &BreakerState,
+        expected: u64,
+        held: &[HeldEvent],
+    ) -> Result<bool, StoreError> {
+        let mut ops = self.ops()?;
+        let version = ops.breakers.get(tenant).map_or(0, |(_, v)| *v);
+        if version != expected {
+            return Ok(false);
+        }
+        ops.breakers
+            .insert(tenant.clone(), (state.clone(), expected + 1));
+        let kept = ops.held.entry(tenant.clone()).or_default();
+        for h in held {
+            kept.insert(h.seq, h.clone());
+        }
+        Ok(true)
+    }
+
+    async fn held_events(
+        &self,
+        tenant: &TenantId,
+        from: u64,
+        limit: usize,
+    ) -> Result<Vec<HeldEvent>, StoreError> {
+        Ok(self.ops()?.held.get(tenant).map_or_else(Vec::new, |h| {
+            h.range(from..)
+                .take(limit)
+                .map(|(_, e)| e.clone())
+                .collect()
+        }))
+    }
+
+    async fn drop_held(&self, tenant: &TenantId, held: &[HeldEvent]) -> Result<(), StoreError> {
+        if let Some(kept) = self.ops()?.held.get_mut(tenant) {
+            for h in held {
+                kept.remove(&h.seq);
+            }
+        }
+        Ok(())
+    }
+
+    async fn resolving_breakers(&self, limit: usize) -> Result<Vec<TenantId>, StoreError> {
+        Ok(self
+            .ops()?
+            .breakers
+            .iter()
+            .filter(|(_, (s, _))| s.trip.as_ref().is_some_and(|t| t.resolution.is_some()))
+            .map(|(t, _)| t.clone())
+            .take(limit)
+            .collect())
     }
 }

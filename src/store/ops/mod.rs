@@ -1,5 +1,6 @@
 //! The operator plane's items, beside the SCIM resources in the same
-//! store: tenant purges in progress and what the request log adds up to.
+//! store: tenant purges in progress, what the request log adds up to, and
+//! each tenant's deprovisioning breaker with the events it holds.
 //! A port of its own so that the SCIM request path never depends on it.
 
 mod memory;
@@ -9,6 +10,7 @@ pub(crate) use memory::OpsTables;
 use std::future::Future;
 
 use super::StoreError;
+use crate::events::breaker::{BreakerState, HeldEvent};
 use crate::request_log::{Activity, LogWindow, RequestRecord};
 use crate::tenant::TenantId;
 
@@ -99,4 +101,47 @@ pub trait OpsStore: Send + Sync + 'static {
         &self,
         tenant: &TenantId,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The tenant's breaker (strongly consistent) and its version, 0 when
+    /// it was never stored.
+    fn breaker(
+        &self,
+        tenant: &TenantId,
+    ) -> impl Future<Output = Result<(BreakerState, u64), StoreError>> + Send;
+
+    /// Stores `state` and `held` if the breaker is still at `expected`
+    /// (its version becomes `expected + 1`); `false`, with nothing
+    /// written, when another writer changed it first. The state and the
+    /// first held events are written together; held events past those
+    /// follow, so a failure midway leaves at most events held twice (the
+    /// batch is retried), never one lost.
+    fn save_breaker(
+        &self,
+        tenant: &TenantId,
+        state: &BreakerState,
+        expected: u64,
+        held: &[HeldEvent],
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Up to `limit` held events from sequence `from` on, in order.
+    fn held_events(
+        &self,
+        tenant: &TenantId,
+        from: u64,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<HeldEvent>, StoreError>> + Send;
+
+    /// Removes these held events.
+    fn drop_held(
+        &self,
+        tenant: &TenantId,
+        held: &[HeldEvent],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Up to `limit` tenants whose held events are being released or
+    /// discarded, for the worker that carries on.
+    fn resolving_breakers(
+        &self,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<TenantId>, StoreError>> + Send;
 }
