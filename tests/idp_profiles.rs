@@ -184,6 +184,18 @@ async fn profiles_differ_where_the_rfc_allows<S: Store + OpsStore + Clone>(store
         .await;
     assert_eq!(status, 200);
     assert_eq!(okta.members(&group).await, sorted(&[&users[2]]));
+    // An empty list is named too: it clears whatever the profile.
+    let (status, _) = okta
+        .call(
+            "PUT",
+            &format!("/Groups/{group}"),
+            Some(
+                json!({"schemas": [GROUP], "displayName": format!("None {group}"), "members": []}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert!(okta.members(&group).await.is_empty());
     // An rfc tenant that keeps: the switch alone.
     let keeping = tenant(store, json!({"groupPutWithoutMembers": "keep"})).await;
     let (members, users) = keeping.put_without_members().await;

@@ -26,7 +26,7 @@ use crate::scim::ScimError;
 use crate::scim::patch::{MemberChange, PatchRequest};
 use crate::scim::path::AttrPath;
 use crate::scim::projection::Projection;
-use crate::scim::resource::{check_immutable, normalize, take_members};
+use crate::scim::resource::{check_immutable, names_members, normalize, take_members};
 use crate::scim::schema::{Registry, ResourceKind};
 use crate::store::{GroupCondition, Member, Record, Store, StoreError};
 use crate::tenant::TenantId;
@@ -276,7 +276,7 @@ impl<S: Store> Groups<S> {
     async fn create(&self, req: &ScimRequest) -> Result<ScimResponse, ScimError> {
         let projection = projection(req, KIND, &self.registry)?;
         let mut doc = normalize(&json_body(req)?, KIND, &self.registry)?;
-        let member_ids = take_members(&mut doc).unwrap_or_default();
+        let member_ids = take_members(&mut doc);
         stamp(&mut doc, KIND, None);
         let record = Record::new(KIND, uuid::Uuid::new_v4().to_string(), 1, doc);
         check_keys(&record)?;
@@ -420,8 +420,10 @@ impl<S: Store> Groups<S> {
 
     async fn replace(&self, req: &ScimRequest, id: &str) -> Result<ScimResponse, ScimError> {
         let projection = projection(req, KIND, &self.registry)?;
-        let mut doc = normalize(&json_body(req)?, KIND, &self.registry)?;
-        let members = put_members(take_members(&mut doc), &req.policy);
+        let body = json_body(req)?;
+        let named = names_members(&body);
+        let mut doc = normalize(&body, KIND, &self.registry)?;
+        let members = put_members(named.then(|| take_members(&mut doc)), &req.policy);
         self.update(req, id, |_| Ok((Some(doc.clone()), members.clone())))
             .await?;
         let stored = fetch(&self.store, &req.tenant, KIND, id).await?;

@@ -565,21 +565,28 @@ pub fn check_immutable(
 
 /// Removes a normalised Group's `members` and returns their ids: members are
 /// stored as membership edges, never inside the group document.
-/// `None` when the document has no `members` at all (which a group `PUT`
-/// may mean two ways, see `GroupPutWithoutMembers`).
-pub fn take_members(doc: &mut Value) -> Option<Vec<String>> {
-    let members = doc.as_object_mut()?.remove("members")?;
-    Some(
-        members
-            .as_array()
-            .map(|members| {
-                members
-                    .iter()
-                    .filter_map(|m| m.get("value")?.as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default(),
-    )
+pub fn take_members(doc: &mut Value) -> Vec<String> {
+    let Some(Value::Array(members)) = doc.as_object_mut().and_then(|d| d.remove("members")) else {
+        return Vec::new();
+    };
+    members
+        .iter()
+        .filter_map(|m| m.get("value")?.as_str().map(str::to_owned))
+        .collect()
+}
+
+/// Whether a Group body as sent names `members` at all (`[]` and `null`
+/// included, which normalising drops): a group `PUT` without them may mean
+/// two things (see `GroupPutWithoutMembers`).
+pub fn names_members(body: &Value) -> bool {
+    body.as_object().is_some_and(|o| {
+        o.keys().any(|k| {
+            k.eq_ignore_ascii_case("members")
+                || k.to_ascii_lowercase()
+                    .strip_suffix(":members")
+                    .is_some_and(|urn| urn.eq_ignore_ascii_case(crate::scim::schema::GROUP_URN))
+        })
+    })
 }
 
 #[cfg(test)]
@@ -821,7 +828,7 @@ mod tests {
             .map(|i| json!({"value": format!("m{i}")}))
             .collect();
         let mut g = group(json!({"displayName": "g", "members": members})).unwrap();
-        assert_eq!(take_members(&mut g).unwrap().len(), MAX_MEMBERS_PER_REQUEST);
+        assert_eq!(take_members(&mut g).len(), MAX_MEMBERS_PER_REQUEST);
         let members: Value = (0..=MAX_MEMBERS_PER_REQUEST)
             .map(|i| json!({"value": format!("m{i}")}))
             .collect();
@@ -907,16 +914,22 @@ mod tests {
             "meta": {"resourceType": "Group"}
         }))
         .unwrap();
-        assert_eq!(take_members(&mut got).unwrap(), ["u1", "u2"]);
+        assert_eq!(take_members(&mut got), ["u1", "u2"]);
         assert_eq!(
             got,
             json!({"schemas": [GROUP_URN], "externalId": "8aa1a0c0", "displayName": "Group1DisplayName"})
         );
         let mut okta =
             group(json!({"schemas": [GROUP_URN], "displayName": "G", "members": []})).unwrap();
-        assert_eq!(take_members(&mut okta), Some(Vec::new()));
-        let mut without = group(json!({"schemas": [GROUP_URN], "displayName": "G"})).unwrap();
-        assert_eq!(take_members(&mut without), None);
+        assert!(take_members(&mut okta).is_empty());
+        for (body, named) in [
+            (json!({"displayName": "G", "members": []}), true),
+            (json!({"displayName": "G", "Members": null}), true),
+            (json!({format!("{GROUP_URN}:members"): []}), true),
+            (json!({"displayName": "G"}), false),
+        ] {
+            assert_eq!(names_members(&body), named, "{body}");
+        }
     }
 
     /// Every attribute of the three vendor profiles round-trips unchanged.
