@@ -10,6 +10,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use scim_serverless::api::{Caller, HttpConfig, Routes, serve};
 use scim_serverless::config::Config;
 use scim_serverless::runtime::all_routes;
+use scim_serverless::scim::bulk::{BULK_REQUEST_URN, MAX_OPERATIONS};
 use scim_serverless::scim::limits::{
     MAX_BODY_BYTES, MAX_MEMBERS_PER_REQUEST, MAX_PATCH_OPERATIONS, MAX_VALUES,
 };
@@ -223,6 +224,26 @@ fn worst_requests(c: &mut Criterion) {
                 turn += 1;
                 let body = if turn % 2 == 0 { &full } else { &empty };
                 black_box(bench.call("PUT", &group_path, body, 200))
+            })
+        },
+    );
+
+    // The largest Bulk request: maxOperations operations, a group first
+    // naming every user the rest create, by bulkId.
+    let mut turn = 0;
+    group.bench_function(
+        format!("POST /Bulk: a group and {} users it names by bulkId", MAX_OPERATIONS - 1),
+        |b| {
+            b.iter(|| {
+                turn += 1;
+                let users = MAX_OPERATIONS - 1;
+                let mut ops = vec![json!({"method": "POST", "path": "/Groups", "bulkId": "g",
+                    "data": {"displayName": format!("Bulk {turn}"),
+                             "members": (0..users).map(|i| json!({"value": format!("bulkId:u{i}")})).collect::<Vec<_>>()}})];
+                ops.extend((0..users).map(|i| json!({"method": "POST", "path": "/Users", "bulkId": format!("u{i}"),
+                    "data": {"userName": format!("bulk-{turn}-{i}@example.com")}})));
+                let body = bytes(&json!({"schemas": [BULK_REQUEST_URN], "Operations": ops}));
+                black_box(bench.call("POST", "/Bulk", &body, 200))
             })
         },
     );

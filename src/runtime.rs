@@ -176,6 +176,21 @@ pub async fn groups_function() -> Result<(), lambda_http::Error> {
     lambda::run(routes, http_config(&config), || warm_up.finished()).await
 }
 
+/// The `bulk` function: `/Bulk`, its operations served by the users and
+/// groups routes.
+pub async fn bulk_function() -> Result<(), lambda_http::Error> {
+    crate::logging::init(true);
+    let config = Config::from_env()?;
+    let (store, warm_up) = dynamo_store(&config).await;
+    let registry = Arc::new(Registry::new(&config.extension));
+    let settings = list_settings(&config);
+    let routes = (
+        Users::new(store.clone(), registry.clone(), settings),
+        Groups::new(store, registry, settings),
+    );
+    lambda::run(routes, http_config(&config), || warm_up.finished()).await
+}
+
 /// The Lambda authorizer: verifies tokens against Secrets Manager.
 pub async fn authorizer_function() -> Result<(), lambda_runtime::Error> {
     crate::logging::init(true);

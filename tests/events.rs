@@ -156,6 +156,7 @@ const HANDLER_EVENTS: &[&str] = &[
     "groups-patch-add-members.json",
     "groups-patch-remove-member.json",
     "groups-delete.json",
+    "bulk-request.json",
 ];
 const AUTHORIZER_EVENTS: &[&str] = &["authorizer-request.json", "authorizer-missing-token.json"];
 /// In the order a vendor's backend sends them for one tenant.
@@ -289,6 +290,55 @@ async fn foreign_tenant_in_authorizer_context_is_401() {
             .unwrap()
             .starts_with("Bearer")
     );
+}
+
+/// A Bulk request whose group comes before the users it names by
+/// `bulkId`: every operation answered, in request order, the group holding
+/// the users' real ids, the manager reference resolved.
+#[tokio::test]
+async fn bulk_request_resolves_bulk_ids_in_dependency_order() {
+    let store = MemoryStore::new();
+    let (status, _, body) = invoke_on(&store, "bulk-request.json").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["schemas"][0],
+        "urn:ietf:params:scim:api:messages:2.0:BulkResponse"
+    );
+    let ops = body["Operations"].as_array().unwrap();
+    let statuses: Vec<&str> = ops.iter().map(|o| o["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["201", "201", "201", "200"]);
+    let id = |i: usize| {
+        ops[i]["location"]
+            .as_str()
+            .unwrap()
+            .strip_prefix(&format!("{BASE}/"))
+            .unwrap()
+            .split('/')
+            .nth(1)
+            .unwrap()
+            .to_owned()
+    };
+    let (group, ada, alan) = (id(0), id(1), id(2));
+    let group = store
+        .members(&acme(), &group, usize::MAX)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut members: Vec<&str> = group.iter().map(|m| m.id.as_str()).collect();
+    members.sort_unstable();
+    let mut want = [ada.as_str(), alan.as_str()];
+    want.sort_unstable();
+    assert_eq!(members, want);
+    let alan = store
+        .get(&acme(), ResourceKind::User, &alan)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        alan.document["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["manager"]["value"],
+        ada.as_str()
+    );
+    assert_eq!(alan.document["title"], "Engineer");
 }
 
 #[tokio::test]

@@ -77,6 +77,7 @@ const EVENTS: &[(&str, &[&str])] = &[
             "groups-create.json",
         ],
     ),
+    ("bulk", &["bulk-request.json"]),
     (
         "authorizer",
         &["authorizer-request.json", "authorizer-missing-token.json"],
@@ -117,6 +118,7 @@ fn binary(function: &str) -> String {
         ),
         "users" => (env!("CARGO_BIN_EXE_users"), "UsersFunction"),
         "groups" => (env!("CARGO_BIN_EXE_groups"), "GroupsFunction"),
+        "bulk" => (env!("CARGO_BIN_EXE_bulk"), "BulkFunction"),
         "authorizer" => (env!("CARGO_BIN_EXE_authorizer"), "AuthorizerFunction"),
         "events" => (env!("CARGO_BIN_EXE_events"), "EventsFunction"),
         "manage" => (env!("CARGO_BIN_EXE_manage"), "ManageFunction"),
@@ -357,6 +359,35 @@ async fn users_function_on_dynamodb_local() {
             .is_some()
     );
     assert!(!process.logs().is_empty(), "one log line per request");
+}
+
+/// The `bulk` binary on DynamoDB Local: a group sent before the users it
+/// names by `bulkId`, every operation answered in request order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bulk_function_on_dynamodb_local() {
+    let Some(store) = common::dynamo_store().await else {
+        return;
+    };
+    let tenant = common::unique_tenant();
+    let (api, _process) = launch("bulk", &table_env()).await;
+    let text = event("bulk-request.json", &tenant);
+    let answer = invoke_http(&api, "bulk-request.json", &text).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let ops = answer.body["Operations"].as_array().unwrap();
+    let statuses: Vec<&str> = ops.iter().map(|o| o["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["201", "201", "201", "200"]);
+    let group = ops[0]["location"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap();
+    let members = store
+        .members(&tenant, group, usize::MAX)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(members.len(), 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

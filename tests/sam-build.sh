@@ -35,7 +35,7 @@ CARGO_LAMBDA_VENV="$TOOLS_DIR/venv-cargo-lambda"
 SAM_REQUIREMENT="aws-sam-cli==1.170.0"
 CARGO_LAMBDA_REQUIREMENT="cargo-lambda==1.9.2"
 MAX_BYTES=$((8 * 1024 * 1024))
-FUNCTIONS=(UsersFunction GroupsFunction SchemasFunction ResourceTypesFunction
+FUNCTIONS=(UsersFunction GroupsFunction BulkFunction SchemasFunction ResourceTypesFunction
   ServiceProviderConfigFunction AuthorizerFunction EventsFunction ManageFunction RecorderFunction)
 
 log() { printf '%s\n' "$*" >&2; }

@@ -83,6 +83,7 @@ fn every_function_builds_an_existing_binary() {
         binaries,
         [
             "authorizer",
+            "bulk",
             "events",
             "groups",
             "manage",

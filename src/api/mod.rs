@@ -1,6 +1,7 @@
 //! HTTP in, HTTP out, on plain `http` types: the one front door every
 //! binary (Lambda or local) sends requests through.
 
+mod bulk;
 pub mod discovery;
 pub mod groups;
 pub mod lambda;
@@ -19,6 +20,7 @@ pub mod response;
 pub mod users;
 
 use std::future::Future;
+use std::pin::Pin;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -122,6 +124,19 @@ pub async fn serve<R: Routes>(
                 tracing::Span::current().record("tenant", req.tenant.as_str());
                 let answer = match authorize(&caller, &req.tenant) {
                     Err(err) => Err(err),
+                    // Each operation of a Bulk request is served by this
+                    // function as the request it stands for.
+                    Ok(()) if matches!(req.endpoint, request::Endpoint::Bulk) => {
+                        let answer = Box::pin(bulk::run(
+                            routes,
+                            config,
+                            &req,
+                            &caller,
+                            token_id.as_deref(),
+                        ))
+                        .await;
+                        Ok((answer, Audit::default()))
+                    }
                     // On the heap: route futures are large, and debug builds
                     // copy them across the stack frames of this one.
                     Ok(()) => {
@@ -187,6 +202,17 @@ pub async fn serve<R: Routes>(
     }
     .instrument(span)
     .await
+}
+
+/// [`serve`] behind a named future type, so that a Bulk request's
+/// operations can be served by the function serving it.
+pub fn serve_boxed<'a, R: Routes>(
+    routes: &'a R,
+    config: &'a HttpConfig,
+    req: http::Request<Bytes>,
+    caller: Caller,
+) -> Pin<Box<dyn Future<Output = http::Response<Bytes>> + Send + 'a>> {
+    Box::pin(serve(routes, config, req, caller))
 }
 
 /// Response header naming the request, as in the logs.

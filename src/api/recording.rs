@@ -41,6 +41,7 @@ pub fn action(req: &ScimRequest, status: u16, change: Option<&RecordChange>) -> 
             Endpoint::Schemas(_) | Endpoint::ResourceTypes(_) | Endpoint::ServiceProviderConfig,
             _,
         ) => "discovery",
+        (Endpoint::Bulk, _) => "bulk",
         _ => "list",
     }
 }

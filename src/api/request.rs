@@ -18,6 +18,8 @@ pub enum Endpoint {
     Schemas(Option<String>),
     ResourceTypes(Option<String>),
     ServiceProviderConfig,
+    /// `/Bulk` (RFC 7644 §3.7).
+    Bulk,
     /// The Tenant URL itself or its `/.search`: a query across resource
     /// types (RFC 7644 §3.4.2), which this service does not offer.
     Root,
@@ -52,6 +54,7 @@ impl Endpoint {
             _ if is("Schemas") => Endpoint::Schemas(id),
             _ if is("ResourceTypes") => Endpoint::ResourceTypes(id),
             _ if is("ServiceProviderConfig") && id.is_none() => Endpoint::ServiceProviderConfig,
+            _ if is("Bulk") && id.is_none() => Endpoint::Bulk,
             _ => Endpoint::Unknown,
         }
     }
@@ -65,6 +68,7 @@ impl Endpoint {
             Endpoint::ResourceTypes(_) => "ResourceTypes",
             Endpoint::Root => "Root",
             Endpoint::ServiceProviderConfig => "ServiceProviderConfig",
+            Endpoint::Bulk => "Bulk",
             Endpoint::Unknown => "Unknown",
         }
     }
@@ -243,7 +247,8 @@ mod tests {
             ("ServiceProviderConfig", Endpoint::ServiceProviderConfig),
             ("ServiceProviderConfig/x", Endpoint::Unknown),
             ("Users/a/b", Endpoint::Unknown),
-            ("Bulk", Endpoint::Unknown),
+            ("Bulk", Endpoint::Bulk),
+            ("Bulk/x", Endpoint::Unknown),
             ("", Endpoint::Root),
             (".search", Endpoint::Root),
             ("x/.search", Endpoint::Unknown),

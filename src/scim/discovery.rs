@@ -15,6 +15,8 @@ pub const SCHEMA_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:Schema";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Capabilities {
     pub patch: bool,
+    /// `/Bulk`, within `scim::bulk`'s limits.
+    pub bulk: bool,
     pub filter: bool,
     pub max_results: u64,
     pub etag: bool,
@@ -34,6 +36,7 @@ impl Capabilities {
     pub fn current() -> Self {
         Capabilities {
             patch: true,
+            bulk: true,
             filter: true,
             max_results: 1000,
             etag: true,
@@ -57,7 +60,11 @@ pub fn service_provider_config(caps: &Capabilities, base: &str) -> Value {
     let mut doc = json!({
         "schemas": [SERVICE_PROVIDER_CONFIG_URN],
         "patch": { "supported": caps.patch },
-        "bulk": { "supported": false, "maxOperations": 0, "maxPayloadSize": 0 },
+        "bulk": {
+            "supported": caps.bulk,
+            "maxOperations": if caps.bulk { super::bulk::MAX_OPERATIONS } else { 0 },
+            "maxPayloadSize": if caps.bulk { super::bulk::MAX_PAYLOAD_BYTES } else { 0 },
+        },
         "filter": { "supported": caps.filter, "maxResults": caps.max_results },
         "changePassword": { "supported": caps.change_password },
         "sort": { "supported": caps.sort },
@@ -230,7 +237,11 @@ mod tests {
     fn service_provider_config_says_what_is_supported() {
         let mut caps = Capabilities::current();
         let doc = service_provider_config(&caps, BASE);
-        assert_eq!(doc["bulk"]["supported"], false);
+        assert_eq!(doc["bulk"]["supported"], true);
+        assert_eq!(
+            doc["bulk"]["maxOperations"],
+            super::super::bulk::MAX_OPERATIONS
+        );
         assert_eq!(doc["patch"]["supported"], caps.patch);
         assert_eq!(doc["authenticationSchemes"][0]["type"], "oauthbearertoken");
         assert_eq!(

@@ -1,5 +1,6 @@
 //! The SCIM protocol, pure: no AWS, no HTTP framework, no I/O.
 
+pub mod bulk;
 pub mod diff;
 pub mod discovery;
 pub mod error;
