@@ -108,10 +108,75 @@ async fn long_group_names_are_refused<S: Store + Clone>(store: S) {
         .expect(201);
 }
 
+/// A NUL, any other C0 character, DEL or a C1 character in a keyed value
+/// is refused on create, PUT and PATCH, and nothing is stored.
+async fn control_characters_in_keys_are_refused<S: Store + Clone>(store: S) {
+    let api = api(store);
+    for bad in [
+        "ada\u{0}@example.com",
+        "ada\t@example.com",
+        "ada\u{7f}",
+        "ada\u{85}x",
+    ] {
+        refused(&api, "POST", "/Users", user(bad), "userName").await;
+        refused(
+            &api,
+            "POST",
+            "/Users",
+            json!({"userName": "ok@example.com", "externalId": bad}),
+            "externalId",
+        )
+        .await;
+        refused(
+            &api,
+            "POST",
+            "/Users",
+            json!({"userName": "ok@example.com", "emails": [{"value": bad}]}),
+            "email",
+        )
+        .await;
+        refused(
+            &api,
+            "POST",
+            "/Groups",
+            json!({"displayName": bad}),
+            "displayName",
+        )
+        .await;
+    }
+    let found = api
+        .call("GET", "/Users?filter=userName sw \"ada\"", None)
+        .await
+        .expect(200);
+    assert_eq!(found.body["totalResults"], 0, "nothing stored");
+    let created = api
+        .call("POST", "/Users", Some(user("clean@example.com")))
+        .await
+        .expect(201);
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    let path = format!("/Users/{id}");
+    refused(
+        &api,
+        "PUT",
+        &path,
+        user("clean\u{0}@example.com"),
+        "userName",
+    )
+    .await;
+    let patch = json!({"schemas": [PATCH_OP],
+        "Operations": [{"op": "replace", "path": "displayName", "value": "Ada\u{1b}[31m"}]});
+    refused(&api, "PATCH", &path, patch, "displayName").await;
+    // Printable Unicode is not a control character.
+    api.call("POST", "/Users", Some(user("Zoë Åström ✓@example.com")))
+        .await
+        .expect(201);
+}
+
 both_stores!(
     long_user_names_are_refused,
     long_emails_and_managers_are_refused,
     long_group_names_are_refused,
+    control_characters_in_keys_are_refused,
 );
 
 /// A request DynamoDB refuses (here a key longer than it accepts, sent past

@@ -341,3 +341,94 @@ fn with_secrets_manager_tokens_the_tenant_url_names_no_fixed_tenant() {
     assert!(url.contains("/scim/v2/<tenant>"), "{url}");
     assert!(!url.contains("/scim/v2/default"), "{url}");
 }
+
+/// Sends `head`, then `body` from another thread (as a client that writes
+/// its whole body before reading), and reads the answer.
+fn send_whole(addr: &str, head: String, body: Vec<u8>) -> (u16, String, String) {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    stream.write_all(head.as_bytes()).unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    let sender = std::thread::spawn(move || {
+        // The server may close once it has answered and drained enough.
+        let _ = writer.write_all(&body);
+    });
+    let mut text = Vec::new();
+    let _ = stream.read_to_end(&mut text);
+    let _ = sender.join();
+    let text = String::from_utf8_lossy(&text).into_owned();
+    let status = text.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    (status, head.to_ascii_lowercase(), body.to_owned())
+}
+
+/// A 12 MB body, declared or chunked, is answered `413` with a SCIM error,
+/// a request id and `Connection: close`, not a dropped connection; the
+/// server keeps serving; a 9 KB URI is `414` with a SCIM error.
+#[test]
+fn oversized_bodies_and_uris_get_scim_errors_and_the_server_keeps_serving() {
+    let (mut child, lines) = start_binary(
+        &[
+            "--addr",
+            "127.0.0.1:0",
+            "--tenant",
+            "big",
+            "--token",
+            "big-token",
+        ],
+        "Token:",
+    );
+    let url = lines
+        .iter()
+        .find_map(|l| l.strip_prefix("Tenant URL:"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let rest = url.strip_prefix("http://").unwrap();
+    let (addr, path) = rest.split_once('/').unwrap();
+    let body = vec![b'x'; 12 * 1024 * 1024];
+    let head = format!(
+        "POST /{path}/Users HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer big-token\r\nContent-Type: application/scim+json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    let (status, head_text, scim) = send_whole(addr, head, body.clone());
+    assert_eq!(status, 413, "{head_text}");
+    assert!(head_text.contains("x-request-id:"), "{head_text}");
+    assert!(head_text.contains("connection: close"), "{head_text}");
+    let error: serde_json::Value = serde_json::from_str(&scim).unwrap();
+    assert_eq!(error["status"], "413");
+    assert!(error["detail"].as_str().unwrap().contains("request id"));
+
+    // Chunked, no declared length: refused once the limit is read.
+    let mut chunked = Vec::new();
+    for piece in body.chunks(1024 * 1024) {
+        chunked.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
+        chunked.extend_from_slice(piece);
+        chunked.extend_from_slice(b"\r\n");
+    }
+    chunked.extend_from_slice(b"0\r\n\r\n");
+    let head = format!(
+        "POST /{path}/Users HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer big-token\r\nContent-Type: application/scim+json\r\nTransfer-Encoding: chunked\r\n\r\n"
+    );
+    let (status, head_text, _) = send_whole(addr, head, chunked);
+    assert_eq!(status, 413, "{head_text}");
+
+    let long = format!(
+        "/{path}/Users?filter=userName%20eq%20%22{}%22",
+        "a".repeat(9000)
+    );
+    let r = request(addr, "GET", &long, Some("big-token"));
+    assert_eq!(r.status, 414);
+    assert!(
+        r.body["detail"].as_str().unwrap().contains("URI length"),
+        "{}",
+        r.body
+    );
+
+    let r = request(addr, "GET", &format!("/{path}/Schemas"), Some("big-token"));
+    assert_eq!(r.status, 200, "still serving");
+    let _ = child.kill();
+    let _ = child.wait();
+}

@@ -853,9 +853,21 @@ async fn requests_past_the_limits_are_refused<S: Store + Clone>(store: S) {
 
     let mut body = user("big-body@example.com");
     body["nickName"] = json!("x".repeat(MAX_BODY_BYTES));
-    too_many(
-        api.call("POST", "/Users", Some(body)).await,
-        "request body size",
+    let reply = api.call("POST", "/Users", Some(body)).await.expect(413);
+    assert_eq!(reply.body["status"], "413");
+    assert!(
+        reply.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("request body size")
+    );
+    let long = format!("/Users?filter=userName eq \"{}\"", "a".repeat(9000));
+    let reply = api.call("GET", &long, None).await.expect(414);
+    assert!(
+        reply.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("URI length")
     );
 
     let after = api.call("GET", &path, None).await.expect(200).body;

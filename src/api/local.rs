@@ -5,13 +5,14 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
@@ -82,73 +83,155 @@ impl<R: Routes, S: TokenSource> LocalApp<R, S> {
     }
 }
 
-async fn read_body(
-    req: http::Request<Incoming>,
-) -> Result<http::Request<Bytes>, http::Response<Bytes>> {
-    let (parts, body) = req.into_parts();
-    // Management paths take far less than SCIM, and answer in their own
-    // error format. Either way a body is read on (discarded) up to the SCIM
-    // limit, so that a client that writes its whole body before reading
-    // still hears why it was refused.
-    if super::manage::manage_rest(parts.uri.path()).is_some() {
-        let limit = super::manage::MAX_BODY_BYTES;
-        return match read_bounded(body, limit, MAX_BODY_BYTES).await {
-            BodyRead::Whole(bytes) => Ok(http::Request::from_parts(parts, bytes)),
-            refused => {
-                let error = match refused {
-                    BodyRead::TooLarge => super::manage::ManageError::TooLarge(limit),
-                    _ => super::manage::ManageError::InvalidJson,
-                };
-                Err(error.response(super::request::RequestId::generate().as_str()))
-            }
-        };
-    }
-    match read_bounded(body, MAX_BODY_BYTES, MAX_BODY_BYTES).await {
-        BodyRead::Whole(bytes) => Ok(http::Request::from_parts(parts, bytes)),
-        refused => {
-            let error = match refused {
-                BodyRead::TooLarge => ScimError::from(LimitError::Body),
-                _ => ScimError::bad_request(
-                    ScimType::InvalidSyntax,
-                    "the request body is unreadable",
-                ),
-            };
-            Err(super::response::ScimResponse::error(&error).into_http())
-        }
-    }
-}
+/// Longest wait for the rest of a request body once its head is read: a
+/// client that declares a large body and sends a little holds nothing
+/// longer.
+const BODY_TIMEOUT: Duration = Duration::from_secs(30);
+/// Longest wait for a request head on an open connection.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// What is read on (and discarded) after a body was refused, so that a
+/// client that writes its whole body before reading hears why: at most
+/// this much, for at most [`DRAIN_TIMEOUT`], then the connection closes.
+const DRAIN_BYTES: usize = 64 * 1024 * 1024;
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A request body as far as it was read.
-enum BodyRead {
-    Whole(Bytes),
-    TooLarge,
+/// Why a body was not taken.
+enum Refused {
+    /// Over the limit (declared or as read); the rest of the body, to drain.
+    TooLarge(Option<Incoming>),
     Unreadable,
+    TimedOut,
 }
 
-/// Keeps at most `keep` bytes of `body`; a longer one is read on and
-/// discarded up to `drain` bytes, then abandoned (the connection closes).
-async fn read_bounded(mut body: Incoming, keep: usize, drain: usize) -> BodyRead {
+/// The request with its body, at most `limit` bytes, or why not. A body
+/// whose declared `Content-Length` is over the limit is refused before any
+/// of it is read.
+async fn take_body(
+    req: http::Request<Incoming>,
+    limit: usize,
+) -> (http::request::Parts, Result<Bytes, Refused>) {
+    let (parts, body) = req.into_parts();
+    let declared = parts
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return (parts, Err(Refused::TooLarge(Some(body))));
+    }
+    let read = tokio::time::timeout(BODY_TIMEOUT, read_bounded(body, limit)).await;
+    let body = match read {
+        Err(_) => Err(Refused::TimedOut),
+        Ok(r) => r,
+    };
+    (parts, body)
+}
+
+/// Keeps at most `keep` bytes of `body`; past them, the rest is handed
+/// back unread.
+async fn read_bounded(mut body: Incoming, keep: usize) -> Result<Bytes, Refused> {
     let mut kept = bytes::BytesMut::new();
-    let mut seen = 0usize;
     while let Some(frame) = body.frame().await {
         let Ok(frame) = frame else {
-            return BodyRead::Unreadable;
+            return Err(Refused::Unreadable);
         };
         let Ok(data) = frame.into_data() else {
             continue;
         };
-        seen = seen.saturating_add(data.len());
-        if seen <= keep {
-            kept.extend_from_slice(&data);
-        } else if seen > drain {
-            return BodyRead::TooLarge;
+        if kept.len() + data.len() > keep {
+            return Err(Refused::TooLarge(Some(body)));
         }
+        kept.extend_from_slice(&data);
     }
-    if seen > keep {
-        BodyRead::TooLarge
+    Ok(kept.freeze())
+}
+
+/// Reads the rest of a refused body in the background, discarding it, so
+/// the answer reaches a client still writing; the connection closes after.
+fn drain(body: Option<Incoming>) {
+    let Some(mut body) = body else { return };
+    tokio::spawn(async move {
+        let mut seen = 0usize;
+        let _ = tokio::time::timeout(DRAIN_TIMEOUT, async {
+            while let Some(Ok(frame)) = body.frame().await {
+                seen += frame.data_ref().map_or(0, Bytes::len);
+                if seen > DRAIN_BYTES {
+                    break;
+                }
+            }
+        })
+        .await;
+    });
+}
+
+/// The request with its body, or the answer to a body refused before the
+/// request reached a handler: `413` (declared or read past the limit),
+/// `400` (unreadable) or `408` (too slow), each with a request id, a log
+/// line and `Connection: close`. Management paths take far less than
+/// SCIM, and answer in their own error format.
+async fn read_body(
+    req: http::Request<Incoming>,
+) -> Result<http::Request<Bytes>, http::Response<Bytes>> {
+    let manage = super::manage::manage_rest(req.uri().path()).is_some();
+    let limit = if manage {
+        super::manage::MAX_BODY_BYTES
     } else {
-        BodyRead::Whole(kept.freeze())
+        MAX_BODY_BYTES
+    };
+    let (parts, body) = take_body(req, limit).await;
+    let refused = match body {
+        Ok(bytes) => return Ok(http::Request::from_parts(parts, bytes)),
+        Err(refused) => refused,
+    };
+    let request_id = super::request::RequestId::generate();
+    let (status, reason) = match &refused {
+        Refused::TooLarge(_) => (413, "the body is over the limit"),
+        Refused::Unreadable => (400, "the body is unreadable"),
+        Refused::TimedOut => (408, "the body did not arrive in time"),
+    };
+    tracing::warn!(
+        request_id = %request_id,
+        method = %parts.method,
+        status,
+        limit,
+        "request refused before it was read: {reason}"
+    );
+    let mut response = if manage {
+        let error = match &refused {
+            Refused::TooLarge(_) => super::manage::ManageError::TooLarge(limit),
+            _ => super::manage::ManageError::InvalidJson,
+        };
+        error.response(request_id.as_str())
+    } else {
+        let mut error = match &refused {
+            Refused::TooLarge(_) => ScimError::from(LimitError::Body),
+            Refused::Unreadable => {
+                ScimError::bad_request(ScimType::InvalidSyntax, "the request body is unreadable")
+            }
+            Refused::TimedOut => ScimError::new(
+                408,
+                None,
+                format!(
+                    "the request body did not arrive within {} s",
+                    BODY_TIMEOUT.as_secs()
+                ),
+            ),
+        };
+        error.detail = format!("{} (request id {request_id})", error.detail);
+        super::response::ScimResponse::error(&error).into_http()
+    };
+    let headers = response.headers_mut();
+    if let Ok(v) = http::HeaderValue::from_str(request_id.as_str()) {
+        headers.insert(super::X_REQUEST_ID, v);
     }
+    headers.insert(
+        http::header::CONNECTION,
+        http::HeaderValue::from_static("close"),
+    );
+    if let Refused::TooLarge(rest) = refused {
+        drain(rest);
+    }
+    Err(response)
 }
 
 /// What the local HTTP loop hands each request to.
@@ -239,7 +322,10 @@ pub async fn run<H: Handler>(
                         Ok::<_, Infallible>(response.map(Full::new))
                     }
                 });
-                let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+                let conn = http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(HEADER_TIMEOUT)
+                    .serve_connection(TokioIo::new(stream), service);
                 let conn = graceful.watch(conn);
                 tokio::spawn(async move {
                     if let Err(err) = conn.await {

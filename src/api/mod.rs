@@ -29,6 +29,7 @@ use tracing::Instrument;
 use crate::request_log::audit::{Audit, with_audit};
 use crate::request_log::{LogValues, Recorder};
 use crate::scim::ScimError;
+use crate::scim::limits::{LimitError, MAX_URI_BYTES};
 use crate::store::change::{Actor, TokenId, with_actor};
 use crate::tenant::TenantId;
 use request::{NotScim, RequestId, ScimRequest};
@@ -122,8 +123,10 @@ pub async fn serve<R: Routes>(
             ),
             Ok(req) => {
                 tracing::Span::current().record("tenant", req.tenant.as_str());
+                let target_bytes = path.len() + raw_query.as_ref().map_or(0, |q| q.len() + 1);
                 let answer = match authorize(&caller, &req.tenant) {
                     Err(err) => Err(err),
+                    Ok(()) if target_bytes > MAX_URI_BYTES => Err(LimitError::Uri.into()),
                     // Each operation of a Bulk request is served by this
                     // function as the request it stands for.
                     Ok(()) if matches!(req.endpoint, request::Endpoint::Bulk) => {

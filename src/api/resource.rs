@@ -198,9 +198,9 @@ pub async fn backoff(attempt: u32) {
     tokio::time::sleep(std::time::Duration::from_millis(millis)).await;
 }
 
-/// The request body as JSON: `400 invalidSyntax` when it is not, `400
-/// tooMany` past the body limit (what reaches a Lambda function is only
-/// capped by API Gateway).
+/// The request body as JSON: `400 invalidSyntax` when it is not, `413`
+/// past the body limit (what reaches a Lambda function is only capped by
+/// API Gateway).
 pub fn json_body(req: &ScimRequest) -> Result<Value, ScimError> {
     if req.body.len() > MAX_BODY_BYTES {
         return Err(LimitError::Body.into());

@@ -94,7 +94,11 @@ impl From<FilterError> for ScimError {
 /// A declared limit exceeded: `tooMany`, the detail naming the limit.
 impl From<LimitError> for ScimError {
     fn from(e: LimitError) -> Self {
-        ScimError::bad_request(ScimType::TooMany, e.to_string())
+        match e {
+            LimitError::Body => ScimError::new(413, None, e.to_string()),
+            LimitError::Uri => ScimError::new(414, None, e.to_string()),
+            _ => ScimError::bad_request(ScimType::TooMany, e.to_string()),
+        }
     }
 }
 

@@ -2,7 +2,8 @@
 //! causes is bounded (and linear below them). Each is far above what an
 //! identity provider sends (Entra: a few dozen operations per PATCH and
 //! batches of members; Okta: one path-less operation) and is answered with
-//! `400 tooMany` naming the limit, before the expensive work starts.
+//! `400 tooMany` naming the limit (`413` for the body, `414` for the URI),
+//! before the expensive work starts.
 
 use super::schema::AttributeDef;
 
@@ -11,6 +12,11 @@ use super::schema::AttributeDef;
 /// [`MAX_MEMBERS_PER_REQUEST`] members of 36-character ids, display names
 /// and `$ref`s is about 2 MB.
 pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+
+/// Longest request target (path and query), in bytes: far above any
+/// filter an identity provider sends, and under what API Gateway and
+/// `scim-local`'s HTTP parser take, so the answer is always a SCIM `414`.
+pub const MAX_URI_BYTES: usize = 8 * 1024;
 
 /// Most operations in one PATCH, counted after path-less operations are
 /// split into one per attribute.
@@ -29,8 +35,14 @@ pub const MAX_MEMBERS_PER_REQUEST: usize = 10_000;
 /// A declared limit a request went past.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LimitError {
+    /// Answered `413`.
     #[error("the request body is larger than {MAX_BODY_BYTES} bytes (limit: request body size)")]
     Body,
+    /// Answered `414`.
+    #[error(
+        "the request's path and query are longer than {MAX_URI_BYTES} bytes (limit: URI length)"
+    )]
+    Uri,
     #[error(
         "a PATCH request may carry at most {MAX_PATCH_OPERATIONS} operations (limit: operations per PATCH)"
     )]

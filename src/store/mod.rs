@@ -176,8 +176,10 @@ impl Record {
 
     /// Why this record cannot be stored: a document too large for one
     /// item, a keyed value too long for a key (checked on the keys as
-    /// DynamoDB would store them, on every store alike), or more emails
-    /// than are indexed. `None` when it can.
+    /// DynamoDB would store them, on every store alike) or holding a
+    /// control character (C0, DEL, C1: invisible in every console and log,
+    /// and a NUL ends strings in many consumers), or more emails than are
+    /// indexed. `None` when it can.
     pub fn key_problem(&self) -> Option<String> {
         let size = serde_json::to_vec(&self.document).map_or(usize::MAX, |v| v.len());
         if size > MAX_DOCUMENT_BYTES {
@@ -186,8 +188,17 @@ impl Record {
             ));
         }
         let too_long = |v: &str| v.len() > MAX_KEY_VALUE_BYTES;
+        let controlled = |v: &str| v.chars().any(char::is_control);
         let keyed = ["userName", "displayName", "externalId"];
         for field in keyed {
+            if self
+                .document
+                .get(field)
+                .and_then(Value::as_str)
+                .is_some_and(controlled)
+            {
+                return Some(format!("{field} contains a control character"));
+            }
             if self
                 .document
                 .get(field)
@@ -205,6 +216,9 @@ impl Record {
             .flatten()
             .filter_map(|e| e.get("value").and_then(Value::as_str))
             .collect();
+        if emails.iter().any(|e| controlled(e)) {
+            return Some("an email contains a control character".to_owned());
+        }
         if emails.iter().any(|e| too_long(e)) {
             return Some(format!(
                 "an email is longer than {MAX_KEY_VALUE_BYTES} bytes"
