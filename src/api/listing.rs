@@ -1,7 +1,8 @@
 //! Lists and searches (`GET /Users`, `POST /Users/.search`): which reads a
 //! filter needs, and index or cursor paging over the result. Everything is
 //! in id order, the order of the store's per-tenant index, so pages are
-//! stable whatever `count` is.
+//! stable whatever `count` is; with `sortBy`, the matches (at most
+//! `MAX_SORTED`) are ordered in memory and paged the same two ways.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -15,6 +16,7 @@ use crate::scim::filter::{Filter, IndexTerm};
 use crate::scim::list::{Cursor, ListPage, Paging};
 use crate::scim::projection::Projection;
 use crate::scim::schema::{Registry, ResourceKind};
+use crate::scim::sort::{MAX_SORTED, Sort, too_many_to_sort};
 use crate::scim::{ScimError, ScimType};
 use crate::store::{Census, Lookup, Record, Store, UniqueKey};
 use crate::tenant::TenantId;
@@ -45,11 +47,12 @@ pub struct ListQuery {
     /// Under cursor paging, the id the page starts after (from a validated
     /// cursor).
     after: Option<String>,
+    /// `sortBy` / `sortOrder`; without, lists are in id order.
+    pub sort: Option<Sort>,
 }
 
 impl ListQuery {
-    /// From `GET` query parameters. `sortBy` is ignored: sorting is not
-    /// offered (`ServiceProviderConfig.sort.supported` is false).
+    /// From `GET` query parameters.
     pub fn from_params(
         req: &ScimRequest,
         kind: ResourceKind,
@@ -60,6 +63,7 @@ impl ListQuery {
         Self::parse(
             [p("filter"), p("attributes"), p("excludedAttributes")],
             [p("startIndex"), p("count"), p("cursor")],
+            [p("sortBy"), p("sortOrder")],
             kind,
             registry,
             settings,
@@ -114,6 +118,7 @@ impl ListQuery {
             field("excludedAttributes")?,
         );
         let (start, count, cursor) = (field("startIndex")?, field("count")?, field("cursor")?);
+        let (sort_by, sort_order) = (field("sortBy")?, field("sortOrder")?);
         Self::parse(
             [
                 filter.as_deref(),
@@ -121,6 +126,7 @@ impl ListQuery {
                 excluded.as_deref(),
             ],
             [start.as_deref(), count.as_deref(), cursor.as_deref()],
+            [sort_by.as_deref(), sort_order.as_deref()],
             kind,
             registry,
             settings,
@@ -130,6 +136,7 @@ impl ListQuery {
     fn parse(
         [filter, attributes, excluded]: [Option<&str>; 3],
         [start, count, cursor]: [Option<&str>; 3],
+        [sort_by, sort_order]: [Option<&str>; 2],
         kind: ResourceKind,
         registry: &Registry,
         settings: &ListSettings,
@@ -145,10 +152,13 @@ impl ListQuery {
             settings.default_count,
             settings.max_count,
         )?;
+        let sort = Sort::parse(sort_by, sort_order, kind)?;
         let after = match &paging {
             Paging::Cursor {
                 cursor: Some(c), ..
-            } => Some(Cursor::decode(c, &cursor_scope(kind, filter.as_ref()))?.after),
+            } => {
+                Some(Cursor::decode(c, &cursor_scope(kind, filter.as_ref(), sort.as_ref()))?.after)
+            }
             _ => None,
         };
         Ok(ListQuery {
@@ -156,16 +166,21 @@ impl ListQuery {
             projection: Projection::parse(attributes, excluded, kind, registry)?,
             paging,
             after,
+            sort,
         })
     }
 }
 
-/// What a cursor is bound to: the resource type and the filter (in its
-/// canonical form, so spacing does not matter).
-fn cursor_scope(kind: ResourceKind, filter: Option<&Filter>) -> String {
-    match filter {
+/// What a cursor is bound to: the resource type, the filter (in its
+/// canonical form, so spacing does not matter) and the sort.
+fn cursor_scope(kind: ResourceKind, filter: Option<&Filter>, sort: Option<&Sort>) -> String {
+    let base = match filter {
         Some(f) => format!("{}|{f}", kind.name()),
         None => format!("{}|", kind.name()),
+    };
+    match sort {
+        Some(s) => format!("{base}|{}", s.describe()),
+        None => base,
     }
 }
 
@@ -317,11 +332,43 @@ pub async fn list<S: Store>(
     hints: &PageHints,
     query: &ListQuery,
 ) -> Result<RecordPage, ScimError> {
-    let scope = cursor_scope(kind, query.filter.as_ref());
+    let scope = cursor_scope(kind, query.filter.as_ref(), query.sort.as_ref());
     let after = query.after.as_deref();
+    if let Some(sort) = &query.sort {
+        let matches = match &query.filter {
+            Some(filter) => matching(store, tenant, kind, registry, settings, filter).await?,
+            None => {
+                let total = store.count(tenant, kind).await?.total;
+                if total > MAX_SORTED as u64 {
+                    return Err(too_many_to_sort(total));
+                }
+                let all = Paging::Index {
+                    start_index: 1,
+                    count: MAX_SORTED as u64,
+                };
+                unfiltered(store, tenant, kind, hints, &all, None, &scope)
+                    .await?
+                    .records
+            }
+        };
+        return sorted_page(matches, sort, &query.paging, after, &scope);
+    }
     let Some(filter) = &query.filter else {
         return unfiltered(store, tenant, kind, hints, &query.paging, after, &scope).await;
     };
+    let matches = matching(store, tenant, kind, registry, settings, filter).await?;
+    Ok(page_of(matches, &query.paging, after, &scope))
+}
+
+/// Every resource matching `filter`, in id order.
+async fn matching<S: Store>(
+    store: &S,
+    tenant: &TenantId,
+    kind: ResourceKind,
+    registry: &Registry,
+    settings: &ListSettings,
+    filter: &Filter,
+) -> Result<Vec<Record>, ScimError> {
     // Members live apart from group documents: a filter may name them only
     // by one member id (the key it is then answered by), and each candidate
     // is evaluated as having that member.
@@ -347,7 +394,68 @@ pub async fn list<S: Store>(
         .collect();
     matches.sort_by(|a, b| a.id.cmp(&b.id));
     matches.dedup_by(|a, b| a.id == b.id);
-    Ok(page_of(matches, &query.paging, after, &scope))
+    Ok(matches)
+}
+
+/// A page of `matches` in `sort`'s order (at most [`MAX_SORTED`] of them).
+/// A cursor names the position and the id of the last record it showed
+/// (`{position}_{id}`): the next page starts after that record wherever it
+/// is now, or at the position when it is gone.
+fn sorted_page(
+    matches: Vec<Record>,
+    sort: &Sort,
+    paging: &Paging,
+    after: Option<&str>,
+    scope: &str,
+) -> Result<RecordPage, ScimError> {
+    if matches.len() > MAX_SORTED {
+        return Err(too_many_to_sort(matches.len() as u64));
+    }
+    let mut keyed: Vec<(Option<String>, Record)> = matches
+        .into_iter()
+        .map(|r| (sort.value(&r.document), r))
+        .collect();
+    keyed.sort_by(|a, b| sort.compare((&a.0, &a.1.id), (&b.0, &b.1.id)));
+    let records: Vec<Record> = keyed.into_iter().map(|(_, r)| r).collect();
+    let total_results = records.len() as u64;
+    let count = usize::try_from(paging.count()).unwrap_or(usize::MAX);
+    Ok(match paging {
+        Paging::Index { start_index, .. } => {
+            let skip = usize::try_from(start_index - 1).unwrap_or(usize::MAX);
+            RecordPage {
+                records: records.into_iter().skip(skip).take(count).collect(),
+                total_results,
+                start_index: Some(*start_index),
+                next_cursor: None,
+            }
+        }
+        Paging::Cursor { .. } => {
+            let start = after.map_or(0, |a| {
+                let (position, id) = a.split_once('_').unwrap_or((a, ""));
+                records
+                    .iter()
+                    .position(|r| r.id == id)
+                    .map_or_else(|| position.parse().unwrap_or(0), |i| i + 1)
+            });
+            let page: Vec<Record> = records.iter().skip(start).take(count).cloned().collect();
+            let end = start + page.len();
+            let next_cursor = match page.last() {
+                Some(last) if end < records.len() => Some(
+                    Cursor {
+                        after: format!("{end}_{}", last.id),
+                    }
+                    .encode(scope),
+                ),
+                _ => None,
+            };
+            RecordPage {
+                records: page,
+                total_results,
+                start_index: None,
+                next_cursor,
+            }
+        }
+    })
 }
 
 async fn unfiltered<S: Store>(

@@ -30,9 +30,9 @@ pub struct Capabilities {
 }
 
 impl Capabilities {
-    /// What this build serves. Sorting is not offered: lists come in the
-    /// stable id order of the store's index, and sorting by another
-    /// attribute would mean reading every resource per page.
+    /// What this build serves. Sorting is bounded (`scim::sort`): lists
+    /// come in the stable id order of the store's index, and a `sortBy`
+    /// orders at most `MAX_SORTED` matches in memory.
     pub fn current() -> Self {
         Capabilities {
             patch: true,
@@ -40,7 +40,7 @@ impl Capabilities {
             filter: true,
             max_results: 1000,
             etag: true,
-            sort: false,
+            sort: true,
             change_password: false,
             index_paging: true,
             cursor_paging: true,
@@ -258,7 +258,7 @@ mod tests {
             json!({"supported": true, "maxResults": 1000})
         );
         assert_eq!(doc["etag"]["supported"], true);
-        assert_eq!(doc["sort"]["supported"], false);
+        assert_eq!(doc["sort"]["supported"], true);
         caps.index_paging = false;
         let doc = service_provider_config(&caps, BASE);
         assert_eq!(doc["pagination"]["defaultPaginationMethod"], "cursor");

@@ -13,6 +13,7 @@ pub mod path;
 pub mod projection;
 pub mod resource;
 pub mod schema;
+pub mod sort;
 mod value_set;
 
 pub use error::{ScimError, ScimType};
