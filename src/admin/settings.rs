@@ -78,7 +78,7 @@ impl<T: TokenStore, S: Store + OpsStore> Operator<T, S> {
                     && expected != stored.version
                 {
                     return Err(AdminError::Stale(format!(
-                        "the settings of tenant {tenant} are at version {}, not {expected}",
+                        "the settings of tenant {tenant} changed: they are at W/\"{}\", not the version If-Match names; read them again",
                         stored.version
                     )));
                 }

@@ -212,24 +212,22 @@ fn settings_response(view: &SettingsView) -> http::Response<Bytes> {
     response
 }
 
-/// The version `If-Match` names (`W/"3"`, `"3"`); `*` or none is any.
-fn if_match(req: &http::Request<Bytes>) -> Result<Option<u64>, ManageError> {
-    let Some(value) = req.headers().get(http::header::IF_MATCH) else {
-        return Ok(None);
-    };
+/// The version `If-Match` names (`W/"3"`, `"3"`); `*` or none is any. A
+/// value that is no ETag of ours names no version: it never matches
+/// (RFC 9110 §13.1.1), so the change is refused with 412.
+fn if_match(req: &http::Request<Bytes>) -> Option<u64> {
+    let value = req.headers().get(http::header::IF_MATCH)?;
     let text = value.to_str().unwrap_or_default().trim();
     if text == "*" {
-        return Ok(None);
+        return None;
     }
-    text.trim_start_matches("W/")
-        .trim_matches('"')
-        .parse()
-        .map(Some)
-        .map_err(|_| {
-            ManageError::Invalid(format!(
-                "If-Match must be an ETag this API gave, such as W/\"3\", not {text}"
-            ))
-        })
+    let tag = text.strip_prefix("W/").unwrap_or(text);
+    Some(
+        tag.strip_prefix('"')
+            .and_then(|t| t.strip_suffix('"'))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(u64::MAX),
+    )
 }
 
 #[derive(Debug, Deserialize)]
@@ -425,7 +423,7 @@ impl<T: TokenStore, S: Store + OpsStore> ManageApi<T, S> {
             }
             (Route::Settings(id), &Method::PATCH) => {
                 let tenant = tenant_id(id)?;
-                let expected = if_match(req)?;
+                let expected = if_match(req);
                 let patch: Value =
                     serde_json::from_slice(req.body()).map_err(|_| ManageError::InvalidJson)?;
                 if !patch.is_object() {
@@ -534,6 +532,23 @@ mod tests {
             let mut allow: Vec<&str> = route.allow().split(", ").collect();
             allow.sort_unstable();
             assert_eq!(methods, allow, "{path}");
+        }
+    }
+
+    #[test]
+    fn if_match_is_an_etag_of_ours_a_star_or_never_matches() {
+        let with = |v: &str| {
+            let req = http::Request::builder()
+                .header(http::header::IF_MATCH, v)
+                .body(Bytes::new())
+                .unwrap();
+            if_match(&req)
+        };
+        assert_eq!(with("W/\"3\""), Some(3));
+        assert_eq!(with("\"3\""), Some(3));
+        assert_eq!(with("*"), None);
+        for other in ["3", "W/3", "\"x\"", "", "W/\"3"] {
+            assert_eq!(with(other), Some(u64::MAX), "{other} matches no version");
         }
     }
 
