@@ -222,6 +222,11 @@ async fn every_route_answers_and_errors_carry_stable_codes(store: impl Store + O
     assert_eq!(deleting.body["deletion"]["phase"], "waiting");
     let locked = send(&app, "POST", &tokens, Some(KEY), Some(r#"{"name": "x"}"#)).await;
     assert_eq!(locked.status, 409);
+
+    let long = format!("{tenants}?prefix={}", "a".repeat(9000));
+    let too_long = send(&app, "GET", &long, Some(KEY), None).await;
+    assert_eq!(too_long.status, 414);
+    assert_eq!(too_long.body["code"], "uri_too_long");
 }
 
 async fn foreign_hosts_and_console_calls_without_csrf_are_refused(

@@ -33,6 +33,8 @@ pub enum ManageError {
     PreconditionFailed(String),
     #[error("the body is over {0} bytes")]
     TooLarge(usize),
+    #[error("the path and query are over {0} bytes")]
+    UriTooLong(usize),
     /// A backend failed: the cause goes to the log, not to the caller.
     #[error("the request could not be completed; its request id is in the logs")]
     Internal(String),
@@ -64,6 +66,7 @@ impl ManageError {
             ManageError::Conflict(_) => S::CONFLICT,
             ManageError::PreconditionFailed(_) => S::PRECONDITION_FAILED,
             ManageError::TooLarge(_) => S::PAYLOAD_TOO_LARGE,
+            ManageError::UriTooLong(_) => S::URI_TOO_LONG,
             ManageError::Internal(_) => S::INTERNAL_SERVER_ERROR,
         }
     }
@@ -80,6 +83,7 @@ impl ManageError {
             ManageError::Conflict(_) => "conflict",
             ManageError::PreconditionFailed(_) => "precondition_failed",
             ManageError::TooLarge(_) => "payload_too_large",
+            ManageError::UriTooLong(_) => "uri_too_long",
             ManageError::Internal(_) => "internal_error",
         }
     }

@@ -337,6 +337,12 @@ impl<T: TokenStore, S: Store + OpsStore> ManageApi<T, S> {
             Some(_) if req.body().len() > MAX_BODY_BYTES => {
                 Err(ManageError::TooLarge(MAX_BODY_BYTES))
             }
+            Some(_)
+                if req.uri().path_and_query().map_or(0, |p| p.as_str().len())
+                    > crate::scim::limits::MAX_URI_BYTES =>
+            {
+                Err(ManageError::UriTooLong(crate::scim::limits::MAX_URI_BYTES))
+            }
             Some(route) => Box::pin(self.dispatch(route, &req, principal)).await,
         };
         let mut response = match answer {
