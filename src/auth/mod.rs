@@ -2,6 +2,7 @@
 //! the Lambda authorizer and the local server.
 
 pub mod authorizer;
+mod cache;
 pub mod source;
 pub mod token;
 pub mod verifier;

@@ -1,20 +1,24 @@
 //! Token verification with a short per-container cache, shared by the
 //! Lambda authorizer and the local server.
 
-use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use super::AuthError;
+use super::cache::Lru;
 use super::source::TokenSource;
 use super::token::{Refusal, TokenMatch, TokenSet, bearer_token};
 use crate::tenant::TenantId;
 use crate::tenant::settings::TenantPolicy;
 use time::OffsetDateTime;
 
-/// Bound on cached tenants: tenant ids come from unauthenticated paths, so
-/// the cache must not grow without limit.
+/// Bound on cached tenants with a token set, and apart from them on
+/// remembered unknown tenant ids: ids come from unauthenticated paths, so
+/// neither may grow without limit, and a flood of unknown ids (each only
+/// displacing the least recently used unknown one) never evicts a real
+/// tenant.
 const MAX_CACHED_TENANTS: usize = 10_000;
+const MAX_UNKNOWN_TENANTS: usize = 10_000;
 
 /// The outcome of checking a request's credentials for a tenant.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,13 +46,20 @@ struct Entry {
     tokens: Option<TokenSet>,
 }
 
+/// What the verifier remembers: tenants with a token set, and tenant ids
+/// found to have none, each bounded and least-recently-used first out.
+struct Caches {
+    known: Lru<TenantId, Entry>,
+    unknown: Lru<TenantId, Instant>,
+}
+
 /// Verifies bearer tokens against a [`TokenSource`], caching each tenant's
 /// token set for `ttl` so a warm container rarely calls the source. A token
 /// issued or revoked takes effect within `ttl`.
 pub struct Verifier<S> {
     source: S,
     ttl: Duration,
-    cache: Mutex<HashMap<TenantId, Entry>>,
+    cache: Mutex<Caches>,
 }
 
 impl<S: TokenSource> Verifier<S> {
@@ -56,7 +67,10 @@ impl<S: TokenSource> Verifier<S> {
         Verifier {
             source,
             ttl,
-            cache: Mutex::new(HashMap::new()),
+            cache: Mutex::new(Caches {
+                known: Lru::new(MAX_CACHED_TENANTS),
+                unknown: Lru::new(MAX_UNKNOWN_TENANTS),
+            }),
         }
     }
 
@@ -105,28 +119,34 @@ impl<S: TokenSource> Verifier<S> {
         }
         let tokens = self.source.load(tenant).await?;
         if let Ok(mut cache) = self.cache.lock() {
-            if cache.len() >= MAX_CACHED_TENANTS {
-                let ttl = self.ttl;
-                cache.retain(|_, e| e.fetched.elapsed() < ttl);
-                if cache.len() >= MAX_CACHED_TENANTS {
-                    cache.clear();
+            let now = Instant::now();
+            match &tokens {
+                Some(_) => {
+                    cache.unknown.remove(tenant);
+                    cache.known.insert(
+                        tenant.clone(),
+                        Entry {
+                            fetched: now,
+                            tokens: tokens.clone(),
+                        },
+                    );
+                }
+                None => {
+                    cache.known.remove(tenant);
+                    cache.unknown.insert(tenant.clone(), now);
                 }
             }
-            cache.insert(
-                tenant.clone(),
-                Entry {
-                    fetched: Instant::now(),
-                    tokens: tokens.clone(),
-                },
-            );
         }
         Ok(tokens)
     }
 
     fn cached(&self, tenant: &TenantId) -> Option<Option<TokenSet>> {
-        let cache = self.cache.lock().ok()?;
-        let entry = cache.get(tenant)?;
-        (entry.fetched.elapsed() < self.ttl).then(|| entry.tokens.clone())
+        let mut cache = self.cache.lock().ok()?;
+        if let Some(entry) = cache.known.get(tenant) {
+            return (entry.fetched.elapsed() < self.ttl).then(|| entry.tokens.clone());
+        }
+        let fetched = *cache.unknown.get(tenant)?;
+        (fetched.elapsed() < self.ttl).then_some(None)
     }
 }
 
@@ -198,6 +218,48 @@ mod tests {
             Verdict::Denied,
             "token without the Bearer scheme"
         );
+    }
+
+    /// A flood of well-formed tokens for 20,000 tenant ids that do not
+    /// exist fills only the bounded memory of unknown tenants: the real
+    /// tenant's cached token set stays, and it is never loaded again
+    /// within its lifetime.
+    #[tokio::test]
+    async fn a_flood_of_unknown_tenants_never_evicts_a_real_one() {
+        let source = Counting::default();
+        let real = issue(None, "t").unwrap();
+        grant(&source, "real", &real).await;
+        let v = Verifier::new(source.clone(), Duration::from_secs(600));
+        let header = format!("Bearer {}", real.plain);
+        let allowed = |verdict: Verdict| matches!(verdict, Verdict::Allowed { .. });
+        assert!(allowed(
+            v.verify(&tenant("real"), Some(&header)).await.unwrap()
+        ));
+        let flood = format!("Bearer {}", issue(None, "t").unwrap().plain);
+        for i in 0..20_000 {
+            let ghost = tenant(&format!("ghost-{i}"));
+            assert_eq!(
+                v.verify(&ghost, Some(&flood)).await.unwrap(),
+                Verdict::Denied
+            );
+        }
+        let loads = source.loads.load(Ordering::SeqCst);
+        assert_eq!(loads, 20_001, "each unknown id looked up once");
+        assert!(allowed(
+            v.verify(&tenant("real"), Some(&header)).await.unwrap()
+        ));
+        assert_eq!(
+            source.loads.load(Ordering::SeqCst),
+            loads,
+            "the real tenant came from the cache"
+        );
+        // The most recent unknown ids are still remembered.
+        v.verify(&tenant("ghost-19999"), Some(&flood))
+            .await
+            .unwrap();
+        assert_eq!(source.loads.load(Ordering::SeqCst), loads);
+        let cache = v.cache.lock().unwrap();
+        assert!(cache.unknown.len() <= MAX_UNKNOWN_TENANTS);
     }
 
     #[tokio::test]
