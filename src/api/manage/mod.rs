@@ -430,11 +430,9 @@ impl<T: TokenStore, S: Store + OpsStore> ManageApi<T, S> {
             (Route::Settings(id), &Method::PATCH) => {
                 let tenant = tenant_id(id)?;
                 let expected = if_match(req);
-                let patch: Value =
-                    serde_json::from_slice(req.body()).map_err(|_| ManageError::InvalidJson)?;
-                if !patch.is_object() {
-                    return Err(ManageError::InvalidJson);
-                }
+                // A merge patch: any JSON object, checked against the
+                // settings by the operator core.
+                let patch: Value = body(req.body())?;
                 let view = op
                     .change_settings(&tenant, &patch, expected, principal.name())
                     .await?;
