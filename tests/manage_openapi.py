@@ -700,6 +700,7 @@ def run(w: Walk) -> None:
             expect_error(w.send("GET", f"{M}/tenants/{tenant}/breaker/held?{bad}"), 400, "invalid_request")
         expect_error(w.send("POST", f"{M}/tenants/{tenant}/breaker/discard", {}, request_valid=False), 400, "invalid_request")
         expect_error(w.send("POST", f"{M}/tenants/{tenant}/breaker/discard", {"reason": "  "}, request_valid=False), 400, "invalid_request")
+        expect_error(w.send("POST", f"{M}/tenants/{tenant}/breaker/discard", {"reason": "\u0085\u3000"}, request_valid=False), 400, "invalid_request")
         status, _, _, body = w.send("POST", f"{M}/tenants/{tenant}/breaker/release", {"reason": "checked"}, request_valid=True)
         expect(status == 202 and body["state"] in ("releasing", "armed"), f"{status} {body}")
         for _ in range(100):

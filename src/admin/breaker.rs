@@ -234,6 +234,8 @@ impl<T: TokenStore, S: Store + OpsStore> Operator<T, S> {
         reason: Option<&str>,
     ) -> Result<BreakerView, AdminError> {
         let settings = self.breaker_settings(tenant).await?;
+        // Blank is Unicode white space, which the OpenAPI document's
+        // pattern for a discard's reason lists character by character.
         let reason = reason.map(str::trim).filter(|r| !r.is_empty());
         if reason.is_some_and(|r| r.chars().count() > MAX_REASON_CHARS) {
             return Err(AdminError::Invalid(format!(

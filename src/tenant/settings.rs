@@ -148,6 +148,14 @@ impl TenantSettings {
         if !patch.is_object() {
             return Err(InvalidSettings("the body must be a JSON object".into()));
         }
+        // serde would read a struct from an array too: the document takes
+        // the breaker as an object only.
+        if patch
+            .get("breaker")
+            .is_some_and(|b| !b.is_object() && !b.is_null())
+        {
+            return Err(InvalidSettings("breaker must be an object".into()));
+        }
         let mut doc =
             serde_json::to_value(self).map_err(|e| InvalidSettings(format!("settings: {e}")))?;
         merge(&mut doc, &whole_numbers(patch));
@@ -394,6 +402,8 @@ mod tests {
             json!({"breaker": {"windowMinutes": 0}}),
             json!({"breaker": {"threshold": 5.5}}),
             json!({"breaker": {"other": 1}}),
+            json!({"breaker": []}),
+            json!({"breaker": [true, 5]}),
             json!({"unknown": true}),
             json!([1]),
         ] {
